@@ -1,0 +1,169 @@
+import { readFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { ENGINE_IDS, SOURCE_IDS, type EngineId, type SourceId } from '../engines/ids.js';
+import { DbError } from './errors.js';
+import { homePaths } from './home.js';
+
+export const DEFAULT_INSTANCE = 'main';
+const INSTANCE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/**
+ * One instance, in the seed's shape (version, port, data_dir, backup_dir, auto_backup,
+ * backup_schedule) plus what the tool needs to supervise it.
+ */
+export const instanceSchema = z
+  .object({
+    version: z.string().min(1),
+    full_version: z.string().optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    host: z.string().default('127.0.0.1'),
+    data_dir: z.string().min(1),
+    backup_dir: z.string().min(1),
+    auto_backup: z.boolean().default(false),
+    backup_schedule: z.enum(['hourly', 'daily', 'weekly', 'manual']).default('daily'),
+    source: z.enum(SOURCE_IDS).optional(),
+    bin_dir: z.string().optional(),
+    lib_dir: z.string().optional(),
+    config_file: z.string().optional(),
+    log_file: z.string().optional(),
+    pid_file: z.string().optional(),
+    socket_dir: z.string().optional(),
+    run_as: z.string().optional(),
+    superuser: z.string().optional(),
+    registered_files: z.array(z.string()).optional(),
+    created_at: z.string().optional(),
+  })
+  .strict();
+export type InstanceConfig = z.infer<typeof instanceSchema>;
+
+/** `databases.<engine>` is the `main` instance itself (the seed's shape); others live under `instances`. */
+const engineEntrySchema = instanceSchema.extend({ instances: z.record(z.string().regex(INSTANCE_NAME), instanceSchema).optional() }).strict();
+const engineEntryOrOnlyNamed = z.union([engineEntrySchema, z.object({ instances: z.record(z.string().regex(INSTANCE_NAME), instanceSchema) }).strict()]);
+
+export const configSchema = z
+  .object({
+    databases: z.partialRecord(z.enum(ENGINE_IDS), engineEntryOrOnlyNamed).default({}),
+    mcp: z
+      .object({
+        allow_write: z.boolean().optional(),
+        roles: z.record(z.string(), z.enum(['reader', 'operator', 'admin'])).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type PortunixDbConfig = z.infer<typeof configSchema>;
+
+export interface InstanceRef {
+  engine: EngineId;
+  name: string;
+}
+
+export interface ResolvedInstance extends InstanceRef {
+  config: InstanceConfig;
+}
+
+export function validateInstanceName(name: string): string {
+  if (!INSTANCE_NAME.test(name)) {
+    throw new DbError(`Invalid instance name "${name}".`, 'USAGE', 'Use 1-32 characters: lower-case letters, digits, "-" or "_", starting with a letter.');
+  }
+  return name;
+}
+
+export async function loadConfig(file = homePaths.config()): Promise<PortunixDbConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { databases: {} };
+    throw err;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new DbError(`Config file ${file} is not valid JSON: ${(err as Error).message}`, 'INVALID_CONFIG', 'Fix the JSON syntax, or move the file away to start fresh.');
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.map(String).join('.') || '(root)';
+    throw new DbError(`Config file ${file} is invalid at "${key}": ${issue.message}`, 'INVALID_CONFIG', `Correct "${key}" in ${file}.`, {
+      file,
+      key,
+      issues: parsed.error.issues.map((i) => ({ key: i.path.map(String).join('.'), message: i.message })),
+    });
+  }
+  return parsed.data;
+}
+
+/** Atomic write: a reader never sees half a config. */
+export async function saveConfig(config: PortunixDbConfig, file = homePaths.config()): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+export function listInstances(config: PortunixDbConfig, engine?: EngineId): ResolvedInstance[] {
+  const out: ResolvedInstance[] = [];
+  for (const id of ENGINE_IDS) {
+    if (engine && id !== engine) continue;
+    const entry = config.databases[id];
+    if (!entry) continue;
+    const { instances, ...main } = entry as InstanceConfig & { instances?: Record<string, InstanceConfig> };
+    if ('data_dir' in main && main.data_dir) out.push({ engine: id, name: DEFAULT_INSTANCE, config: main as InstanceConfig });
+    for (const [name, cfg] of Object.entries(instances ?? {})) out.push({ engine: id, name, config: cfg });
+  }
+  return out;
+}
+
+export function findInstance(config: PortunixDbConfig, ref: InstanceRef): ResolvedInstance | undefined {
+  return listInstances(config, ref.engine).find((i) => i.name === ref.name);
+}
+
+export function putInstance(config: PortunixDbConfig, ref: InstanceRef, instance: InstanceConfig): PortunixDbConfig {
+  const entry = { ...(config.databases[ref.engine] ?? {}) } as Record<string, unknown> & { instances?: Record<string, InstanceConfig> };
+  if (ref.name === DEFAULT_INSTANCE) {
+    const instances = entry.instances;
+    for (const k of Object.keys(entry)) delete entry[k];
+    Object.assign(entry, instance);
+    if (instances && Object.keys(instances).length > 0) entry.instances = instances;
+  } else {
+    entry.instances = { ...(entry.instances ?? {}), [ref.name]: instance };
+  }
+  return { ...config, databases: { ...config.databases, [ref.engine]: entry as never } };
+}
+
+export function removeInstance(config: PortunixDbConfig, ref: InstanceRef): PortunixDbConfig {
+  const entry = config.databases[ref.engine] as (Record<string, unknown> & { instances?: Record<string, InstanceConfig> }) | undefined;
+  if (!entry) return config;
+  const databases = { ...config.databases };
+  if (ref.name === DEFAULT_INSTANCE) {
+    if (entry.instances && Object.keys(entry.instances).length > 0) databases[ref.engine] = { instances: entry.instances } as never;
+    else delete databases[ref.engine];
+  } else {
+    const instances = { ...(entry.instances ?? {}) };
+    delete instances[ref.name];
+    const rest = { ...entry };
+    delete rest.instances;
+    const hasMain = typeof rest['data_dir'] === 'string';
+    if (Object.keys(instances).length > 0) databases[ref.engine] = { ...rest, instances } as never;
+    else if (hasMain) databases[ref.engine] = rest as never;
+    else delete databases[ref.engine];
+  }
+  return { ...config, databases };
+}
+
+/** Read-modify-write of the config under a simple lock so two CLI runs do not lose each other's edits. */
+export async function updateConfig(mutate: (c: PortunixDbConfig) => PortunixDbConfig | Promise<PortunixDbConfig>): Promise<PortunixDbConfig> {
+  const { withFileLock } = await import('./file-lock.js');
+  return withFileLock(homePaths.config() + '.lock', async () => {
+    const next = await mutate(await loadConfig());
+    await saveConfig(next);
+    return next;
+  });
+}
+
+export type { EngineId, SourceId };

@@ -1,0 +1,327 @@
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, putInstance, removeInstance, updateConfig, validateInstanceName, type InstanceConfig } from '../config.js';
+import { DbError, UsageError } from '../errors.js';
+import { homePaths } from '../home.js';
+import { createInstanceContext, silentProgress } from '../instance-context.js';
+import { detectHost } from '../install/host.js';
+import { executePlan } from '../install/execute.js';
+import { npmResolver } from '../install/npm-resolver.js';
+import type { ArtifactResolver, HostPlatform, InstallPlan, PlanStep } from '../install/plan.js';
+import { chownRecursive, ensureTraversable, SERVICE_USER, serviceUser } from '../process/service-user.js';
+import { portInUse, processStatus, startServer, stopServer, type ProcessState } from '../process/supervisor.js';
+import { versionNotice, type VersionNotice } from '../versions.js';
+import { audit } from '../audit.js';
+import { getSecretStore, secretKey } from '../secrets.js';
+import { closest } from '../did-you-mean.js';
+import { parseEngineId, parseSourceId, type EngineId, type SourceId } from '../../engines/ids.js';
+import { loadEngine } from '../../engines/registry.js';
+import { has, need } from '../../engines/need.js';
+import type { Engine, Progress } from '../../engines/contract.js';
+import { openInstance, type Target } from './instances.js';
+
+export interface InstallOptions {
+  type: string;
+  version?: string;
+  source?: string;
+  instance?: string;
+  port?: number;
+  dataDir?: string;
+  dryRun?: boolean;
+  /** Plan for another platform (dry runs only): a key of SAMPLE_HOSTS. */
+  host?: HostPlatform;
+  resolver?: ArtifactResolver;
+  progress?: Progress;
+  start?: boolean;
+}
+
+export interface InstallResult {
+  engine: EngineId;
+  instance: string;
+  version: string;
+  source: SourceId;
+  dry_run: boolean;
+  already_installed?: boolean;
+  plan: InstallPlan;
+  port?: number;
+  data_dir: string;
+  state?: ProcessState;
+  notes: string[];
+}
+
+export function resolveVersion(engine: Engine, requested: string | undefined): string {
+  const versions = engine.info.versions.map((v) => v.version);
+  if (!requested) return engine.info.defaultVersion;
+  const wanted = requested.trim();
+  if (versions.includes(wanted)) return wanted;
+  // "16.4" or "8.0.36" names a line we know
+  const line = versions.find((v) => wanted.startsWith(v + '.'));
+  if (line) return line;
+  const guess = closest(wanted, versions);
+  throw new UsageError(`${engine.info.displayName} version "${requested}" is not supported.${guess ? ` Did you mean ${guess}?` : ''} Supported: ${versions.join(', ')}.`, 'UNKNOWN_VERSION');
+}
+
+async function isOurs(dir: string): Promise<boolean> {
+  return stat(join(dir, '.portunix-db')).then(() => true, () => false);
+}
+
+async function dirState(dir: string): Promise<'absent' | 'empty' | 'used'> {
+  try {
+    const entries = await readdir(dir);
+    return entries.length === 0 ? 'empty' : 'used';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
+    throw err;
+  }
+}
+
+async function choosePort(engine: Engine, requested: number | undefined, taken: Set<number>): Promise<number | undefined> {
+  if (engine.info.kind === 'embedded') return undefined;
+  if (requested !== undefined) {
+    if (taken.has(requested)) throw new DbError(`Port ${requested} is already assigned to another portunix-db instance.`, 'PORT_IN_USE', 'Pick another --port.');
+    if (await portInUse(requested)) throw new DbError(`Port ${requested} on 127.0.0.1 is already in use by another program.`, 'PORT_IN_USE', 'Pick another --port, or stop the program that holds it.');
+    return requested;
+  }
+  let port = engine.info.defaultPort ?? 10000;
+  for (let i = 0; i < 200; i++, port++) {
+    if (!taken.has(port) && !(await portInUse(port))) return port;
+  }
+  throw new DbError('No free port found near the default.', 'PORT_IN_USE', 'Pass --port.');
+}
+
+export async function install(options: InstallOptions): Promise<InstallResult> {
+  const progress = options.progress ?? silentProgress;
+  const engineId = parseEngineId(options.type);
+  const engine = await loadEngine(engineId);
+  const name = validateInstanceName(options.instance ?? DEFAULT_INSTANCE);
+  const version = resolveVersion(engine, options.version);
+  const host = options.host ?? detectHost();
+  const source = options.source ? parseSourceId(options.source, engine.info.sources) : engine.info.defaultSource(host, version);
+  const config = await loadConfig();
+  const existing = findInstance(config, { engine: engineId, name });
+  const dataDir = resolve(options.dataDir ?? existing?.config.data_dir ?? join(homePaths.instanceDir(engineId, name), 'data'));
+
+  if (existing && !options.dryRun) {
+    if (existing.config.version !== version) {
+      throw new DbError(`${engineId}/${name} is already installed with version ${existing.config.version}.`, 'ALREADY_EXISTS', `Use another --instance for ${version} (versions run side by side), or uninstall ${engineId}/${name} first.`);
+    }
+  }
+  const taken = new Set(listInstances(config).filter((i) => !(i.engine === engineId && i.name === name)).map((i) => i.config.port).filter((p): p is number => p !== undefined));
+  const port = existing?.config.port ?? (options.dryRun ? options.port ?? engine.info.defaultPort : await choosePort(engine, options.port, taken));
+  const runAs = host.isRoot && engine.info.kind === 'server' ? SERVICE_USER : undefined;
+
+  const plan = await engine.install.plan({ engine: engineId, version, source, instance: name, ...(port !== undefined ? { port } : {}), dataDir, ...(runAs ? { serviceUser: runAs } : {}) }, host, options.resolver ?? npmResolver);
+  const steps: PlanStep[] = [...plan.steps];
+  if (runAs && !plan.manualOnly) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
+  if (!plan.manualOnly) {
+    steps.push({ kind: 'init-instance', description: `Initialise instance ${engineId}/${name}`, engine: engineId, instance: name, dataDir, ...(port !== undefined ? { port } : {}), ...(runAs ? { runAs } : {}) });
+  }
+  const fullPlan: InstallPlan = { ...plan, steps };
+  const result: InstallResult = { engine: engineId, instance: name, version, source, dry_run: !!options.dryRun, plan: fullPlan, ...(port !== undefined ? { port } : {}), data_dir: dataDir, notes: [...plan.notes] };
+  if (options.dryRun) return result;
+
+  if (existing) {
+    result.already_installed = true;
+    const ctx = createInstanceContext(engineId, name, existing.config, progress);
+    if (options.start !== false && has(engine, 'launchSpec')) result.state = (await startServer(engine, ctx)).status.state;
+    result.notes.push(`${engineId}/${name} ${version} was already installed; nothing changed.`);
+    return result;
+  }
+
+  const state = await dirState(dataDir);
+  if (state === 'used' && !(await isOurs(dataDir))) {
+    throw new DbError(`Data directory ${dataDir} already exists, is not empty, and was not created by portunix-db.`, 'DATA_DIR_CONFLICT', 'Choose another --data-dir, or move that directory away. Nothing was changed.');
+  }
+
+  let registered = false;
+  let createdDataDir = false;
+  await executePlan(fullPlan, {
+    engine,
+    progress,
+    initInstance: async () => {
+      const root = homePaths.instanceDir(engineId, name);
+      const instanceConfig: InstanceConfig = {
+        version,
+        ...(port !== undefined ? { port } : {}),
+        host: '127.0.0.1',
+        data_dir: dataDir,
+        backup_dir: homePaths.backups(engineId, name),
+        auto_backup: false,
+        backup_schedule: 'daily',
+        source,
+        ...(fullPlan.binDir ? { bin_dir: fullPlan.binDir } : {}),
+        ...(fullPlan.libDir ? { lib_dir: fullPlan.libDir } : {}),
+        ...(runAs ? { run_as: runAs } : {}),
+        created_at: new Date().toISOString(),
+      };
+      await mkdir(root, { recursive: true });
+      await mkdir(join(root, 'run'), { recursive: true });
+      await mkdir(instanceConfig.backup_dir, { recursive: true });
+      if (state === 'absent') createdDataDir = true;
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      if (runAs) {
+        const user = serviceUser(true, runAs)!;
+        const opened = await ensureTraversable(dataDir);
+        if (opened.length) progress(`gave search permission (o+x) on ${opened.join(', ')} so ${runAs} can reach its data`);
+        await ensureTraversable(root);
+        if (fullPlan.binDir) await ensureTraversable(fullPlan.binDir);
+        await chownRecursive(root, user);
+        await chownRecursive(dataDir, user);
+      }
+      const ctx = createInstanceContext(engineId, name, instanceConfig, progress);
+      await need(engine, 'initialize')(ctx);
+      await import('node:fs/promises').then((fs) => fs.writeFile(join(dataDir, '.portunix-db'), JSON.stringify({ engine: engineId, instance: name }) + '\n').catch(() => undefined));
+      if (has(engine, 'serverVersion') && has(engine, 'launchSpec') && options.start !== false) {
+        await startServer(engine, ctx);
+        instanceConfig.full_version = await need(engine, 'serverVersion')(ctx).catch(() => undefined);
+        result.state = 'running';
+      }
+      await updateConfig((c) => putInstance(c, { engine: engineId, name }, instanceConfig));
+      registered = true;
+    },
+  }).catch(async (err) => {
+    if (!registered && createdDataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  });
+  await audit({ action: 'install', engine: engineId, instance: name, via: 'cli', ok: true, detail: `${version} via ${source}` });
+  return result;
+}
+
+export interface StatusEntry {
+  engine: EngineId;
+  instance: string;
+  state: ProcessState | 'embedded';
+  version: string;
+  full_version?: string;
+  source?: string;
+  port?: number;
+  pid?: number;
+  uptime_seconds?: number;
+  data_dir: string;
+  log_tail?: string[];
+  details?: Record<string, unknown>;
+  notice?: VersionNotice;
+}
+
+export async function status(options: { type?: string; instance?: string } = {}): Promise<StatusEntry[]> {
+  const engineId = options.type ? parseEngineId(options.type) : undefined;
+  const config = await loadConfig();
+  const instances = listInstances(config, engineId).filter((i) => !options.instance || i.name === options.instance);
+  if (options.instance && engineId && instances.length === 0) {
+    await openInstance({ type: engineId, instance: options.instance }); // throws the helpful NOT_INSTALLED
+  }
+  return Promise.all(
+    instances.map(async (inst) => {
+      const engine = await loadEngine(inst.engine);
+      const ctx = createInstanceContext(inst.engine, inst.name, inst.config);
+      const base: StatusEntry = {
+        engine: inst.engine,
+        instance: inst.name,
+        state: 'stopped',
+        version: inst.config.version,
+        ...(inst.config.full_version ? { full_version: inst.config.full_version } : {}),
+        ...(inst.config.source ? { source: inst.config.source } : {}),
+        ...(inst.config.port !== undefined ? { port: inst.config.port } : {}),
+        data_dir: inst.config.data_dir,
+      };
+      if (!has(engine, 'launchSpec')) {
+        base.state = 'embedded';
+        if (has(engine, 'embeddedStatus')) base.details = await need(engine, 'embeddedStatus')(ctx).catch((e: Error) => ({ error: e.message }));
+      } else {
+        const ps = await processStatus(engine, ctx);
+        base.state = ps.state;
+        if (ps.pid !== undefined && ps.state !== 'crashed') base.pid = ps.pid;
+        if (ps.uptimeSeconds !== undefined) base.uptime_seconds = ps.uptimeSeconds;
+        if (ps.logTail) base.log_tail = ps.logTail;
+        if (ps.state === 'running' && has(engine, 'serverVersion')) {
+          const live = await need(engine, 'serverVersion')(ctx).catch(() => undefined);
+          if (live) base.full_version = live;
+        }
+      }
+      const notice = versionNotice(engine.info, inst.config.version, base.full_version);
+      if (notice.message) base.notice = notice;
+      return base;
+    }),
+  );
+}
+
+export interface StartOutcome {
+  engine: EngineId;
+  instance: string;
+  state: ProcessState;
+  already_running: boolean;
+  recovered_from_crash: boolean;
+  pid?: number;
+  port?: number;
+  message: string;
+}
+
+export async function start(target: Target): Promise<StartOutcome> {
+  const { engine, ctx } = await openInstance(target);
+  const r = await startServer(engine, ctx);
+  const id = `${ctx.engine}/${ctx.name}`;
+  return {
+    engine: ctx.engine,
+    instance: ctx.name,
+    state: r.status.state,
+    already_running: r.alreadyRunning,
+    recovered_from_crash: r.recoveredFromCrash,
+    ...(r.status.pid !== undefined ? { pid: r.status.pid } : {}),
+    ...(ctx.config.port !== undefined ? { port: ctx.config.port } : {}),
+    message: r.alreadyRunning ? `${id} is already running (pid ${r.status.pid}).` : r.recoveredFromCrash ? `${id} had crashed; it is running again (pid ${r.status.pid}).` : `${id} is running on 127.0.0.1:${ctx.config.port} (pid ${r.status.pid}).`,
+  };
+}
+
+export async function stop(target: Target): Promise<{ engine: EngineId; instance: string; already_stopped: boolean; was_crashed: boolean; forced: boolean; message: string }> {
+  const { engine, ctx } = await openInstance(target);
+  need(engine, 'launchSpec');
+  const r = await stopServer(engine, ctx);
+  const id = `${ctx.engine}/${ctx.name}`;
+  return {
+    engine: ctx.engine,
+    instance: ctx.name,
+    already_stopped: r.alreadyStopped,
+    was_crashed: r.wasCrashed,
+    forced: r.forced,
+    message: r.wasCrashed ? `${id} was not running (it had crashed); cleaned up its pid file.` : r.alreadyStopped ? `${id} is already stopped.` : `${id} stopped${r.forced ? ' (forced with SIGKILL after the timeout)' : ''}.`,
+  };
+}
+
+export async function restart(target: Target): Promise<StartOutcome> {
+  await stop(target);
+  return start(target);
+}
+
+export async function uninstall(options: Target & { keepData?: boolean; version?: string }): Promise<{ engine: EngineId; instance: string; removed: string[]; kept: string[] }> {
+  const { engine, ctx } = await openInstance(options);
+  if (options.version && resolveVersion(engine, options.version) !== ctx.config.version) {
+    throw new DbError(`${ctx.engine}/${ctx.name} runs version ${ctx.config.version}, not ${options.version}.`, 'NOT_FOUND', 'Pass the instance that has that version with --instance.');
+  }
+  if (has(engine, 'launchSpec')) await stopServer(engine, ctx);
+  const removed: string[] = [];
+  const kept: string[] = [];
+  if (options.keepData) kept.push(ctx.config.data_dir);
+  else if (engine.info.kind === 'server') {
+    await rm(ctx.config.data_dir, { recursive: true, force: true });
+    removed.push(ctx.config.data_dir);
+  } else {
+    kept.push(ctx.config.data_dir);
+  }
+  const root = homePaths.instanceDir(ctx.engine, ctx.name);
+  if (!options.keepData) {
+    await rm(root, { recursive: true, force: true });
+    removed.push(root);
+    await getSecretStore().delete(secretKey(ctx.engine, ctx.name, 'admin')).catch(() => undefined);
+  }
+  kept.push(ctx.config.backup_dir);
+  await updateConfig((c) => removeInstance(c, { engine: ctx.engine, name: ctx.name }));
+  await audit({ action: 'uninstall', engine: ctx.engine, instance: ctx.name, via: 'cli', ok: true, detail: options.keepData ? 'kept data' : 'removed data' });
+  return { engine: ctx.engine, instance: ctx.name, removed, kept };
+}
+
+export async function connectionUrl(target: Target & { database?: string; showPassword?: boolean }): Promise<{ url: string; password_shown: boolean }> {
+  const { engine, ctx } = await openInstance(target);
+  const password = await ctx.adminPassword().catch(() => '');
+  const url = need(engine, 'connectionUrl')(ctx, { ...(target.database ? { database: target.database } : {}), showPassword: !!target.showPassword, password });
+  return { url, password_shown: !!target.showPassword };
+}

@@ -1,0 +1,232 @@
+import { spawn } from 'node:child_process';
+import { chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { DbError } from '../errors.js';
+import { need, has } from '../../engines/need.js';
+import type { Engine, InstanceContext } from '../../engines/contract.js';
+
+export type ProcessState = 'running' | 'stopped' | 'crashed' | 'unresponsive';
+
+export interface ProcessStatus {
+  state: ProcessState;
+  pid?: number;
+  startedAt?: string;
+  uptimeSeconds?: number;
+  /** The last lines of the server log, when the server crashed or would not start. */
+  logTail?: string[];
+}
+
+interface PidRecord {
+  pid: number;
+  started_at: string;
+  program: string;
+}
+
+const READY_TIMEOUT_MS = Number(process.env['PORTUNIX_DB_START_TIMEOUT_MS'] ?? 90_000);
+
+export async function readPidRecord(pidFile: string): Promise<PidRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(pidFile, 'utf8')) as PidRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive, and still the program we started (pids get reused). */
+export async function isOurProcess(record: PidRecord): Promise<boolean> {
+  try {
+    process.kill(record.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = await readFile(`/proc/${record.pid}/stat`, 'utf8');
+    // a zombie (Z) has died; its parent simply has not reaped it yet
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+    const cmdline = await readFile(`/proc/${record.pid}/cmdline`, 'utf8');
+    const base = record.program.split('/').pop() ?? record.program;
+    return cmdline.includes(base);
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
+export async function tailFile(file: string, lines: number): Promise<string[]> {
+  try {
+    const fh = await open(file, 'r');
+    try {
+      const { size } = await fh.stat();
+      const length = Math.min(size, 256 * 1024);
+      const buf = Buffer.alloc(length);
+      await fh.read(buf, 0, length, size - length);
+      const all = buf.toString('utf8').split('\n');
+      if (all[all.length - 1] === '') all.pop();
+      return all.slice(-lines);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return [];
+  }
+}
+
+export async function processStatus(engine: Engine, ctx: InstanceContext): Promise<ProcessStatus> {
+  const record = await readPidRecord(ctx.paths.pidFile);
+  if (!record) return { state: 'stopped' };
+  if (!(await isOurProcess(record))) {
+    return { state: 'crashed', pid: record.pid, startedAt: record.started_at, logTail: await tailFile(ctx.paths.logFile, 15) };
+  }
+  const uptimeSeconds = Math.max(0, Math.round((Date.now() - Date.parse(record.started_at)) / 1000));
+  const ready = has(engine, 'isReady') ? await need(engine, 'isReady')(ctx).catch(() => false) : true;
+  return { state: ready ? 'running' : 'unresponsive', pid: record.pid, startedAt: record.started_at, uptimeSeconds };
+}
+
+export async function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(true));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(false)));
+  });
+}
+
+/** Asks the OS for a free loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface StartResult {
+  alreadyRunning: boolean;
+  recoveredFromCrash: boolean;
+  status: ProcessStatus;
+}
+
+/**
+ * Spawns the server detached with its output in the instance log, records its pid, and
+ * returns only once the engine says it accepts connections.
+ */
+export async function startServer(engine: Engine, ctx: InstanceContext): Promise<StartResult> {
+  const before = await processStatus(engine, ctx);
+  if (before.state === 'running') return { alreadyRunning: true, recoveredFromCrash: false, status: before };
+  if (before.state === 'unresponsive') {
+    throw new DbError(`${ctx.engine}/${ctx.name} has a process (pid ${before.pid}) that does not answer.`, 'START_FAILED', `Stop it with \`portunix-db stop ${ctx.engine} --instance ${ctx.name}\`, then start again.`);
+  }
+  const port = ctx.config.port;
+  if (port !== undefined && (await portInUse(port))) {
+    throw new DbError(`Port ${port} on 127.0.0.1 is already in use by another program.`, 'PORT_IN_USE', `Stop that program, or re-install the instance with another --port.`);
+  }
+  const spec = await need(engine, 'launchSpec')(ctx);
+  await mkdir(dirname(ctx.paths.pidFile), { recursive: true });
+  await mkdir(dirname(ctx.paths.logFile), { recursive: true });
+  const log = await open(ctx.paths.logFile, 'a', 0o640);
+  if (ctx.runAs) await chown(ctx.paths.logFile, ctx.runAs.uid, ctx.runAs.gid).catch(() => undefined);
+  const startOffset = (await log.stat()).size;
+  const [program, ...args] = spec.argv;
+  if (!program) throw new DbError('launchSpec returned no program', 'INTERNAL');
+  const libEnv = ctx.config.lib_dir ? { LD_LIBRARY_PATH: ctx.config.lib_dir } : {};
+  const child = spawn(program, args, {
+    detached: true,
+    stdio: ['ignore', log.fd, log.fd],
+    cwd: spec.cwd ?? ctx.paths.root,
+    env: { ...process.env, ...libEnv, ...(spec.env ?? {}) },
+    ...(ctx.runAs ? { uid: ctx.runAs.uid, gid: ctx.runAs.gid } : {}),
+  });
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  child.on('exit', (code, signal) => (exited = { code, signal }));
+  const spawnError = await new Promise<Error | undefined>((resolve) => {
+    child.once('error', resolve);
+    child.once('spawn', () => resolve(undefined));
+  });
+  await log.close();
+  if (spawnError || child.pid === undefined) {
+    throw new DbError(`Could not start ${program}: ${spawnError?.message ?? 'no pid'}`, 'START_FAILED', 'Check that the engine is installed: `portunix-db install ' + ctx.engine + '`.');
+  }
+  const record: PidRecord = { pid: child.pid, started_at: new Date().toISOString(), program };
+  await writeFile(ctx.paths.pidFile, JSON.stringify(record) + '\n');
+  child.unref();
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastProgress = Date.now();
+  for (;;) {
+    if (exited) {
+      await rm(ctx.paths.pidFile, { force: true });
+      const tail = (await logSince(ctx.paths.logFile, startOffset)).slice(-15);
+      throw new DbError(
+        `${ctx.engine}/${ctx.name} exited during start-up (${exited.signal ?? `exit ${exited.code}`}).${tail.length ? `\nLast log lines:\n${tail.join('\n')}` : ''}`,
+        'START_FAILED',
+        `Read the full log with \`portunix-db logs ${ctx.engine} --instance ${ctx.name}\`.`,
+        { logTail: tail },
+      );
+    }
+    if (await need(engine, 'isReady')(ctx).catch(() => false)) break;
+    if (Date.now() > deadline) {
+      throw new DbError(`${ctx.engine}/${ctx.name} did not accept connections within ${READY_TIMEOUT_MS / 1000} s.`, 'TIMEOUT', `Look at \`portunix-db logs ${ctx.engine} --instance ${ctx.name}\`.`);
+    }
+    if (Date.now() - lastProgress > 5000) {
+      ctx.progress(`waiting for ${ctx.engine}/${ctx.name} to accept connections...`);
+      lastProgress = Date.now();
+    }
+    await sleep(150);
+  }
+  return { alreadyRunning: false, recoveredFromCrash: before.state === 'crashed', status: await processStatus(engine, ctx) };
+}
+
+async function logSince(file: string, offset: number): Promise<string[]> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text.slice(offset).split('\n').filter((l) => l.trim() !== '');
+  } catch {
+    return [];
+  }
+}
+
+export interface StopResult {
+  alreadyStopped: boolean;
+  wasCrashed: boolean;
+  forced: boolean;
+}
+
+export async function stopServer(engine: Engine, ctx: InstanceContext, timeoutMs = 60_000): Promise<StopResult> {
+  const record = await readPidRecord(ctx.paths.pidFile);
+  if (!record) return { alreadyStopped: true, wasCrashed: false, forced: false };
+  if (!(await isOurProcess(record))) {
+    await rm(ctx.paths.pidFile, { force: true });
+    return { alreadyStopped: true, wasCrashed: true, forced: false };
+  }
+  if (has(engine, 'shutdown')) {
+    await need(engine, 'shutdown')(ctx).catch(() => signal(record.pid, 'SIGTERM'));
+  } else {
+    signal(record.pid, 'SIGTERM');
+  }
+  const deadline = Date.now() + timeoutMs;
+  let forced = false;
+  while (await isOurProcess(record)) {
+    if (Date.now() > deadline && !forced) {
+      signal(record.pid, 'SIGKILL');
+      forced = true;
+    }
+    await sleep(100);
+  }
+  await rm(ctx.paths.pidFile, { force: true });
+  return { alreadyStopped: false, wasCrashed: false, forced };
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,352 @@
+/**
+ * The one contract every engine fills in. Callers never test an engine's name: they ask
+ * `need(engine, 'op')`, which returns the operation or throws a NotApplicableError whose
+ * message the engine wrote (naming what to use instead).
+ *
+ * Engine modules must not import drivers at top level: drivers load with `import()` on
+ * first use so that `--help` and `status` stay fast.
+ */
+import type { InstanceConfig } from '../core/config.js';
+import type { ArtifactResolver, HostPlatform, InstallPlan, InstallRequest } from '../core/install/plan.js';
+import type { EngineId, SourceId } from './ids.js';
+
+// ---------- descriptive data ----------
+
+export interface VersionInfo {
+  /** The version users ask for: "16", "8.4", "10.11", "7.2", "3". */
+  version: string;
+  /** Latest release of this line we know of (used for "update available"). */
+  latest?: string;
+  /** ISO date when upstream support ends. */
+  eol?: string;
+}
+
+export interface EngineInfo {
+  id: EngineId;
+  displayName: string;
+  family: 'postgresql' | 'mysql' | 'sqlite' | 'mongodb' | 'redis' | 'elasticsearch' | 'influxdb';
+  kind: 'server' | 'embedded';
+  versions: VersionInfo[];
+  defaultVersion: string;
+  defaultPort?: number;
+  sources: SourceId[];
+  /** The source used when none is given, per host; may depend on what is installed. */
+  defaultSource(host: HostPlatform, version: string): SourceId;
+  /** Words for this engine's things, used in messages ("keyspace", "collection", "file"). */
+  terms: { database: string; table: string };
+}
+
+// ---------- runtime context ----------
+
+export interface RunAs {
+  user: string;
+  uid: number;
+  gid: number;
+}
+
+export interface ExecOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  input?: string | Buffer;
+  /** Run as the instance's service user (when the tool runs as root). Default true for server binaries. */
+  asServiceUser?: boolean;
+  timeoutMs?: number;
+  /** Send stdout to this file instead of capturing it (large dumps). */
+  stdoutFile?: string;
+  /** Do not throw on a non-zero exit. */
+  allowFailure?: boolean;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface InstancePaths {
+  root: string;
+  dataDir: string;
+  logFile: string;
+  pidFile: string;
+  configFile: string;
+  runDir: string;
+  backupDir: string;
+}
+
+export interface Progress {
+  (message: string): void;
+}
+
+export interface InstanceContext {
+  engine: EngineId;
+  name: string;
+  config: InstanceConfig;
+  paths: InstancePaths;
+  runAs: RunAs | null;
+  progress: Progress;
+  /** Runs a program, with LD_LIBRARY_PATH for portable binaries and the service user applied. */
+  exec(argv: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** The superuser (admin) password, from the secret store. Never log it. */
+  adminPassword(): Promise<string>;
+  setAdminPassword(password: string): Promise<void>;
+  /** Writes a file only the owner can read (option files, password files). */
+  writePrivateFile(path: string, content: string, options?: { ownedByServiceUser?: boolean }): Promise<void>;
+}
+
+/** A spawned foreground server process the core supervisor detaches and watches. */
+export interface LaunchSpec {
+  argv: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+// ---------- results ----------
+
+export interface DatabaseSummary {
+  name: string;
+  sizeBytes?: number;
+  owner?: string;
+  encoding?: string;
+  collation?: string;
+  /** Redis keyspaces: number of keys. */
+  keys?: number;
+  /** SQLite: the file. */
+  path?: string;
+}
+
+export interface TableSummary {
+  schema?: string;
+  name: string;
+  kind: string; // table, view, materialized view, key type, collection...
+  rows?: number;
+  rowsEstimated?: boolean;
+  sizeBytes?: number;
+}
+
+export interface ColumnInfo {
+  name: string;
+  type: string;
+  nullable: boolean;
+  default?: string | null;
+  comment?: string | null;
+}
+
+export interface TableInfo {
+  schema?: string;
+  name: string;
+  kind: string;
+  columns: ColumnInfo[];
+  primaryKey?: string[];
+  rows?: number;
+  rowsEstimated?: boolean;
+  sizeBytes?: number;
+  comment?: string | null;
+}
+
+export interface SchemaSummary {
+  database: string;
+  schemas: { name: string; tables: number; views: number; owner?: string }[];
+  objects?: { schema?: string; name: string; kind: string; columns?: number }[];
+}
+
+export interface IndexInfo {
+  schema?: string;
+  table: string;
+  name: string;
+  columns: string[];
+  unique: boolean;
+  primary: boolean;
+  method?: string;
+  sizeBytes?: number;
+  scans?: number;
+  /** Never scanned since statistics were reset (and not backing a constraint). */
+  unused?: boolean;
+  invalid?: boolean;
+  /** Name of another index on the same table with the same columns. */
+  duplicateOf?: string;
+  definition?: string;
+}
+
+export interface ConstraintInfo {
+  schema?: string;
+  table: string;
+  name: string;
+  type: 'primary key' | 'foreign key' | 'unique' | 'check' | 'exclusion' | 'not null';
+  columns: string[];
+  references?: { schema?: string; table: string; columns: string[]; onDelete?: string; onUpdate?: string };
+  definition?: string;
+}
+
+export interface ConnectionInfo {
+  id: string;
+  client?: string;
+  user?: string;
+  database?: string;
+  state?: string;
+  queryStart?: string;
+  durationMs?: number;
+  query?: string;
+}
+
+export interface PerformanceReport {
+  /** Counters that are cumulative since server start; the core turns them into rates between samples. */
+  counters: Record<string, number>;
+  /** Point-in-time values. */
+  gauges: Record<string, number | string | null>;
+  slowQueries?: { query: string; calls?: number; totalMs?: number; meanMs?: number; rows?: number }[];
+  slowQueriesNote?: string;
+  bloat?: { schema?: string; table: string; deadTuples?: number; wastedBytes?: number; ratio?: number }[];
+  unusedIndexes?: { schema?: string; table: string; index: string; sizeBytes?: number }[];
+  notes?: string[];
+}
+
+export interface HealthCheck {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+}
+
+export interface ConfigSetting {
+  name: string;
+  value: string;
+  unit?: string;
+  source?: string;
+  restartRequired?: boolean;
+  description?: string;
+}
+
+export interface ConfigChange {
+  name: string;
+  previous?: string;
+  value: string;
+  /** How it took effect. */
+  applied: 'live' | 'reload' | 'restart-required';
+  persisted: string; // where: "ALTER SYSTEM (postgresql.auto.conf)", "redis.conf", ...
+}
+
+export interface UserSummary {
+  name: string;
+  superuser?: boolean;
+  canLogin?: boolean;
+  grants?: string[];
+}
+
+export interface TableFingerprint {
+  name: string;
+  rows: number;
+  /** Order-independent checksum of the table's content, when the engine can compute it. */
+  checksum?: string;
+}
+
+export interface BackupOutcome {
+  /** e.g. "pg_dump custom (pg_dump 16.4)", "physical snapshot", "mariadb-dump + gzip", "rdb", "sqlite online backup". */
+  method: string;
+  format: string;
+  serverVersion: string;
+  tables: TableFingerprint[];
+  /** Whole-instance backups restore the instance, not one database. */
+  scope: 'database' | 'instance';
+  notes?: string[];
+}
+
+export interface BackupManifestView {
+  engine: EngineId;
+  instance: string;
+  database: string;
+  method: string;
+  format: string;
+  scope: 'database' | 'instance';
+  serverVersion: string;
+  tables: TableFingerprint[];
+}
+
+export interface RestoreOutcome {
+  target: string;
+  /** What changed, for the user: "created database x", "replaced database y (old copy kept as y_old_...)" */
+  actions: string[];
+  tables?: TableFingerprint[];
+}
+
+export interface VacuumOutcome {
+  actions: string[];
+  details?: Record<string, unknown>;
+}
+
+// ---------- operations ----------
+
+export interface InstallOps {
+  /** Pure (apart from resolving registry metadata): the steps for this source on this host. */
+  plan(request: InstallRequest, host: HostPlatform, resolver: ArtifactResolver): Promise<InstallPlan>;
+  /** Runs an `engine-step` from a plan (e.g. re-create portable .so symlinks). */
+  runStep?(action: string, params: Record<string, string>, progress: Progress): Promise<void>;
+  /** Finds already-installed binaries of this version, if any (system packages). */
+  detect?(version: string, host: HostPlatform): Promise<{ binDir: string; libDir?: string; source: SourceId } | undefined>;
+}
+
+/** Operations an engine may lack. Each is optional; `need()` turns absence into a typed error. */
+export interface EngineOps {
+  // lifecycle (server engines)
+  initialize(ctx: InstanceContext): Promise<void>;
+  launchSpec(ctx: InstanceContext): Promise<LaunchSpec>;
+  /** True once the server accepts authenticated connections. */
+  isReady(ctx: InstanceContext): Promise<boolean>;
+  /** Graceful stop through the server's own means; the supervisor falls back to signals. */
+  shutdown(ctx: InstanceContext): Promise<void>;
+  serverVersion(ctx: InstanceContext): Promise<string>;
+  /** Embedded engines report status without a process. */
+  embeddedStatus(ctx: InstanceContext): Promise<Record<string, unknown>>;
+  connectionUrl(ctx: InstanceContext, options: { database?: string; showPassword: boolean; password: string }): string;
+
+  // databases
+  listDatabases(ctx: InstanceContext): Promise<DatabaseSummary[]>;
+  createDatabase(ctx: InstanceContext, name: string, options: { owner?: string; charset?: string; collation?: string }): Promise<{ created: boolean; message?: string }>;
+  dropDatabase(ctx: InstanceContext, name: string): Promise<void>;
+
+  // users
+  listUsers(ctx: InstanceContext): Promise<UserSummary[]>;
+  createUser(ctx: InstanceContext, name: string, password: string): Promise<void>;
+  deleteUser(ctx: InstanceContext, name: string): Promise<void>;
+  grant(ctx: InstanceContext, user: string, privileges: string[], database?: string): Promise<string[]>;
+  revoke(ctx: InstanceContext, user: string, privileges: string[], database?: string): Promise<string[]>;
+
+  // inspection
+  databaseSizes(ctx: InstanceContext, database?: string): Promise<DatabaseSummary[]>;
+  listTables(ctx: InstanceContext, options: { database: string; schema?: string; includeSizes: boolean }): Promise<TableSummary[]>;
+  schema(ctx: InstanceContext, options: { database: string; schema?: string }): Promise<SchemaSummary>;
+  tableInfo(ctx: InstanceContext, options: { database: string; schema?: string; table: string }): Promise<TableInfo>;
+  indexes(ctx: InstanceContext, options: { database: string; schema?: string; table?: string }): Promise<IndexInfo[]>;
+  constraints(ctx: InstanceContext, options: { database: string; schema?: string; table?: string }): Promise<ConstraintInfo[]>;
+  connections(ctx: InstanceContext): Promise<ConnectionInfo[]>;
+  performance(ctx: InstanceContext, options: { database?: string }): Promise<PerformanceReport>;
+  health(ctx: InstanceContext): Promise<HealthCheck[]>;
+  /** Turns on what deeper metrics need (pg_stat_statements, performance_schema...). */
+  enableStatements(ctx: InstanceContext): Promise<{ changed: boolean; restartRequired: boolean; message: string }>;
+
+  // backup
+  backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome>;
+  restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }): Promise<RestoreOutcome>;
+  /** Row counts and checksums of a database, compared against a manifest by verify. */
+  fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]>;
+  /** Verifies a backup without touching live data; used instead of the core's restore-to-scratch when present. */
+  verifyBackup(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView }): Promise<{ tables: TableFingerprint[]; method: string }>;
+
+  // configuration
+  configList(ctx: InstanceContext): Promise<ConfigSetting[]>;
+  configGet(ctx: InstanceContext, name: string): Promise<ConfigSetting>;
+  configSet(ctx: InstanceContext, name: string, value: string): Promise<ConfigChange>;
+
+  // maintenance
+  vacuum(ctx: InstanceContext, options: { database: string; table?: string; full: boolean; analyze: boolean }): Promise<VacuumOutcome>;
+
+  /** Quotes an identifier by the engine's rules; throws INVALID_IDENTIFIER when it is not acceptable. */
+  validateIdentifier(kind: 'database' | 'table' | 'user' | 'schema', name: string): string;
+}
+
+export type Operation = keyof EngineOps;
+
+export interface Engine extends Partial<EngineOps> {
+  readonly info: EngineInfo;
+  readonly install: InstallOps;
+  /** Why an absent operation is absent, and what to use instead. */
+  readonly unsupported: Partial<Record<Operation, string>>;
+}
