@@ -1,0 +1,103 @@
+import type { InstanceContext } from '../contract.js';
+import { DbError } from '../../core/errors.js';
+import type pg from 'pg';
+
+/** The superuser every portunix-db PostgreSQL instance is initialised with. */
+export const SUPERUSER = 'postgres';
+
+let driver: Promise<typeof pg> | undefined;
+export function loadPg(): Promise<typeof pg> {
+  driver ??= import('pg').then((m) => (m.default ?? m) as typeof pg);
+  return driver;
+}
+
+/** Maps libpq/pg errors to a few codes with next steps; never leaks a stack trace. */
+export function mapPgError(err: unknown, ctx: InstanceContext, database?: string): DbError {
+  if (err instanceof DbError) return err;
+  const e = err as { code?: string; message?: string };
+  const msg = e.message ?? String(err);
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return new DbError(`Instance ${ctx.engine}/${ctx.name} refuses connections on 127.0.0.1:${ctx.config.port}.`, 'NOT_RUNNING', `Start it with \`portunix-db start ${ctx.engine}${ctx.name === 'main' ? '' : ` --instance ${ctx.name}`}\`.`);
+    case '28P01':
+    case '28000':
+      return new DbError(`Authentication failed on ${ctx.engine}/${ctx.name}: ${msg}`, 'AUTH_FAILED', 'The stored password no longer matches; reset it, or re-install the instance.');
+    case '3D000':
+      return new DbError(`Database "${database ?? '?'}" does not exist on ${ctx.engine}/${ctx.name}.`, 'NOT_FOUND', `List databases with \`portunix-db list --type ${ctx.engine}\`.`);
+    case '42P04':
+      return new DbError(msg, 'ALREADY_EXISTS');
+    case '42P01':
+    case '42704':
+    case '3F000':
+      return new DbError(msg, 'NOT_FOUND');
+    case '53100':
+      return new DbError(`The server's disk is full: ${msg}`, 'DISK_FULL', 'Free disk space on the data directory volume.');
+    case '55006':
+      return new DbError(`${msg}`, 'QUERY_FAILED', 'Close the other sessions using it, then retry.');
+    default:
+      return new DbError(msg, 'QUERY_FAILED');
+  }
+}
+
+/** A short-lived connection as the superuser, over TCP to 127.0.0.1 with scram-sha-256. */
+export async function withClient<T>(ctx: InstanceContext, database: string, fn: (client: pg.Client) => Promise<T>, options: { user?: string; password?: string; timeoutMs?: number } = {}): Promise<T> {
+  const { Client } = await loadPg();
+  const client = new Client({
+    host: '127.0.0.1',
+    port: ctx.config.port,
+    user: options.user ?? ctx.config.superuser ?? SUPERUSER,
+    password: options.password ?? (await ctx.adminPassword()),
+    database,
+    connectionTimeoutMillis: options.timeoutMs ?? 5000,
+    statement_timeout: 10 * 60_000,
+    application_name: 'portunix-db',
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw mapPgError(err, ctx, database);
+  }
+  // a server that dies mid-query emits 'error' on the client; without a listener node crashes
+  client.on('error', () => undefined);
+  try {
+    return await fn(client);
+  } catch (err) {
+    throw mapPgError(err, ctx, database);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Environment for libpq programs (pg_dump, pg_restore, psql): the password never goes in argv. */
+export async function libpqEnv(ctx: InstanceContext, database?: string): Promise<Record<string, string>> {
+  return {
+    PGHOST: '127.0.0.1',
+    PGPORT: String(ctx.config.port),
+    PGUSER: ctx.config.superuser ?? SUPERUSER,
+    PGPASSWORD: await ctx.adminPassword(),
+    PGSSLMODE: 'prefer',
+    ...(database ? { PGDATABASE: database } : {}),
+  };
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
+
+/**
+ * Identifiers are validated (printable, no quotes or control characters, at most 63 bytes)
+ * and then always double-quoted, so they are never pasted into SQL.
+ */
+export function validatePgIdentifier(kind: string, name: string): string {
+  if (!IDENT.test(name)) {
+    throw new DbError(
+      `Invalid PostgreSQL ${kind} name ${JSON.stringify(name)}.`,
+      'INVALID_IDENTIFIER',
+      'Use 1-63 characters: letters, digits, "_", "$" or "-", starting with a letter or "_".',
+    );
+  }
+  return quoteIdent(name);
+}
+
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
