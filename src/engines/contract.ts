@@ -241,6 +241,7 @@ export interface TableFingerprint {
 export interface BackupOutcome {
   /** e.g. "pg_dump custom (pg_dump 16.4)", "physical snapshot", "mariadb-dump + gzip", "rdb", "sqlite online backup". */
   method: string;
+  /** The backup file's extension without the dot: "dump", "tar.gz", "sql.gz", "rdb", "sqlite". The core names the file with it. */
   format: string;
   serverVersion: string;
   tables: TableFingerprint[];
