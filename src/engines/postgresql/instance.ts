@@ -1,0 +1,148 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFile, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { InstanceContext, LaunchSpec } from '../contract.js';
+import { DbError } from '../../core/errors.js';
+import { generatePassword } from '../../core/secrets.js';
+import { SUPERUSER, withClient } from './client.js';
+
+/** Name of the file we own inside the data dir; postgresql.conf includes it. */
+export const PORTUNIX_CONF = 'portunix.conf';
+
+/** Unix socket paths are limited to 107 bytes (sun_path), counting the ".s.PGSQL.<port>.lock" file name. */
+const SUN_PATH_MAX = 107;
+
+/**
+ * Where the server puts its Unix socket. Normally the instance's run dir; when that path is
+ * too long for sun_path (deep PORTUNIX_HOME, long temp dirs), a short directory under /tmp
+ * keyed by a hash of the data dir, so each instance still gets its own socket dir.
+ */
+export function socketDir(ctx: Pick<InstanceContext, 'paths' | 'config'>): string {
+  if (process.platform === 'win32') return '';
+  const preferred = ctx.paths.runDir;
+  const longest = join(preferred, `.s.PGSQL.${ctx.config.port ?? 5432}.lock`);
+  if (Buffer.byteLength(longest) <= SUN_PATH_MAX) return preferred;
+  const key = createHash('sha256').update(ctx.paths.dataDir).digest('hex').slice(0, 16);
+  return `/tmp/portunix-db-${key}`;
+}
+
+async function ensureOwnedDir(ctx: InstanceContext, dir: string): Promise<void> {
+  if (!dir) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (ctx.runAs) await chown(dir, ctx.runAs.uid, ctx.runAs.gid);
+}
+
+/** Writes a file in the data dir owned by the service user (the server must read it). */
+async function writeOwned(ctx: InstanceContext, path: string, content: string, mode = 0o600): Promise<void> {
+  await writeFile(path, content, { mode });
+  if (ctx.runAs) await chown(path, ctx.runAs.uid, ctx.runAs.gid);
+}
+
+function confString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** The settings portunix-db owns; the rest of postgresql.conf stays initdb's. Pure, for tests. */
+export function renderPortunixConf(options: { port: number; socketDir: string }): string {
+  return [
+    '# Written by portunix-db at initialisation. Change settings with',
+    '# `portunix-db config set postgresql <name> <value>` (ALTER SYSTEM), not here.',
+    "listen_addresses = '127.0.0.1'",
+    `port = ${options.port}`,
+    `unix_socket_directories = ${confString(options.socketDir)}`,
+    "unix_socket_permissions = 0700",
+    "password_encryption = 'scram-sha-256'",
+    '# the supervisor captures stderr into the instance log',
+    "log_destination = 'stderr'",
+    'logging_collector = off',
+    "log_line_prefix = '%m [%p] %q%u@%d '",
+    "shared_preload_libraries = ''",
+    '',
+  ].join('\n');
+}
+
+/** Only scram-sha-256, only loopback and the local socket; no `trust` anywhere. Pure, for tests. */
+export function renderHba(): string {
+  return [
+    '# Written by portunix-db: scram-sha-256 only, loopback only. No trust authentication.',
+    '# TYPE  DATABASE     USER  ADDRESS        METHOD',
+    'local   all          all                  scram-sha-256',
+    'host    all          all   127.0.0.1/32   scram-sha-256',
+    'host    all          all   ::1/128        scram-sha-256',
+    'local   replication  all                  scram-sha-256',
+    'host    replication  all   127.0.0.1/32   scram-sha-256',
+    'host    replication  all   ::1/128        scram-sha-256',
+    '',
+  ].join('\n');
+}
+
+export async function initialize(ctx: InstanceContext): Promise<void> {
+  const dataDir = ctx.paths.dataDir;
+  const port = ctx.config.port;
+  if (port === undefined) throw new DbError(`Instance ${ctx.engine}/${ctx.name} has no port.`, 'INVALID_CONFIG', 'Re-install it with --port.');
+  const existing = await readFile(join(dataDir, 'PG_VERSION'), 'utf8').catch(() => undefined);
+  if (existing) {
+    throw new DbError(`${dataDir} already holds a PostgreSQL ${existing.trim()} cluster.`, 'DATA_DIR_CONFLICT', 'Choose another --data-dir, or move that directory away. Nothing was changed.');
+  }
+  await ensureOwnedDir(ctx, dataDir);
+
+  const password = generatePassword();
+  // initdb reads the superuser password from a file; it lives only for the duration of initdb
+  const pwfile = join(ctx.paths.root, `.initdb-pw-${randomBytes(6).toString('hex')}`);
+  await ctx.writePrivateFile(pwfile, password + '\n', { ownedByServiceUser: true });
+  try {
+    ctx.progress(`initdb: creating the cluster in ${dataDir}`);
+    await ctx.exec(
+      ['initdb', '-D', dataDir, '-U', SUPERUSER, '--auth-local=scram-sha-256', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C'],
+      { env: { LC_ALL: 'C', LANG: 'C' }, timeoutMs: 5 * 60_000 },
+    );
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+  await ctx.setAdminPassword(password);
+
+  const sockets = socketDir(ctx);
+  await ensureOwnedDir(ctx, sockets);
+  await writeOwned(ctx, join(dataDir, PORTUNIX_CONF), renderPortunixConf({ port, socketDir: sockets }));
+  // postgresql.conf is initdb's (owned by the service user); appending keeps its owner
+  await appendFile(join(dataDir, 'postgresql.conf'), `\n# Added by portunix-db: its settings (listen address, port, sockets, logging)\ninclude '${PORTUNIX_CONF}'\n`);
+  await writeOwned(ctx, join(dataDir, 'pg_hba.conf'), renderHba());
+}
+
+export async function launchSpec(ctx: InstanceContext): Promise<LaunchSpec> {
+  // the socket dir may be a /tmp dir that a reboot removed
+  await ensureOwnedDir(ctx, socketDir(ctx));
+  const postgres = ctx.config.bin_dir ? join(ctx.config.bin_dir, 'postgres') : 'postgres';
+  return { argv: [postgres, '-D', ctx.paths.dataDir], env: { LC_ALL: 'C', LANG: 'C' } };
+}
+
+export async function isReady(ctx: InstanceContext): Promise<boolean> {
+  try {
+    await withClient(ctx, 'postgres', (c) => c.query('SELECT 1'), { timeoutMs: 2000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fast shutdown: SIGINT to the postmaster named in postmaster.pid (no pg_ctl needed; portable builds may lack it). */
+export async function shutdown(ctx: InstanceContext): Promise<void> {
+  const text = await readFile(join(ctx.paths.dataDir, 'postmaster.pid'), 'utf8');
+  const pid = Number(text.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new DbError('postmaster.pid has no pid', 'INTERNAL');
+  process.kill(pid, 'SIGINT');
+}
+
+export async function serverVersion(ctx: InstanceContext): Promise<string> {
+  return withClient(ctx, 'postgres', async (c) => {
+    const r = await c.query<{ server_version: string }>('SHOW server_version');
+    // "15.8 (Debian 15.8-1.pgdg120+1)" -> "15.8"
+    return (r.rows[0]?.server_version ?? '').split(' ')[0] ?? '';
+  });
+}
+
+export function connectionUrl(ctx: InstanceContext, options: { database?: string; showPassword: boolean; password: string }): string {
+  const user = ctx.config.superuser ?? SUPERUSER;
+  const secret = options.showPassword ? encodeURIComponent(options.password) : '****';
+  return `postgresql://${encodeURIComponent(user)}:${secret}@127.0.0.1:${ctx.config.port}/${encodeURIComponent(options.database ?? 'postgres')}`;
+}
