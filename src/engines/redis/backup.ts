@@ -1,0 +1,249 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chown, copyFile, mkdtemp, open, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DbError } from '../../core/errors.js';
+import { freePort, processStatus, sleep, startServer, stopServer } from '../../core/process/supervisor.js';
+import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
+import { info, num, parseKeyspace, withRedis, type RedisConn } from './client.js';
+import { RDB_FILE, redisBin } from './instance.js';
+
+const BGSAVE_TIMEOUT_MS = 30 * 60_000;
+
+function fingerprints(spaces: { db: number; keys: number }[]): TableFingerprint[] {
+  return spaces.filter((s) => s.keys > 0).map((s) => ({ name: `db${s.db}`, rows: s.keys }));
+}
+
+/** The RDB header: "REDIS" and a four-digit format version. */
+export async function checkRdbHeader(file: string): Promise<number> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    throw new DbError(`Cannot read backup file ${file}: ${(err as Error).message}`, 'NOT_FOUND', 'Check the path; `portunix-db backup list --type redis` lists backups.');
+  }
+  try {
+    const buf = Buffer.alloc(9);
+    const { bytesRead } = await fh.read(buf, 0, 9, 0);
+    const text = buf.toString('latin1', 0, bytesRead);
+    const m = /^REDIS(\d{4})$/.exec(text);
+    if (!m) throw new DbError(`${file} is not a Redis RDB file (bad header).`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');
+    return Number(m[1]);
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function fingerprint(ctx: InstanceContext): Promise<TableFingerprint[]> {
+  return withRedis(ctx, async (c) => fingerprints(parseKeyspace(await info(c, 'keyspace'))));
+}
+
+async function waitForBgsave(c: RedisConn, ctx: InstanceContext, done: (p: Record<string, string>) => boolean): Promise<Record<string, string>> {
+  const deadline = Date.now() + BGSAVE_TIMEOUT_MS;
+  let lastNote = Date.now();
+  for (;;) {
+    const p = await info(c, 'persistence');
+    if (p['rdb_bgsave_in_progress'] === '0' && done(p)) return p;
+    if (Date.now() > deadline) throw new DbError(`redis/${ctx.name}: the background save did not finish in ${BGSAVE_TIMEOUT_MS / 60_000} minutes.`, 'TIMEOUT');
+    if (Date.now() - lastNote > 5000) {
+      ctx.progress('waiting for BGSAVE to finish...');
+      lastNote = Date.now();
+    }
+    await sleep(100);
+  }
+}
+
+/**
+ * BGSAVE, wait until it completes (rdb_bgsave_in_progress back to 0 and LASTSAVE / rdb_saves
+ * moved on), then copy the RDB. The key counts come from the copy itself, loaded in a scratch
+ * server, so they match the snapshot even while clients keep writing.
+ */
+export async function backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
+  const { serverVersion, rdbPath } = await withRedis(ctx, async (c) => {
+    // a save already running would not contain what was written before our request
+    await waitForBgsave(c, ctx, () => true);
+    const before = await info(c, 'persistence');
+    const lastSaveBefore = Number(await c.send(['LASTSAVE']));
+    const savesBefore = num(before['rdb_saves']);
+    if (savesBefore === undefined) {
+      // LASTSAVE has one-second resolution: make sure the new save lands in a later second
+      while (Math.floor(Date.now() / 1000) <= lastSaveBefore) await sleep(50);
+    }
+    try {
+      await c.send(['BGSAVE']);
+    } catch (err) {
+      if (!/in progress/i.test((err as Error).message)) throw err;
+      await c.send(['BGSAVE', 'SCHEDULE']);
+    }
+    const after = await waitForBgsave(c, ctx, (p) => (savesBefore !== undefined ? (num(p['rdb_saves']) ?? 0) > savesBefore : (num(p['rdb_last_save_time']) ?? 0) > lastSaveBefore));
+    if (after['rdb_last_bgsave_status'] !== 'ok') {
+      throw new DbError(`redis/${ctx.name}: the background save failed (rdb_last_bgsave_status ${after['rdb_last_bgsave_status']}).`, 'COMMAND_FAILED', `Look at \`portunix-db logs redis --instance ${ctx.name}\`; the disk may be full.`);
+    }
+    const dir = String(((await c.send(['CONFIG', 'GET', 'dir'])) as string[])[1] ?? ctx.paths.dataDir);
+    const name = String(((await c.send(['CONFIG', 'GET', 'dbfilename'])) as string[])[1] ?? RDB_FILE);
+    return { serverVersion: (await info(c, 'server'))['redis_version'] ?? 'unknown', rdbPath: join(dir, name) };
+  });
+  // copyFile reads the inode the server renamed into place; a later snapshot replaces the name, not these bytes
+  await copyFile(rdbPath, options.file);
+  await chmod(options.file, 0o600);
+  const rdbVersion = await checkRdbHeader(options.file);
+  const counted = await loadInScratch(ctx, options.file);
+  return {
+    method: `BGSAVE + RDB copy (redis ${serverVersion})`,
+    format: `rdb v${rdbVersion}`,
+    serverVersion,
+    tables: counted,
+    scope: 'instance',
+    notes: [`A Redis backup holds the whole instance (all keyspaces), not only keyspace ${options.database}.`, 'Key counts come from loading the copy in a scratch server.'],
+  };
+}
+
+/**
+ * Starts a throwaway redis-server on a free loopback port with a copy of the RDB in a temp
+ * directory, counts the keys per keyspace, and kills it. The live instance is not touched.
+ */
+export async function loadInScratch(ctx: InstanceContext, file: string): Promise<TableFingerprint[]> {
+  await checkRdbHeader(file);
+  const dir = await mkdtemp(join(tmpdir(), 'pdb-redis-verify-'));
+  const password = randomBytes(18).toString('base64url');
+  let child: ReturnType<typeof spawn> | undefined;
+  let output = '';
+  try {
+    await copyFile(file, join(dir, RDB_FILE));
+    const port = await freePort();
+    const conf = join(dir, 'redis.conf');
+    await writeFile(
+      conf,
+      [`port ${port}`, 'bind 127.0.0.1', 'protected-mode yes', 'daemonize no', `dir ${dir}`, `dbfilename ${RDB_FILE}`, 'save ""', 'appendonly no', 'logfile ""', `requirepass ${password}`, 'databases 16', ''].join('\n'),
+      { mode: 0o600 },
+    );
+    if (ctx.runAs) {
+      for (const p of [dir, join(dir, RDB_FILE), conf]) await chown(p, ctx.runAs.uid, ctx.runAs.gid);
+    }
+    await chmod(dir, 0o700);
+    child = spawn(redisBin(ctx), [conf], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(ctx.config.lib_dir ? { LD_LIBRARY_PATH: ctx.config.lib_dir } : {}) },
+      ...(ctx.runAs ? { uid: ctx.runAs.uid, gid: ctx.runAs.gid } : {}),
+    });
+    let exited: number | null | undefined;
+    child.on('exit', (code) => (exited = code));
+    child.on('error', (err) => {
+      output += String(err.message);
+      exited = -1;
+    });
+    child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+    child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+    const deadline = Date.now() + 10 * 60_000;
+    for (;;) {
+      if (exited !== undefined) {
+        const tail = output.trim().split('\n').slice(-6).join('\n');
+        const versionProblem = /Can't handle RDB format version/i.test(output);
+        throw new DbError(
+          `${file} could not be loaded by redis-server: ${versionProblem ? 'it was written by a newer Redis.' : 'the RDB file is damaged or truncated.'}${tail ? `\n${tail}` : ''}`,
+          versionProblem ? 'VERIFY_FAILED' : 'BACKUP_CORRUPT',
+          versionProblem ? 'Restore it on an instance with the same or a newer Redis version.' : 'Nothing was changed. Use another backup.',
+        );
+      }
+      const counts = await withRedis(ctx, async (c) => (await c.send(['PING'])) === 'PONG' ? parseKeyspace(await info(c, 'keyspace')) : undefined, { port, user: 'default', password, timeoutMs: 1000 }).catch(() => undefined);
+      if (counts) return fingerprints(counts);
+      if (Date.now() > deadline) throw new DbError(`Loading ${file} in a scratch server took too long.`, 'TIMEOUT');
+      await sleep(100);
+    }
+  } finally {
+    if (child?.pid !== undefined && child.exitCode === null) {
+      child.kill('SIGKILL');
+      await new Promise((r) => (child!.exitCode !== null || child!.signalCode !== null ? r(undefined) : child!.once('exit', r)));
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function verifyBackup(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView }): Promise<{ tables: TableFingerprint[]; method: string }> {
+  const tables = await loadInScratch(ctx, options.file);
+  return { tables, method: 'loaded the RDB in a scratch redis-server on a free 127.0.0.1 port and counted keys per keyspace' };
+}
+
+function sameCounts(a: TableFingerprint[], b: TableFingerprint[]): boolean {
+  const norm = (t: TableFingerprint[]) => JSON.stringify(t.filter((x) => x.rows > 0).map((x) => [x.name, x.rows]).sort());
+  return norm(a) === norm(b);
+}
+
+function describeCounts(t: TableFingerprint[]): string {
+  return t.length ? t.map((x) => `${x.name}=${x.rows}`).join(', ') : 'no keys';
+}
+
+/**
+ * Instance-wide: verify the file first (nothing changes if it is damaged), stop the server
+ * (SHUTDOWN SAVE), put the RDB in place atomically with the old one kept aside, start, and
+ * check the key counts. On any failure the old RDB goes back and the server is started again.
+ */
+export async function restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }): Promise<RestoreOutcome> {
+  const { engine } = await import('./index.js');
+  const expected = await loadInScratch(ctx, options.file);
+  if (options.manifest.tables.length && !sameCounts(expected, options.manifest.tables)) {
+    throw new DbError(
+      `${options.file} does not hold what its manifest says (file: ${describeCounts(expected)}; manifest: ${describeCounts(options.manifest.tables)}).`,
+      'BACKUP_CORRUPT',
+      'Nothing was changed. The file was replaced or damaged after the backup; use another backup.',
+    );
+  }
+  const wasRunning = (await processStatus(engine, ctx)).state === 'running';
+  if (wasRunning) {
+    const live = await fingerprint(ctx);
+    const aof = await withRedis(ctx, async (c) => ((await c.send(['CONFIG', 'GET', 'appendonly'])) as string[])[1]);
+    if (aof === 'yes') throw new DbError(`redis/${ctx.name} has appendonly yes: on start it would load the AOF, not the restored RDB.`, 'RESTORE_FAILED', 'Run `portunix-db config set redis appendonly no`, then restore again.');
+    if (live.length && !options.replace) {
+      throw new DbError(`Restoring replaces every keyspace of redis/${ctx.name} (now ${describeCounts(live)}).`, 'CONFIRMATION_REQUIRED', 'Pass --force to replace them.');
+    }
+  }
+  const rdb = join(ctx.paths.dataDir, RDB_FILE);
+  if (!wasRunning && !options.replace && (await stat(rdb).then((s) => s.size > 0, () => false))) {
+    throw new DbError(`Restoring replaces the data of redis/${ctx.name} (it is stopped and has an RDB file).`, 'CONFIRMATION_REQUIRED', 'Pass --force to replace it.');
+  }
+  const incoming = `${rdb}.restore-${process.pid}`;
+  const aside = `${rdb}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  await copyFile(options.file, incoming);
+  await chmod(incoming, 0o600);
+  if (ctx.runAs) await chown(incoming, ctx.runAs.uid, ctx.runAs.gid);
+  const actions: string[] = [];
+  let movedAside = false;
+  try {
+    if (wasRunning) {
+      await stopServer(engine, ctx);
+      actions.push(`stopped redis/${ctx.name} (SHUTDOWN SAVE)`);
+    }
+    const hadRdb = await stat(rdb).then(() => true, () => false);
+    if (hadRdb) {
+      await rename(rdb, aside);
+      movedAside = true;
+    }
+    await rename(incoming, rdb);
+    actions.push(`put ${options.file} in place as ${rdb}${movedAside ? ` (previous RDB kept aside as ${aside} until the server is up)` : ''}`);
+    await startServer(engine, ctx);
+    actions.push(`started redis/${ctx.name}`);
+    const got = await fingerprint(ctx);
+    if (!sameCounts(got, expected)) {
+      throw new DbError(`After the restore redis/${ctx.name} holds ${describeCounts(got)}, expected ${describeCounts(expected)}.`, 'RESTORE_FAILED');
+    }
+    actions.push(`verified key counts: ${describeCounts(got)}`);
+    if (movedAside) {
+      await rm(aside, { force: true });
+      actions.push('removed the previous RDB');
+    }
+    if (!wasRunning) actions.push(`redis/${ctx.name} was stopped before the restore; it is left running`);
+    return { target: `redis/${ctx.name} (all keyspaces)`, actions, tables: got };
+  } catch (err) {
+    await rm(incoming, { force: true });
+    if (movedAside) {
+      // back to where we were: the previous RDB, and the server running if it was
+      await stopServer(engine, ctx).catch(() => undefined);
+      await rename(aside, rdb).catch(() => undefined);
+      if (wasRunning) await startServer(engine, ctx).catch(() => undefined);
+    }
+    const e = err instanceof DbError ? err : new DbError((err as Error).message, 'RESTORE_FAILED');
+    throw new DbError(`Restore of redis/${ctx.name} failed: ${e.message}${movedAside ? ' The previous data was put back.' : ''}`, e.code === 'INTERNAL' ? 'RESTORE_FAILED' : e.code, e.hint);
+  }
+}

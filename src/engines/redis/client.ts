@@ -1,0 +1,143 @@
+import type { InstanceContext } from '../contract.js';
+import { DbError } from '../../core/errors.js';
+
+/** The ACL user portunix-db manages every Redis instance as. */
+export const ADMIN_USER = 'default';
+
+/** The slice of a node-redis client this engine uses (raw commands over RESP2). */
+export interface RedisConn {
+  send(args: string[]): Promise<unknown>;
+}
+
+interface RawClient {
+  connect(): Promise<unknown>;
+  sendCommand(args: readonly string[]): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+  on(event: 'error', fn: (err: unknown) => void): unknown;
+}
+
+type CreateClient = (options: Record<string, unknown>) => RawClient;
+let driver: Promise<CreateClient> | undefined;
+function loadDriver(): Promise<CreateClient> {
+  driver ??= import('redis').then((m) => m.createClient as unknown as CreateClient);
+  return driver;
+}
+
+function startHint(ctx: InstanceContext): string {
+  return `Start it with \`portunix-db start redis${ctx.name === 'main' ? '' : ` --instance ${ctx.name}`}\`.`;
+}
+
+/** Maps driver and server errors to codes with next steps; never leaks a stack trace. */
+export function mapRedisError(err: unknown, ctx: InstanceContext): DbError {
+  if (err instanceof DbError) return err;
+  const e = err as { code?: string; message?: string; errors?: { code?: string }[] };
+  const msg = e?.message ?? String(err);
+  const code = e?.code ?? e?.errors?.[0]?.code;
+  if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(msg)) {
+    return new DbError(`Instance redis/${ctx.name} refuses connections on 127.0.0.1:${ctx.config.port}.`, 'NOT_RUNNING', startHint(ctx));
+  }
+  if (/^WRONGPASS|^NOAUTH|invalid username-password/i.test(msg)) {
+    return new DbError(`Authentication failed on redis/${ctx.name}: ${msg}`, 'AUTH_FAILED', 'The stored password no longer matches the ACL default user; re-install the instance or reset the password in its ACL file.');
+  }
+  if (/^NOPERM/.test(msg)) return new DbError(`Permission denied on redis/${ctx.name}: ${msg}`, 'PERMISSION_DENIED');
+  if (/^LOADING/.test(msg)) return new DbError(`redis/${ctx.name} is still loading its dataset.`, 'NOT_RUNNING', 'Wait a moment and retry.');
+  if (/^MISCONF/.test(msg)) return new DbError(`redis/${ctx.name} cannot save its RDB snapshot: ${msg}`, 'COMMAND_FAILED', `Look at \`portunix-db logs redis --instance ${ctx.name}\`; the disk may be full or the data directory not writable.`);
+  if (/timeout|timed out/i.test(msg)) return new DbError(`redis/${ctx.name} did not answer in time: ${msg}`, 'TIMEOUT');
+  return new DbError(msg, 'QUERY_FAILED');
+}
+
+export interface ConnectOptions {
+  port?: number;
+  database?: number;
+  user?: string;
+  password?: string;
+  timeoutMs?: number;
+}
+
+/** A short-lived authenticated connection to 127.0.0.1, RESP2, no reconnects. */
+export async function withRedis<T>(ctx: InstanceContext, fn: (conn: RedisConn) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
+  const createClient = await loadDriver();
+  const timeout = options.timeoutMs ?? 5000;
+  const client = createClient({
+    socket: { host: '127.0.0.1', port: options.port ?? ctx.config.port, connectTimeout: timeout, reconnectStrategy: false },
+    username: options.user ?? ADMIN_USER,
+    password: options.password ?? (await ctx.adminPassword()),
+    ...(options.database !== undefined ? { database: options.database } : {}),
+    RESP: 2,
+    disableOfflineQueue: true,
+  });
+  // a server that goes away emits 'error'; without a listener node would crash
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    try {
+      client.destroy();
+    } catch {
+      /* never connected */
+    }
+    throw mapRedisError(err, ctx);
+  }
+  const conn: RedisConn = { send: (args) => client.sendCommand(args) };
+  try {
+    return await fn(conn);
+  } catch (err) {
+    throw mapRedisError(err, ctx);
+  } finally {
+    await client.close().catch(() => {
+      try {
+        client.destroy();
+      } catch {
+        /* gone */
+      }
+    });
+  }
+}
+
+/** Parses INFO output into a flat map (sections merged). */
+export function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+export async function info(conn: RedisConn, section?: string): Promise<Record<string, string>> {
+  return parseInfo(String(await conn.send(section ? ['INFO', section] : ['INFO'])));
+}
+
+export interface KeyspaceStat {
+  db: number;
+  keys: number;
+  expires: number;
+}
+
+/** `db0:keys=3,expires=0,avg_ttl=0` lines of INFO keyspace. */
+export function parseKeyspace(infoMap: Record<string, string>): KeyspaceStat[] {
+  const out: KeyspaceStat[] = [];
+  for (const [k, v] of Object.entries(infoMap)) {
+    const m = /^db(\d+)$/.exec(k);
+    if (!m) continue;
+    const fields = Object.fromEntries(v.split(',').map((p) => p.split('=') as [string, string]));
+    out.push({ db: Number(m[1]), keys: Number(fields['keys'] ?? 0), expires: Number(fields['expires'] ?? 0) });
+  }
+  return out.sort((a, b) => a.db - b.db);
+}
+
+export function num(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** `CONFIG GET` answers a flat [name, value, name, value...] array. */
+export function pairs(reply: unknown): [string, string][] {
+  const arr = Array.isArray(reply) ? reply.map(String) : [];
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < arr.length; i += 2) out.push([arr[i]!, arr[i + 1]!]);
+  return out;
+}
