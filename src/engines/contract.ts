@@ -300,7 +300,8 @@ export interface EngineOps {
 
   // databases
   listDatabases(ctx: InstanceContext): Promise<DatabaseSummary[]>;
-  createDatabase(ctx: InstanceContext, name: string, options: { owner?: string; charset?: string; collation?: string }): Promise<{ created: boolean; message?: string }>;
+  /** `path`: embedded engines register (or create) a database file at that path instead of in the instance directory. */
+  createDatabase(ctx: InstanceContext, name: string, options: { owner?: string; charset?: string; collation?: string; path?: string }): Promise<{ created: boolean; message?: string }>;
   dropDatabase(ctx: InstanceContext, name: string): Promise<void>;
 
   // users

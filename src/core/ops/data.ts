@@ -32,11 +32,11 @@ export async function listAllDatabases(type?: string): Promise<{ engine: string;
   );
 }
 
-export async function createDatabase(target: Target & { name: string; owner?: string; charset?: string; collation?: string; via?: Via }): Promise<{ database: string; created: boolean; message: string }> {
+export async function createDatabase(target: Target & { name: string; owner?: string; charset?: string; collation?: string; path?: string; via?: Via }): Promise<{ database: string; created: boolean; message: string }> {
   const { engine, ctx } = await openRunning(target);
   need(engine, 'validateIdentifier')('database', target.name);
   if (target.owner) need(engine, 'validateIdentifier')('user', target.owner);
-  const r = await need(engine, 'createDatabase')(ctx, target.name, { ...(target.owner ? { owner: target.owner } : {}), ...(target.charset ? { charset: target.charset } : {}), ...(target.collation ? { collation: target.collation } : {}) });
+  const r = await need(engine, 'createDatabase')(ctx, target.name, { ...(target.owner ? { owner: target.owner } : {}), ...(target.charset ? { charset: target.charset } : {}), ...(target.collation ? { collation: target.collation } : {}), ...(target.path ? { path: target.path } : {}) });
   await audit({ action: 'create-database', engine: ctx.engine, instance: ctx.name, target: target.name, via: target.via ?? 'cli', ok: true });
   return { database: target.name, created: r.created, message: r.message ?? `Created ${engine.info.terms.database} ${target.name} on ${ctx.engine}/${ctx.name}.` };
 }
