@@ -1,0 +1,163 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { PassThrough, Writable } from 'node:stream';
+import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
+import { DbError } from '../../core/errors.js';
+import { findProgram, num, query, spawnClient, withClientOptionFile, withConnection, type Flavour } from './client.js';
+import { quoteIdent, validateMysqlIdentifier } from './identifiers.js';
+import { serverVersion } from './instance.js';
+
+/** Row count and CHECKSUM TABLE of every base table: order-independent, recomputed after a restore. */
+export async function fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]> {
+  const db = validateMysqlIdentifier('database', database);
+  return withConnection(ctx, undefined, async (c) => {
+    const exists = await query(c, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
+    if (!exists.length) throw new DbError(`Database "${database}" does not exist on ${ctx.engine}/${ctx.name}.`, 'NOT_FOUND', `List databases with \`portunix-db list --type ${ctx.engine}\`.`);
+    const tables = await query<{ n: string }>(c, "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [database]);
+    const out: TableFingerprint[] = [];
+    for (const { n } of tables) {
+      const t = `${db}.${quoteIdent(n)}`;
+      const count = num((await query<{ c: unknown }>(c, `SELECT COUNT(*) AS c FROM ${t}`))[0]?.c) ?? 0;
+      const sum = (await query<{ Checksum: unknown }>(c, `CHECKSUM TABLE ${t} EXTENDED`))[0]?.Checksum;
+      out.push({ name: n, rows: count, ...(sum !== null && sum !== undefined ? { checksum: String(sum) } : {}) });
+    }
+    return out;
+  });
+}
+
+function dumpArgs(flavour: Flavour, optionFile: string): string[] {
+  return [
+    `--defaults-extra-file=${optionFile}`, // must be the first option
+    '--single-transaction',
+    '--routines',
+    '--triggers',
+    '--events',
+    '--hex-blob',
+    '--default-character-set=utf8mb4',
+    '--dump-date',
+    ...(flavour.id === 'mysql' ? ['--set-gtid-purged=OFF', '--column-statistics=0'] : []),
+  ];
+}
+
+/**
+ * mariadb-dump / mysqldump of one database (no CREATE DATABASE / USE, so it restores under
+ * any name), gzip-compressed into `file`. The core handles temp names, sha256 and the manifest.
+ */
+export async function backup(ctx: InstanceContext, options: { database: string; file: string }, flavour: Flavour): Promise<BackupOutcome> {
+  validateMysqlIdentifier('database', options.database);
+  const dump = await findProgram(ctx, flavour.dump);
+  // fingerprint first: it also checks that the database exists
+  const tables = await fingerprint(ctx, options.database);
+  const version = await serverVersion(ctx);
+  const password = await ctx.adminPassword();
+  await withClientOptionFile(ctx, async (optionFile) => {
+    const gzip = createGzip({ level: 6 });
+    const out = createWriteStream(options.file, { mode: 0o600 });
+    const written = pipeline(gzip, out);
+    try {
+      await spawnClient(ctx, [dump, ...dumpArgs(flavour, optionFile), '--', options.database], { stdout: gzip, redact: [password] });
+    } catch (err) {
+      gzip.destroy();
+      await written.catch(() => undefined);
+      throw err;
+    }
+    await written;
+  });
+  return {
+    method: `${dump.split('/').pop()} --single-transaction --routines --triggers --events + gzip`,
+    format: 'sql.gz',
+    serverVersion: version,
+    tables,
+    scope: 'database',
+    notes: ['Table checksums are CHECKSUM TABLE EXTENDED values, taken just before the dump; writes during the dump are not reflected in them.'],
+  };
+}
+
+/** Reads the whole gzip stream and checks that the dump ran to its end. Touches no data. */
+export async function checkDumpFile(file: string): Promise<void> {
+  let tail = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      tail = (tail + chunk.toString('utf8')).slice(-4096);
+      cb();
+    },
+  });
+  try {
+    await pipeline(createReadStream(file), createGunzip(), sink);
+  } catch (err) {
+    throw new DbError(`Backup file ${file} is corrupt: ${(err as Error).message}.`, 'BACKUP_CORRUPT', 'Nothing was restored. Use another backup (`portunix-db backup list`).');
+  }
+  if (!/-- Dump completed/.test(tail)) {
+    throw new DbError(`Backup file ${file} is incomplete: the dump does not end with "-- Dump completed".`, 'BACKUP_CORRUPT', 'Nothing was restored. Use another backup (`portunix-db backup list`).');
+  }
+}
+
+async function loadInto(ctx: InstanceContext, flavour: Flavour, file: string, database: string): Promise<void> {
+  const client = await findProgram(ctx, flavour.client);
+  const password = await ctx.adminPassword();
+  await withClientOptionFile(ctx, async (optionFile) => {
+    const input = new PassThrough();
+    const feeding = pipeline(createReadStream(file), createGunzip(), input);
+    try {
+      await spawnClient(ctx, [client, `--defaults-extra-file=${optionFile}`, '--binary-mode', '--default-character-set=utf8mb4', `--database=${database}`], { stdin: input, redact: [password] });
+    } finally {
+      await feeding.catch(() => undefined);
+    }
+  });
+}
+
+async function databaseExists(ctx: InstanceContext, name: string): Promise<boolean> {
+  return withConnection(ctx, undefined, async (c) => (await query(c, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name])).length > 0);
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+/**
+ * Restores into a new database, or replaces an existing one. Replacing first moves the old
+ * tables (RENAME TABLE, one atomic statement) into `<target>_old_<timestamp>`, so a failed load
+ * leaves the old data there, intact, and says so.
+ */
+export async function restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }, flavour: Flavour): Promise<RestoreOutcome> {
+  const target = validateMysqlIdentifier('database', options.target);
+  await checkDumpFile(options.file);
+  const actions: string[] = [];
+  const exists = await databaseExists(ctx, options.target);
+  if (exists && !options.replace) {
+    throw new DbError(`Database ${options.target} already exists on ${ctx.engine}/${ctx.name}.`, 'ALREADY_EXISTS', 'Pass --force to replace it (the old tables are kept in a copy), or --target another name.');
+  }
+  let keptAs: string | undefined;
+  if (exists) {
+    keptAs = `${options.target.slice(0, 40)}_old_${stamp()}`;
+    const keep = validateMysqlIdentifier('database', keptAs);
+    await withConnection(ctx, undefined, async (c) => {
+      const charset = (await query<{ cs: string; co: string }>(c, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [options.target]))[0];
+      await c.query(`CREATE DATABASE ${keep}${charset ? ` CHARACTER SET ${charset.cs} COLLATE ${charset.co}` : ''}`);
+      const tables = await query<{ n: string }>(c, "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [options.target]);
+      if (tables.length) {
+        await c.query('SET FOREIGN_KEY_CHECKS = 0');
+        await c.query(`RENAME TABLE ${tables.map((t) => `${target}.${quoteIdent(t.n)} TO ${keep}.${quoteIdent(t.n)}`).join(', ')}`);
+      }
+      await c.query(`DROP DATABASE ${target}`);
+    });
+    actions.push(`moved the tables of the existing database ${options.target} to ${keptAs} (views, routines and events of the old copy were dropped)`);
+  }
+  await withConnection(ctx, undefined, (c) => c.query(`CREATE DATABASE ${target} CHARACTER SET utf8mb4`));
+  try {
+    await loadInto(ctx, flavour, options.file, options.target);
+  } catch (err) {
+    const e = err as DbError;
+    if (!keptAs) await withConnection(ctx, undefined, (c) => c.query(`DROP DATABASE IF EXISTS ${target}`)).catch(() => undefined);
+    throw new DbError(
+      `Restore into ${options.target} failed: ${e.message}`,
+      e.code === 'DISK_FULL' ? 'DISK_FULL' : 'RESTORE_FAILED',
+      keptAs ? `The old tables are intact in database ${keptAs}; ${options.target} holds a partial load. Fix the cause and restore again, or move the tables back from ${keptAs}.` : `The partial database ${options.target} was dropped; nothing else changed.`,
+    );
+  }
+  actions.push(keptAs ? `replaced database ${options.target} (old copy kept as ${keptAs})` : `created database ${options.target}`);
+  actions.push(`loaded ${options.file}`);
+  const tables = await fingerprint(ctx, options.target);
+  return { target: options.target, actions, tables };
+}

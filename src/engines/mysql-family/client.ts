@@ -1,0 +1,217 @@
+import { spawn } from 'node:child_process';
+import { access, constants, rm } from 'node:fs/promises';
+import { delimiter, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { InstanceContext } from '../contract.js';
+import { DbError } from '../../core/errors.js';
+
+export type FlavourId = 'mysql' | 'mariadb';
+
+/** What differs between the two servers of the family. */
+export interface Flavour {
+  id: FlavourId;
+  displayName: string;
+  server: string[];
+  client: string[];
+  dump: string[];
+  admin: string[];
+  installDb: string[];
+}
+
+export const FLAVOURS: Record<FlavourId, Flavour> = {
+  mysql: {
+    id: 'mysql',
+    displayName: 'MySQL',
+    server: ['mysqld'],
+    client: ['mysql'],
+    dump: ['mysqldump'],
+    admin: ['mysqladmin'],
+    installDb: [],
+  },
+  mariadb: {
+    id: 'mariadb',
+    displayName: 'MariaDB',
+    server: ['mariadbd', 'mysqld'],
+    client: ['mariadb', 'mysql'],
+    dump: ['mariadb-dump', 'mysqldump'],
+    admin: ['mariadb-admin', 'mysqladmin'],
+    installDb: ['mariadb-install-db', 'mysql_install_db'],
+  },
+};
+
+/** The superuser every instance is initialised with (root over TCP to 127.0.0.1, password auth). */
+export const SUPERUSER = 'root';
+
+type Mysql2 = typeof import('mysql2/promise');
+let driver: Promise<Mysql2> | undefined;
+export function loadMysql(): Promise<Mysql2> {
+  driver ??= import('mysql2/promise').then((m) => ((m as unknown as { default?: Mysql2 }).default ?? m) as Mysql2);
+  return driver;
+}
+
+function startHint(ctx: InstanceContext): string {
+  return `Start it with \`portunix-db start ${ctx.engine}${ctx.name === 'main' ? '' : ` --instance ${ctx.name}`}\`.`;
+}
+
+/** Maps mysql2 errors to a few codes with next steps; never leaks a stack trace. */
+export function mapMysqlError(err: unknown, ctx: InstanceContext, database?: string): DbError {
+  if (err instanceof DbError) return err;
+  const e = err as { code?: string; errno?: number; message?: string; sqlMessage?: string };
+  const msg = e.sqlMessage ?? e.message ?? String(err);
+  switch (e.code) {
+    case 'ECONNREFUSED':
+    case 'PROTOCOL_CONNECTION_LOST':
+    case 'ECONNRESET':
+      return new DbError(`Instance ${ctx.engine}/${ctx.name} refuses connections on 127.0.0.1:${ctx.config.port}.`, 'NOT_RUNNING', startHint(ctx));
+    case 'ETIMEDOUT':
+      return new DbError(`Connecting to ${ctx.engine}/${ctx.name} on 127.0.0.1:${ctx.config.port} timed out.`, 'TIMEOUT', `Look at \`portunix-db logs ${ctx.engine}\`.`);
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_DBACCESS_DENIED_ERROR':
+      return new DbError(`Authentication failed on ${ctx.engine}/${ctx.name}: ${msg}`, 'AUTH_FAILED', 'The stored root password no longer matches; reset it, or re-install the instance.');
+    case 'ER_BAD_DB_ERROR':
+      return new DbError(`Database "${database ?? '?'}" does not exist on ${ctx.engine}/${ctx.name}.`, 'NOT_FOUND', `List databases with \`portunix-db list --type ${ctx.engine}\`.`);
+    case 'ER_DB_CREATE_EXISTS':
+    case 'ER_TABLE_EXISTS_ERROR':
+      return new DbError(msg, 'ALREADY_EXISTS');
+    case 'ER_NO_SUCH_TABLE':
+    case 'ER_DB_DROP_EXISTS':
+    case 'ER_NONEXISTING_GRANT':
+    case 'ER_NONEXISTING_TABLE_GRANT':
+      return new DbError(msg, 'NOT_FOUND');
+    case 'ER_CANNOT_USER':
+      return new DbError(msg, /CREATE USER/i.test(msg) ? 'ALREADY_EXISTS' : 'NOT_FOUND');
+    case 'ER_UNKNOWN_CHARACTER_SET':
+    case 'ER_UNKNOWN_COLLATION':
+    case 'ER_COLLATION_CHARSET_MISMATCH':
+      return new DbError(msg, 'USAGE', 'List valid names with SHOW CHARACTER SET / SHOW COLLATION.');
+    case 'ER_RECORD_FILE_FULL':
+    case 'ER_DISK_FULL':
+      return new DbError(`The server's disk is full: ${msg}`, 'DISK_FULL', 'Free disk space on the data directory volume.');
+    default:
+      if (/No space left on device/i.test(msg)) return new DbError(`The server's disk is full: ${msg}`, 'DISK_FULL', 'Free disk space on the data directory volume.');
+      return new DbError(msg, 'QUERY_FAILED');
+  }
+}
+
+/** A short-lived connection as root over TCP to 127.0.0.1. */
+export async function withConnection<T>(ctx: InstanceContext, database: string | undefined, fn: (conn: Connection) => Promise<T>, options: { timeoutMs?: number; multipleStatements?: boolean } = {}): Promise<T> {
+  const mysql = await loadMysql();
+  let conn: Connection;
+  try {
+    conn = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: ctx.config.port,
+      user: ctx.config.superuser ?? SUPERUSER,
+      password: await ctx.adminPassword(),
+      ...(database ? { database } : {}),
+      connectTimeout: options.timeoutMs ?? 5000,
+      multipleStatements: options.multipleStatements ?? false,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      dateStrings: true,
+      charset: 'utf8mb4',
+    });
+  } catch (err) {
+    throw mapMysqlError(err, ctx, database);
+  }
+  // a server that dies mid-query emits 'error' on the connection; without a listener node crashes
+  conn.on('error', () => undefined);
+  try {
+    return await fn(conn);
+  } catch (err) {
+    throw mapMysqlError(err, ctx, database);
+  } finally {
+    await conn.end().catch(() => conn.destroy());
+  }
+}
+
+export async function query<T = RowDataPacket>(conn: Connection, sql: string, params: unknown[] = []): Promise<T[]> {
+  const [rows] = await conn.query(sql, params);
+  return rows as T[];
+}
+
+export function num(v: unknown): number | undefined {
+  if (v === null || v === undefined || v === '') return undefined;
+  const n = typeof v === 'number' ? v : Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(() => true, () => false);
+}
+
+/** Where to look for the family's programs: the server's directory, its bin/sbin siblings, then PATH. */
+export function searchDirs(binDir: string | undefined): string[] {
+  const dirs: string[] = [];
+  if (binDir) {
+    const parent = dirname(binDir);
+    dirs.push(binDir, join(parent, 'bin'), join(parent, 'sbin'));
+  }
+  dirs.push(...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin');
+  return [...new Set(dirs)];
+}
+
+/** The absolute path of the first of `names` found; a NOT_INSTALLED error naming them otherwise. */
+export async function findProgram(ctx: InstanceContext, names: string[]): Promise<string> {
+  for (const dir of searchDirs(ctx.config.bin_dir)) {
+    for (const name of names) {
+      const p = join(dir, name);
+      if (await isExecutable(p)) return p;
+    }
+  }
+  throw new DbError(`Cannot find ${names.join(' or ')} for ${ctx.engine}/${ctx.name}${ctx.config.bin_dir ? ` (looked in ${ctx.config.bin_dir} and PATH)` : ''}.`, 'NOT_INSTALLED', `Re-run \`portunix-db install ${ctx.engine}\` to install the server and client programs.`);
+}
+
+/**
+ * Writes a 0600 client option file with the root credentials, runs `fn` with its path and
+ * removes it afterwards. The password never goes in argv.
+ */
+export async function withClientOptionFile<T>(ctx: InstanceContext, fn: (file: string) => Promise<T>): Promise<T> {
+  const file = join(ctx.paths.runDir, `client-${process.pid}-${randomBytes(4).toString('hex')}.cnf`);
+  const content = ['[client]', `user=${ctx.config.superuser ?? SUPERUSER}`, `password=${await ctx.adminPassword()}`, 'host=127.0.0.1', `port=${ctx.config.port}`, 'protocol=TCP', 'default-character-set=utf8mb4', ''].join('\n');
+  await ctx.writePrivateFile(file, content);
+  try {
+    return await fn(file);
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+export function libEnv(ctx: InstanceContext): Record<string, string> {
+  return ctx.config.lib_dir ? { LD_LIBRARY_PATH: [ctx.config.lib_dir, process.env['LD_LIBRARY_PATH'] ?? ''].filter(Boolean).join(':') } : {};
+}
+
+/**
+ * Spawns a client program (as the tool's user) with a stdin stream and/or stdout stream.
+ * Resolves with stderr; rejects with a redacted DbError on a non-zero exit.
+ */
+export function spawnClient(
+  ctx: InstanceContext,
+  argv: string[],
+  options: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream; redact?: string[] },
+): Promise<{ stderr: string }> {
+  const [program, ...args] = argv;
+  return new Promise((resolve, reject) => {
+    const child = spawn(program!, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...libEnv(ctx) } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 1_000_000) stderr += d.toString();
+    });
+    child.on('error', (err) => reject(new DbError(`Could not run ${program}: ${err.message}`, 'COMMAND_FAILED')));
+    child.stdin.on('error', () => undefined);
+    if (options.stdin) options.stdin.pipe(child.stdin);
+    else child.stdin.end();
+    if (options.stdout) child.stdout.pipe(options.stdout);
+    else child.stdout.resume();
+    child.on('close', (code, signal) => {
+      let text = stderr;
+      for (const s of options.redact ?? []) if (s.length >= 4) text = text.split(s).join('********');
+      if (code === 0) resolve({ stderr: text });
+      else {
+        const tail = text.trim().split('\n').filter((l) => !/Using a password/i.test(l)).slice(-8).join('\n');
+        reject(new DbError(`${program!.split('/').pop()} failed (${signal ?? `exit ${code}`})${tail ? `: ${tail}` : ''}`, /No space left/i.test(tail) ? 'DISK_FULL' : 'COMMAND_FAILED'));
+      }
+    });
+  });
+}
