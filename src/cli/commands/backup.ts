@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { backupStatus, createBackup, listBackups, restoreBackup, verifyBackup } from '../../core/ops/backup.js';
+import { DbError, UsageError } from '../../core/errors.js';
+import { bytes, emit, table } from '../output.js';
+import type { Flags } from './common.js';
+import { progressFor } from './lifecycle.js';
+
+export function registerBackup(program: Command): void {
+  program
+    .command('backup')
+    .description('Back up a database; or `backup list`, `backup status`, `backup verify <file>`')
+    .argument('<db-or-action>', 'database to back up, or list | status | verify')
+    .argument('[file]', 'with verify: the backup file')
+    .option('--type <engine>', 'engine of the instance (required to back up)')
+    .option('--instance <name>', 'instance name', 'main')
+    .option('--destination <dir>', 'directory for the backup (default: the instance backup dir)')
+    .option('--database <db>', 'with list/status: only this database')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ portunix-db backup myapp --type postgresql --destination /backups\n  $ portunix-db backup list --type postgresql\n  $ portunix-db backup verify /backups/postgresql-main-myapp-20261126T120000Z.dump',
+    )
+    .action(async (first: string, file: string | undefined, o: Flags & { type?: string; instance: string; destination?: string; database?: string }, cmd: Command) => {
+      const instanceGiven = cmd.getOptionValueSource('instance') === 'cli';
+      const filter = { ...(o.type ? { type: o.type } : {}), ...(instanceGiven ? { instance: o.instance } : {}), ...(o.database ? { database: o.database } : {}) };
+      if (first === 'list') {
+        return emit(o, () => listBackups(filter), (rows) => (rows.length ? table(rows.map((b) => ({ finished: b.finished_at, instance: `${b.engine}/${b.instance}`, database: b.database, method: b.method, size: bytes(b.size_bytes), file: b.file }))) : 'No complete backups found.'));
+      }
+      if (first === 'status') {
+        return emit(o, () => backupStatus(filter), (rows) => table(rows.map((s) => ({ instance: `${s.engine}/${s.instance}`, database: s.database, last_backup: s.last_backup?.finished_at, last_attempt: s.last_attempt ? (s.last_attempt.ok ? 'ok' : `failed: ${s.last_attempt.error}`) : undefined, last_verify: s.last_verify ? (s.last_verify.ok ? 'ok' : 'FAILED') : undefined }))));
+      }
+      if (first === 'verify') {
+        if (!file) return emit(o, async () => { throw new UsageError('backup verify needs the backup file.', 'USAGE', 'Example: portunix-db backup verify <file>'); }, () => '');
+        return emit(
+          o,
+          () => verifyBackup({ file, ...(instanceGiven ? { instance: o.instance } : {}), progress: progressFor(o) }),
+          (r) => [`${r.ok ? 'OK' : 'FAILED'}: ${r.file}`, `  checksum: ${r.checksum_ok ? 'matches the manifest' : 'MISMATCH'}`, `  method:   ${r.method}`, table(r.tables.map((t) => ({ table: t.name, expected_rows: t.expected_rows, actual_rows: t.actual_rows, checksum: t.checksum_match === undefined ? '-' : t.checksum_match ? 'match' : 'DIFFERS' }))), ...r.problems.map((p) => `  problem: ${p}`)].join('\n'),
+          (r) => (r.ok ? undefined : new DbError(`Backup verification failed: ${r.problems.join('; ')}`, 'VERIFY_FAILED')),
+        );
+      }
+      if (!o.type) return emit(o, async () => { throw new UsageError('backup needs --type <engine>.', 'USAGE', `Example: portunix-db backup ${first} --type postgresql`); }, () => '');
+      return emit(
+        o,
+        () => createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), progress: progressFor(o) }),
+        (r) => [`Backup complete: ${r.file}`, `  method: ${r.manifest.method}`, `  size:   ${bytes(r.manifest.size_bytes)}  sha256: ${r.manifest.sha256}`, `  tables: ${r.manifest.tables.length} (${r.manifest.tables.reduce((s, t) => s + t.rows, 0)} rows)`, ...(r.manifest.notes ?? []).map((n) => `  note: ${n}`)].join('\n'),
+      );
+    });
+
+  program
+    .command('restore')
+    .description("Restore a backup (engine and instance come from the backup's manifest)")
+    .argument('<backup>', 'backup file')
+    .option('--target <db>', 'restore into this database (default: the original name)')
+    .option('--force', 'replace the target if it exists')
+    .option('--instance <name>', 'restore into another instance of the same engine')
+    .addHelpText('after', '\nExamples:\n  $ portunix-db restore /backups/postgresql-main-myapp-20261126T120000Z.dump --target myapp_copy\n  $ portunix-db restore <file> --force')
+    .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string }) => {
+      await emit(o, () => restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force: !!o.force, ...(o.instance ? { instance: o.instance } : {}), progress: progressFor(o) }), (r) => [`Restored ${r.target} on ${r.engine}/${r.instance}.`, ...r.actions.map((a) => `  ${a}`)].join('\n'));
+    });
+}

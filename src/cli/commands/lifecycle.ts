@@ -1,0 +1,127 @@
+import type { Command } from 'commander';
+import { install, restart, start, status, stop, uninstall, connectionUrl } from '../../core/ops/lifecycle.js';
+import { describeStep } from '../../core/install/plan.js';
+import { SAMPLE_HOSTS } from '../../core/install/host.js';
+import { UsageError } from '../../core/errors.js';
+import { stderrProgress, silentProgress } from '../../core/instance-context.js';
+import { duration, emit, keyValues, table } from '../output.js';
+import { intOption, type Flags } from './common.js';
+
+export function progressFor(flags: Flags) {
+  return flags.quiet ? silentProgress : stderrProgress;
+}
+
+export function registerLifecycle(program: Command): void {
+  program
+    .command('install')
+    .description('Install an engine and initialise a ready, running instance')
+    .argument('<engine>', 'postgresql, mysql, mariadb, sqlite, mongodb, redis, elasticsearch, influxdb, timescaledb')
+    .option('--version <version>', 'engine version, e.g. 16 or 10.11 (default: the engine default)')
+    .option('--source <source>', 'portable, apt, dnf, brew, winget, download, container (default: best for this host)')
+    .option('--instance <name>', 'instance name', 'main')
+    .option('--port <port>', 'TCP port on 127.0.0.1 (default: the engine default, or the next free one)', intOption)
+    .option('--data-dir <dir>', 'data directory (default: under the tool home)')
+    .option('--dry-run', 'print the exact plan and change nothing')
+    .option('--platform <name>', `plan for another platform (with --dry-run): ${Object.keys(SAMPLE_HOSTS).join(', ')}`)
+    .option('--no-start', 'initialise but do not start the server')
+    .addHelpText('after', '\nExamples:\n  $ portunix-db install postgresql --version 16\n  $ portunix-db install postgresql --version 15 --source apt --instance pg15 --port 5433\n  $ portunix-db install mariadb --dry-run --platform macos-arm64')
+    .action(async (engine: string, o: Flags & { version?: string; source?: string; instance: string; port?: number; dataDir?: string; dryRun?: boolean; platform?: string; start: boolean }) => {
+      await emit(
+        o,
+        async () => {
+          let host;
+          if (o.platform) {
+            if (!o.dryRun) throw new UsageError('--platform plans for another machine, so it needs --dry-run.');
+            host = SAMPLE_HOSTS[o.platform];
+            if (!host) throw new UsageError(`Unknown platform "${o.platform}". Known: ${Object.keys(SAMPLE_HOSTS).join(', ')}.`);
+          }
+          if (!o.dryRun && !o.quiet) process.stderr.write(`Installing ${engine}...\n`);
+          return install({ type: engine, ...(o.version ? { version: o.version } : {}), ...(o.source ? { source: o.source } : {}), instance: o.instance, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}), dryRun: !!o.dryRun, ...(host ? { host } : {}), progress: progressFor(o), start: o.start });
+        },
+        (r) => {
+          const lines = [
+            r.dry_run ? `Plan: ${r.engine} ${r.version} via ${r.source} on ${r.plan.platform.os}${r.plan.platform.distro ? ` (${r.plan.platform.distro})` : ''} — dry run, nothing changed` : `${r.already_installed ? 'Already installed' : 'Installed'}: ${r.engine}/${r.instance} ${r.version} via ${r.source}`,
+          ];
+          if (r.dry_run) {
+            r.plan.steps.forEach((s, i) => {
+              lines.push(`  ${i + 1}. ${s.description}`);
+              for (const l of describeStep(s).split('\n')) lines.push(`       ${l}`);
+            });
+            if (r.plan.binDir) lines.push(`  binaries: ${r.plan.binDir}`);
+          } else {
+            lines.push(`  data dir: ${r.data_dir}`);
+            if (r.port) lines.push(`  port:     127.0.0.1:${r.port}`);
+            if (r.state) lines.push(`  state:    ${r.state}`);
+            lines.push(`  url:      portunix-db url ${r.engine}${r.instance === 'main' ? '' : ` --instance ${r.instance}`} [--show-password]`);
+          }
+          for (const n of r.notes) lines.push(`  note: ${n}`);
+          return lines.join('\n');
+        },
+      );
+    });
+
+  program
+    .command('uninstall')
+    .description('Stop an instance and remove it (its backups are kept)')
+    .argument('<engine>')
+    .option('--version <version>', 'only if the instance runs this version')
+    .option('--instance <name>', 'instance name', 'main')
+    .option('--keep-data', 'keep the data directory')
+    .addHelpText('after', '\nExample:\n  $ portunix-db uninstall postgresql --instance pg15 --keep-data')
+    .action(async (engine: string, o: Flags & { version?: string; instance: string; keepData?: boolean }) => {
+      await emit(o, () => uninstall({ type: engine, instance: o.instance, keepData: !!o.keepData, ...(o.version ? { version: o.version } : {}) }), (r) =>
+        [`Uninstalled ${r.engine}/${r.instance}.`, ...r.removed.map((p) => `  removed: ${p}`), ...r.kept.map((p) => `  kept:    ${p}`)].join('\n'),
+      );
+    });
+
+  for (const [name, fn, verb] of [
+    ['start', start, 'Start'],
+    ['stop', stop, 'Stop'],
+    ['restart', restart, 'Restart'],
+  ] as const) {
+    program
+      .command(name)
+      .description(`${verb} an instance (idempotent: ${name === 'stop' ? 'stopping a stopped instance' : 'starting a running instance'} is not an error)`)
+      .argument('<engine>')
+      .option('--instance <name>', 'instance name', 'main')
+      .addHelpText('after', `\nExample:\n  $ portunix-db ${name} postgresql --instance main`)
+      .action(async (engine: string, o: Flags & { instance: string }) => {
+        await emit(o, () => (fn as typeof start)({ type: engine, instance: o.instance, progress: progressFor(o) }), (r) => r.message);
+      });
+  }
+
+  program
+    .command('status')
+    .description('Running, stopped or crashed, with version, port, pid, uptime and data dir')
+    .argument('[engine]', 'limit to one engine')
+    .option('--instance <name>', 'limit to one instance')
+    .addHelpText('after', '\nExamples:\n  $ portunix-db status\n  $ portunix-db status postgresql --instance main --json')
+    .action(async (engine: string | undefined, o: Flags & { instance?: string }) => {
+      await emit(
+        o,
+        () => status({ ...(engine ? { type: engine } : {}), ...(o.instance ? { instance: o.instance } : {}) }),
+        (rows) => {
+          if (rows.length === 0) return 'No instances installed. Try: portunix-db install postgresql';
+          const out = [table(rows.map((r) => ({ engine: r.engine, instance: r.instance, state: r.state, version: r.full_version ?? r.version, port: r.port, pid: r.pid, uptime: duration(r.uptime_seconds), data_dir: r.data_dir })))];
+          for (const r of rows) {
+            if (r.notice?.message) out.push(`notice: ${r.engine}/${r.instance}: ${r.notice.message}`);
+            if (r.state === 'crashed') out.push(`\n${r.engine}/${r.instance} crashed. Last log lines:\n${(r.log_tail ?? []).map((l) => '  ' + l).join('\n')}\nStart it again with: portunix-db start ${r.engine}${r.instance === 'main' ? '' : ` --instance ${r.instance}`}`);
+            if (r.details) out.push(`${r.engine}/${r.instance}:\n${keyValues(r.details)}`);
+          }
+          return out.join('\n');
+        },
+      );
+    });
+
+  program
+    .command('url')
+    .description('Print a connection URL (the password is masked unless --show-password)')
+    .argument('<engine>')
+    .option('--instance <name>', 'instance name', 'main')
+    .option('--database <name>', 'database in the URL')
+    .option('--show-password', 'include the real password')
+    .addHelpText('after', '\nExample:\n  $ psql "$(portunix-db url postgresql --show-password)"')
+    .action(async (engine: string, o: Flags & { instance: string; database?: string; showPassword?: boolean }) => {
+      await emit(o, () => connectionUrl({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}), showPassword: !!o.showPassword }), (r) => r.url);
+    });
+}

@@ -1,0 +1,349 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DbError } from '../../core/errors.js';
+import { run } from '../../core/process/exec.js';
+import { chownRecursive } from '../../core/process/service-user.js';
+import { freePort, startServer, stopServer } from '../../core/process/supervisor.js';
+import type { BackupManifestView, BackupOutcome, Engine, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
+import { libpqEnv, quoteIdent, withClient } from './client.js';
+import { launchSpec as baseLaunchSpec } from './instance.js';
+import type pg from 'pg';
+
+// ---------- finding a pg_dump that can dump this server ----------
+
+interface PgTools {
+  dump: string;
+  restore: string;
+  major: number;
+  version: string;
+}
+
+function toolDirs(ctx: InstanceContext): string[] {
+  const dirs: string[] = [];
+  if (ctx.config.bin_dir) dirs.push(ctx.config.bin_dir);
+  for (const base of ['/usr/lib/postgresql']) {
+    try {
+      // newest first: a newer pg_dump can always dump an older server
+      const versions = readdirSync(base).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+      for (const v of versions) dirs.push(join(base, v, 'bin'));
+    } catch {
+      /* not Debian */
+    }
+  }
+  for (let v = 20; v >= 12; v--) dirs.push(`/usr/pgsql-${v}/bin`, `/opt/homebrew/opt/postgresql@${v}/bin`, `/usr/local/opt/postgresql@${v}/bin`);
+  for (const p of (process.env['PATH'] ?? '').split(':')) if (p) dirs.push(p);
+  return [...new Set(dirs)];
+}
+
+/** The first pg_dump (with its pg_restore) whose major is at least the server's. */
+export async function findPgTools(ctx: InstanceContext, serverMajor: number): Promise<PgTools | undefined> {
+  for (const dir of toolDirs(ctx)) {
+    const dump = join(dir, 'pg_dump');
+    const restore = join(dir, 'pg_restore');
+    if (!existsSync(dump) || !existsSync(restore)) continue;
+    const out = await run([dump, '--version'], { allowFailure: true }).catch(() => undefined);
+    const m = out && /(\d+)(?:\.(\d+))?/.exec(out.stdout);
+    if (!m) continue;
+    const major = Number(m[1]);
+    if (major >= serverMajor) return { dump, restore, major, version: out!.stdout.trim().replace(/^pg_dump \(PostgreSQL\) /, '') };
+  }
+  return undefined;
+}
+
+async function serverMajor(ctx: InstanceContext): Promise<{ major: number; version: string }> {
+  return withClient(ctx, 'postgres', async (c) => {
+    const r = await c.query<{ v: string; n: string }>("SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n");
+    return { major: Math.floor(Number(r.rows[0]!.n) / 10000), version: r.rows[0]!.v };
+  });
+}
+
+// ---------- fingerprints: row count + order-independent content hash per table ----------
+
+/** Output settings fixed so that a row's text form is the same before and after a restore. */
+const STABLE_OUTPUT = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
+
+async function fingerprintWith(client: pg.Client): Promise<TableFingerprint[]> {
+  await client.query(STABLE_OUTPUT);
+  const tables = await client.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+      ORDER BY 1, 2`,
+  );
+  const out: TableFingerprint[] = [];
+  for (const t of tables.rows) {
+    const rel = `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+    const r = await client.query<{ n: string; sum: string }>(`SELECT count(*)::bigint AS n, md5(coalesce(string_agg(h, '' ORDER BY h), '')) AS sum FROM (SELECT md5(x::text) AS h FROM ${rel} x) s`);
+    out.push({ name: `${t.schema}.${t.name}`, rows: Number(r.rows[0]!.n), checksum: r.rows[0]!.sum });
+  }
+  return out;
+}
+
+export async function fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]> {
+  return withClient(ctx, database, async (c) => {
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    try {
+      return await fingerprintWith(c);
+    } finally {
+      await c.query('COMMIT').catch(() => undefined);
+    }
+  });
+}
+
+// ---------- backup ----------
+
+export async function backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
+  const server = await serverMajor(ctx);
+  const tools = await findPgTools(ctx, server.major);
+  if (tools) return logicalBackup(ctx, options, server.version, tools);
+  ctx.progress(`no pg_dump ${server.major} or newer found; taking an online physical snapshot instead`);
+  return physicalBackup(ctx, options, server);
+}
+
+/**
+ * pg_dump in custom format. The fingerprints are taken in the very snapshot pg_dump reads
+ * (exported from our transaction), so they describe exactly what the file holds, even while
+ * other sessions write.
+ */
+async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string }, serverVersion: string, tools: PgTools): Promise<BackupOutcome> {
+  const env = await libpqEnv(ctx, options.database);
+  const tables = await withClient(ctx, options.database, async (c) => {
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    try {
+      const snapshot = (await c.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+      ctx.progress(`pg_dump ${tools.version}: dumping ${options.database} (custom format)`);
+      await run([tools.dump, '--format=custom', `--snapshot=${snapshot}`, `--file=${options.file}`, '--no-password', options.database], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
+      ctx.progress('counting rows and hashing each table');
+      return await fingerprintWith(c);
+    } finally {
+      await c.query('COMMIT').catch(() => undefined);
+    }
+  });
+  return { method: `pg_dump custom format (pg_dump ${tools.version})`, format: 'dump', serverVersion, tables, scope: 'database' };
+}
+
+const SKIP_IN_SNAPSHOT = new Set(['postmaster.pid', 'postmaster.opts', 'pg_wal', 'pg_replslot', 'pg_stat_tmp', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans']);
+const EMPTY_DIRS_IN_SNAPSHOT = ['pg_wal', 'pg_replslot', 'pg_stat_tmp', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans'];
+
+/** Copies a live directory tree, tolerating files that vanish mid-copy (WAL replay repairs the rest). */
+async function copyTree(from: string, to: string, skip: Set<string> = new Set()): Promise<void> {
+  await mkdir(to, { recursive: true, mode: 0o700 });
+  let entries: string[];
+  try {
+    entries = await readdir(from);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of entries) {
+    if (skip.has(name) || name.startsWith('pgsql_tmp')) continue;
+    const src = join(from, name);
+    const dst = join(to, name);
+    const info = await lstat(src).catch(() => undefined);
+    if (!info) continue;
+    try {
+      if (info.isDirectory()) await copyTree(src, dst);
+      else if (info.isSymbolicLink()) await symlink(await readlink(src), dst);
+      else await copyFile(src, dst);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/**
+ * The documented fallback when no pg_dump of this major exists (portable binaries ship
+ * none): an online base backup through pg_backup_start/stop, with the WAL it needs, proved
+ * restorable before it is kept by starting a scratch server on it and fingerprinting it.
+ * It restores the whole instance.
+ */
+async function physicalBackup(ctx: InstanceContext, options: { database: string; file: string }, server: { major: number; version: string }): Promise<BackupOutcome> {
+  const staging = `${options.file}.d`;
+  try {
+    await withClient(ctx, 'postgres', async (c) => {
+      const label = `portunix-db ${new Date().toISOString()}`;
+      if (server.major >= 15) await c.query('SELECT pg_backup_start($1, true)', [label]);
+      else await c.query('SELECT pg_start_backup($1, true, false)', [label]);
+      let stopped = false;
+      try {
+        ctx.progress('copying the data directory (online)');
+        await copyTree(ctx.paths.dataDir, staging, SKIP_IN_SNAPSHOT);
+        const r = server.major >= 15 ? await c.query<{ labelfile: string; spcmapfile: string | null }>('SELECT labelfile, spcmapfile FROM pg_backup_stop(false)') : await c.query<{ labelfile: string; spcmapfile: string | null }>('SELECT labelfile, spcmapfile FROM pg_stop_backup(false, false)');
+        stopped = true;
+        for (const d of EMPTY_DIRS_IN_SNAPSHOT) await mkdir(join(staging, d), { recursive: true, mode: 0o700 });
+        // the WAL from backup start to stop, copied after stop so it is all there
+        await copyTree(join(ctx.paths.dataDir, 'pg_wal'), join(staging, 'pg_wal'), new Set(['archive_status']));
+        await mkdir(join(staging, 'pg_wal', 'archive_status'), { recursive: true });
+        await writeFile(join(staging, 'backup_label'), r.rows[0]!.labelfile);
+        if (r.rows[0]!.spcmapfile) await writeFile(join(staging, 'tablespace_map'), r.rows[0]!.spcmapfile);
+      } finally {
+        if (!stopped) await c.query(server.major >= 15 ? 'SELECT pg_backup_stop(false)' : 'SELECT pg_stop_backup(false, false)').catch(() => undefined);
+      }
+    });
+    ctx.progress('proving the snapshot restores: starting a scratch server on it');
+    const tables = await withScratchServer(ctx, staging, (scratch) => fingerprint(scratch, options.database));
+    ctx.progress('compressing the snapshot');
+    // the scratch run left the snapshot recovered and cleanly shut down: that is what we keep
+    await rm(join(staging, 'postmaster.pid'), { force: true });
+    await run(['tar', '-czf', options.file, '-C', staging, '.'], { timeoutMs: 6 * 60 * 60_000 });
+    return {
+      method: `physical snapshot (online base backup; no pg_dump ${server.major}+ on this machine)`,
+      format: 'tar.gz',
+      serverVersion: server.version,
+      tables,
+      scope: 'instance',
+      notes: [`Restores the whole instance. Install pg_dump ${server.major} or newer for per-database logical dumps.`],
+    };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs a throw-away server of the instance's own binaries on a copy of a data dir, on a free
+ * loopback port, and stops it afterwards. The copy shares the instance's superuser password.
+ */
+async function withScratchServer<T>(ctx: InstanceContext, dataDir: string, fn: (scratch: InstanceContext) => Promise<T>): Promise<T> {
+  if (ctx.runAs) await chownRecursive(dataDir, ctx.runAs);
+  await chmod(dataDir, 0o700);
+  const port = await freePort();
+  const runDir = await mkdtemp(join(tmpdir(), 'pdb-scratch-'));
+  await chmod(runDir, 0o755);
+  if (ctx.runAs) await chownRecursive(runDir, ctx.runAs);
+  const scratch: InstanceContext = {
+    ...ctx,
+    name: `${ctx.name}-scratch`,
+    config: { ...ctx.config, port, data_dir: dataDir, socket_dir: runDir },
+    paths: { ...ctx.paths, dataDir, runDir, pidFile: join(runDir, 'server.pid'), logFile: join(runDir, 'server.log') },
+  };
+  const engine = {
+    info: { id: 'postgresql' },
+    install: {},
+    unsupported: {},
+    launchSpec: async (c: InstanceContext) => {
+      const spec = await baseLaunchSpec(c);
+      return { ...spec, argv: [...spec.argv, '-p', String(port), '-k', runDir, '-c', "listen_addresses=127.0.0.1", '-c', 'archive_mode=off'] };
+    },
+    isReady: async (c: InstanceContext) => withClient(c, 'postgres', async () => true, { timeoutMs: 2000 }).catch(() => false),
+  } as unknown as Engine;
+  try {
+    await startServer(engine, scratch);
+    return await fn(scratch);
+  } catch (err) {
+    throw new DbError(`The snapshot did not start as a server: ${(err as Error).message}`, 'VERIFY_FAILED', 'The backup was not kept. See the server log above.');
+  } finally {
+    await stopServer(engine, scratch).catch(() => undefined);
+    await rm(runDir, { recursive: true, force: true });
+  }
+}
+
+// ---------- restore ----------
+
+async function dropQuietly(ctx: InstanceContext, name: string): Promise<void> {
+  await withClient(ctx, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)).catch(() => undefined);
+}
+
+async function pgRestoreInto(ctx: InstanceContext, file: string, database: string, dumpVersion: string): Promise<void> {
+  const server = await serverMajor(ctx);
+  const dumpMajor = Number(/pg_dump (\d+)/.exec(dumpVersion)?.[1] ?? server.major);
+  const tools = await findPgTools(ctx, Math.max(server.major, dumpMajor));
+  if (!tools) throw new DbError(`No pg_restore ${Math.max(server.major, dumpMajor)} or newer found to read this dump.`, 'NOT_INSTALLED', `Install postgresql-client-${Math.max(server.major, dumpMajor)}.`);
+  const env = await libpqEnv(ctx, database);
+  await run([tools.restore, '--exit-on-error', '--single-transaction', '--no-password', `--dbname=${database}`, file], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
+}
+
+export async function restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }): Promise<RestoreOutcome> {
+  if (options.manifest.scope === 'instance') return restoreSnapshot(ctx, options);
+  const actions: string[] = [];
+  const suffix = randomBytes(3).toString('hex');
+  const loadInto = options.replace ? `${options.target}__restore_${suffix}`.slice(0, 63) : options.target;
+  await withClient(ctx, 'postgres', (c) => c.query(`CREATE DATABASE ${quoteIdent(loadInto)}`));
+  try {
+    ctx.progress(`pg_restore into ${loadInto}`);
+    await pgRestoreInto(ctx, options.file, loadInto, options.manifest.method);
+  } catch (err) {
+    await dropQuietly(ctx, loadInto);
+    const state = options.replace ? `"${options.target}" was not touched` : `"${options.target}" was not created`;
+    throw new DbError(`Restore failed; ${state}. ${(err as Error).message}`, 'RESTORE_FAILED', 'Check the message above (a missing role is a common cause: create it, then retry).');
+  }
+  if (!options.replace) {
+    actions.push(`created database ${options.target} and restored ${options.manifest.tables.length} tables into it`);
+  } else {
+    const old = `${options.target}__old_${suffix}`.slice(0, 63);
+    await withClient(ctx, 'postgres', async (c) => {
+      await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [options.target]);
+      await c.query(`ALTER DATABASE ${quoteIdent(options.target)} RENAME TO ${quoteIdent(old)}`);
+      try {
+        await c.query(`ALTER DATABASE ${quoteIdent(loadInto)} RENAME TO ${quoteIdent(options.target)}`);
+      } catch (err) {
+        await c.query(`ALTER DATABASE ${quoteIdent(old)} RENAME TO ${quoteIdent(options.target)}`).catch(() => undefined);
+        throw err;
+      }
+      await c.query(`DROP DATABASE ${quoteIdent(old)} WITH (FORCE)`);
+    });
+    actions.push(`restored into ${loadInto}, then swapped it in for ${options.target} (sessions on it were closed) and dropped the old copy`);
+  }
+  return { target: options.target, actions, tables: await fingerprint(ctx, options.target) };
+}
+
+async function restoreSnapshot(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string }): Promise<RestoreOutcome> {
+  const { loadEngine } = await import('../registry.js');
+  const engine = await loadEngine('postgresql');
+  const dataDir = ctx.paths.dataDir;
+  const stamp = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15);
+  const incoming = `${dataDir}.restore-${stamp}`;
+  const previous = `${dataDir}.before-restore-${stamp}`;
+  const actions: string[] = [];
+  await mkdir(incoming, { recursive: true, mode: 0o700 });
+  try {
+    ctx.progress('unpacking the snapshot beside the live data');
+    await run(['tar', '-xzf', options.file, '-C', incoming]);
+    if (ctx.runAs) await chownRecursive(incoming, ctx.runAs);
+    await chmod(incoming, 0o700);
+  } catch (err) {
+    await rm(incoming, { recursive: true, force: true });
+    throw new DbError(`Could not unpack ${options.file}: ${(err as Error).message}`, 'RESTORE_FAILED', 'Nothing was changed.');
+  }
+  await stopServer(engine, ctx);
+  actions.push(`stopped ${ctx.engine}/${ctx.name}`);
+  await rename(dataDir, previous);
+  await rename(incoming, dataDir);
+  actions.push(`swapped in the snapshot; the previous data directory is kept at ${previous} (delete it once you are satisfied)`);
+  try {
+    await startServer(engine, ctx);
+  } catch (err) {
+    await stopServer(engine, ctx).catch(() => undefined);
+    await rename(dataDir, `${dataDir}.failed-restore-${stamp}`);
+    await rename(previous, dataDir);
+    await startServer(engine, ctx).catch(() => undefined);
+    throw new DbError(`The restored snapshot did not start (${(err as Error).message}); the previous data directory was put back and started.`, 'RESTORE_FAILED', `The unpacked snapshot is at ${dataDir}.failed-restore-${stamp} for inspection.`);
+  }
+  actions.push(`started ${ctx.engine}/${ctx.name} on the restored data`);
+  return { target: options.target, actions, tables: await fingerprint(ctx, options.target).catch(() => []) };
+}
+
+/** Proves a backup restores without touching live data: a scratch database, or a scratch server for snapshots. */
+export async function verifyBackup(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView }): Promise<{ tables: TableFingerprint[]; method: string }> {
+  if (options.manifest.scope === 'instance') {
+    const dir = await mkdtemp(join(dirname(ctx.paths.dataDir), '.verify-'));
+    try {
+      await run(['tar', '-xzf', options.file, '-C', dir]);
+      const tables = await withScratchServer(ctx, dir, (scratch) => fingerprint(scratch, options.manifest.database));
+      return { tables, method: 'unpacked the snapshot and started a scratch server on it' };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const scratch = `${options.manifest.database}__verify_${randomBytes(3).toString('hex')}`.slice(0, 63);
+  await withClient(ctx, 'postgres', (c) => c.query(`CREATE DATABASE ${quoteIdent(scratch)}`));
+  try {
+    await pgRestoreInto(ctx, options.file, scratch, options.manifest.method);
+    return { tables: await fingerprint(ctx, scratch), method: `pg_restore into scratch database ${scratch}` };
+  } finally {
+    await dropQuietly(ctx, scratch);
+  }
+}

@@ -1,0 +1,61 @@
+import type { Engine } from '../contract.js';
+import { install, PG_SOURCES, PG_VERSIONS, pgDefaultSource } from './install.js';
+import { initialize, launchSpec, isReady, shutdown, serverVersion, connectionUrl } from './instance.js';
+import { listDatabases, createDatabase, dropDatabase, listUsers, createUser, deleteUser, grant, revoke } from './admin.js';
+import * as inspect from './inspect.js';
+import * as config from './config.js';
+import { vacuum } from './maintenance.js';
+import { validateIdentifier } from './identifiers.js';
+import { backup, restore, fingerprint, verifyBackup } from './backup.js';
+
+export const engine: Engine = {
+  info: {
+    id: 'postgresql',
+    displayName: 'PostgreSQL',
+    family: 'postgresql',
+    kind: 'server',
+    versions: PG_VERSIONS,
+    defaultVersion: '16',
+    defaultPort: 5432,
+    sources: PG_SOURCES,
+    defaultSource: pgDefaultSource,
+    terms: { database: 'database', table: 'table' },
+  },
+  install,
+  initialize,
+  launchSpec,
+  isReady,
+  shutdown,
+  serverVersion,
+  connectionUrl,
+  listDatabases,
+  createDatabase,
+  dropDatabase,
+  listUsers,
+  createUser,
+  deleteUser,
+  grant,
+  revoke,
+  databaseSizes: inspect.databaseSizes,
+  listTables: inspect.listTables,
+  schema: inspect.schema,
+  tableInfo: inspect.tableInfo,
+  indexes: inspect.indexes,
+  constraints: inspect.constraints,
+  connections: inspect.connections,
+  performance: inspect.performance,
+  health: inspect.health,
+  enableStatements: inspect.enableStatements,
+  configList: config.configList,
+  configGet: config.configGet,
+  configSet: config.configSet,
+  vacuum,
+  backup,
+  restore,
+  fingerprint,
+  verifyBackup,
+  validateIdentifier,
+  unsupported: {
+    embeddedStatus: 'PostgreSQL is a server; use `portunix-db status postgresql`.',
+  },
+};
