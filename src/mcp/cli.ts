@@ -1,0 +1,218 @@
+/**
+ * `portunix-db mcp serve|tools|call|config`. The lead's CLI calls registerMcpCommands(program).
+ * Errors are thrown as DbError for the CLI's one error handler; results print as text, or as
+ * exactly one JSON document with --json.
+ */
+import type { Command } from 'commander';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { DbError, UsageError } from '../core/errors.js';
+import { closest } from '../core/did-you-mean.js';
+import { CLIENTS, parseClient, planClientConfig, writeClientConfig } from './client-config.js';
+import { coerceArguments, connectClient, inProcessClient } from './client.js';
+import { createMcpServer, parseRole, resolveRole } from './server.js';
+import { ROLE_OPERATIONS, annotationsFor } from './tool-base.js';
+import { TOOLS } from './tools/index.js';
+import { readTokenFile, serveHttp, serveStdio, stderrLog } from './transports.js';
+
+const DEFAULT_HTTP_PORT = 8765;
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+function wantsJson(cmd: Command): boolean {
+  const o = cmd.optsWithGlobals() as { json?: unknown };
+  return o.json !== undefined && o.json !== false;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`Invalid port "${value}".`, 'USAGE', 'Use 1-65535, or 0 for a free port.');
+  return n;
+}
+
+async function tokenFrom(file: string | undefined): Promise<string | undefined> {
+  return file ? readTokenFile(file) : undefined;
+}
+
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => resolve(sig);
+    process.once('SIGINT', on);
+    process.once('SIGTERM', on);
+  });
+}
+
+export function registerMcpCommands(program: Command): void {
+  const mcp = program.command('mcp').description('MCP server for AI assistants (read-only by default), and a client to try it');
+
+  mcp
+    .command('serve')
+    .description('Run the MCP server: stdio (default) or streamable HTTP at /mcp')
+    .option('--transport <transport>', 'stdio or http', 'stdio')
+    .option('--host <host>', 'HTTP: address to bind (a non-loopback address needs --token-file)', '127.0.0.1')
+    .option('--port <port>', `HTTP: port (0 = any free port)`, String(DEFAULT_HTTP_PORT))
+    .option('--allow-write', 'also offer db_backup_create, db_vacuum and db_restore (role admin)')
+    .option('--role <role>', 'reader (read-only), operator (+ backup, vacuum) or admin (+ restore)')
+    .option('--token-file <file>', 'HTTP: require "Authorization: Bearer <token>" with the token in this file (mode 600)')
+    .option('--allowed-host <name...>', 'HTTP: extra Host names to accept (DNS rebinding protection)')
+    .action(async (opts: { transport: string; host: string; port: string; allowWrite?: boolean; role?: string; tokenFile?: string; allowedHost?: string[] }) => {
+      const role = await resolveRole(opts);
+      const log = stderrLog;
+      if (opts.transport === 'stdio') {
+        const { server, tools } = createMcpServer({ role, log });
+        log(`role ${role}: ${tools.length} tools (${ROLE_OPERATIONS[role].join(', ')})`);
+        await serveStdio(server, log);
+        process.exit(0);
+      }
+      if (opts.transport !== 'http') throw new UsageError(`Unknown transport "${opts.transport}".`, 'USAGE', 'Use --transport stdio or --transport http.');
+      const token = await tokenFrom(opts.tokenFile);
+      const handle = await serveHttp({
+        host: opts.host,
+        port: parsePort(opts.port),
+        ...(token ? { token } : {}),
+        ...(opts.allowedHost ? { allowedHosts: opts.allowedHost } : {}),
+        createServer: () => createMcpServer({ role, log }).server,
+        log,
+      });
+      log(`role ${role}; listening on ${handle.url}${token ? ' (bearer token required)' : ''}`);
+      const sig = await untilSignal();
+      log(`${sig}: shutting down`);
+      await handle.close();
+      process.exit(0);
+    });
+
+  mcp
+    .command('tools')
+    .description('List the MCP tools with their input schemas')
+    .option('--allow-write', 'as a server started with --allow-write lists them')
+    .option('--role <role>', 'as a server with this role lists them')
+    .option('--url <url>', 'ask a running HTTP server instead')
+    .option('--token-file <file>', 'bearer token for --url')
+    .option('--json', 'print one JSON document')
+    .action(async (opts: { allowWrite?: boolean; role?: string; url?: string; tokenFile?: string }, cmd: Command) => {
+      const client = opts.url
+        ? await connectClient({ url: opts.url, ...(opts.tokenFile ? { token: (await tokenFrom(opts.tokenFile))! } : {}) })
+        : await inProcessClient(opts.role ? parseRole(opts.role) : opts.allowWrite ? 'admin' : 'reader');
+      try {
+        const { tools } = await client.listTools();
+        if (wantsJson(cmd)) return out(JSON.stringify({ tools }));
+        out(tools.map(describeTool).join('\n\n'));
+        if (!opts.url && !opts.allowWrite && !opts.role) out(`\n(read-only; ${TOOLS.length - tools.length} write tools appear with --allow-write)`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  mcp
+    .command('call')
+    .description('Call one tool and print its result: text, or the structured result with --json')
+    .argument('<tool>', 'tool name, e.g. db_status')
+    .argument('[arguments...]', 'tool arguments as --name value (e.g. --type postgresql --limit 10)')
+    .option('--args <json>', 'tool arguments as a JSON object')
+    .option('--json [args]', 'print the structured result as JSON; a JSON object value is taken as the tool arguments')
+    .option('--url <url>', 'call a running HTTP server instead of spawning one over stdio')
+    .option('--token-file <file>', 'bearer token for --url')
+    .option('--allow-write', 'spawn the server with --allow-write')
+    .option('--role <role>', 'spawn the server with this role')
+    .allowUnknownOption()
+    .helpOption('-h, --help')
+    .action(async (toolName: string, rest: string[], opts: { args?: string; json?: string | boolean; url?: string; tokenFile?: string; allowWrite?: boolean; role?: string }, cmd: Command) => {
+      const globals = cmd.optsWithGlobals() as { json?: unknown };
+      const jsonValue = typeof opts.json === 'string' ? opts.json : typeof globals.json === 'string' ? globals.json : undefined;
+      let raw = [...rest];
+      let argsJson = opts.args ?? jsonValue;
+      // A global boolean --json (on the program) leaves the JSON object as a plain operand.
+      if (argsJson === undefined && raw[0]?.trim().startsWith('{')) argsJson = raw.shift();
+      const base = argsJson !== undefined ? parseJsonArgs(argsJson) : {};
+      const local = TOOLS.find((t) => t.name === toolName);
+      const client = await connectClient({
+        ...(opts.url ? { url: opts.url } : {}),
+        ...(opts.tokenFile ? { token: (await tokenFrom(opts.tokenFile))! } : {}),
+        ...(opts.allowWrite ? { allowWrite: true } : {}),
+        ...(opts.role ? { role: opts.role } : {}),
+      });
+      try {
+        const { tools } = await client.listTools();
+        const tool = tools.find((t) => t.name === toolName);
+        if (!tool) {
+          if (local) throw new DbError(`${toolName} is a ${local.operation} tool; the server does not offer it in read-only mode.`, 'FORBIDDEN', opts.url ? 'Start that server with --allow-write.' : 'Pass --allow-write.');
+          const guess = closest(toolName, tools.map((t) => t.name));
+          throw new UsageError(`Unknown tool "${toolName}".${guess ? ` Did you mean "${guess}"?` : ''}`, 'UNKNOWN_COMMAND', 'List them with `portunix-db mcp tools`.');
+        }
+        raw = raw.filter((a) => a !== '--');
+        const args = coerceArguments(tool, raw, base);
+        const result = (await client.callTool({ name: toolName, arguments: args })) as CallToolResult;
+        printResult(result, wantsJson(cmd));
+      } finally {
+        await client.close();
+      }
+    });
+
+  mcp
+    .command('config')
+    .description(`Print (or --write) the snippet that registers this server with an MCP client: ${CLIENTS.join(', ')}`)
+    .argument('<client>', CLIENTS.join(' | '))
+    .option('--write', "merge it into the client's config file (other entries stay; the old file is backed up)")
+    .option('--file <file>', 'config file to use instead of the client\'s default')
+    .option('--allow-write', 'register the server with --allow-write')
+    .option('--role <role>', 'register the server with this role')
+    .option('--json', 'print one JSON document')
+    .action(async (clientName: string, opts: { write?: boolean; file?: string; allowWrite?: boolean; role?: string }, cmd: Command) => {
+      const client = parseClient(clientName);
+      if (opts.role) parseRole(opts.role);
+      const plan = planClientConfig(client, { ...(opts.allowWrite ? { allowWrite: true } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.file ? { file: opts.file } : {}) });
+      const written = opts.write ? await writeClientConfig(plan) : undefined;
+      if (wantsJson(cmd)) return out(JSON.stringify({ client, file: plan.file, snippet: plan.snippet, ...(plan.command ? { command: plan.command } : {}), ...(written ? { written } : {}) }));
+      const lines: string[] = [];
+      if (written) {
+        lines.push(`${written.replaced ? 'Updated' : 'Added'} "${plan.name}" in ${written.file}${written.created ? ' (new file)' : ''}${written.backup ? `; previous version saved as ${written.backup}` : ''}.`);
+        lines.push(client === 'claude-desktop' ? 'Restart Claude Desktop to load it.' : client === 'claude-code' ? 'Claude Code asks to approve project servers on its next start (`claude mcp list` shows it).' : 'Reload the editor window to load it.');
+      } else {
+        lines.push(`Add this to ${plan.file} (or run again with --write to merge it there):`);
+        lines.push(JSON.stringify(plan.snippet, null, 2));
+        if (plan.command) lines.push('', 'Or register it with the Claude Code CLI:', plan.command);
+      }
+      out(lines.join('\n'));
+    });
+}
+
+function parseJsonArgs(text: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`Tool arguments are not valid JSON: ${(err as Error).message}`, 'USAGE', `Pass an object, e.g. --json '{"type":"postgresql"}'.`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError('Tool arguments must be a JSON object.', 'USAGE', `e.g. --json '{"type":"postgresql"}'.`);
+  return v as Record<string, unknown>;
+}
+
+function resultText(result: CallToolResult): string {
+  return result.content
+    .map((c) => (c.type === 'text' ? c.text : `[${c.type}]`))
+    .join('\n');
+}
+
+function printResult(result: CallToolResult, json: boolean): void {
+  if (result.isError) {
+    const text = resultText(result);
+    if (json) out(JSON.stringify({ isError: true, error: text }));
+    else process.stderr.write(text + '\n');
+    process.exitCode = 1;
+    return;
+  }
+  if (json) out(JSON.stringify(result.structuredContent ?? { text: resultText(result) }));
+  else out(resultText(result));
+}
+
+function describeTool(t: Tool): string {
+  const props = (t.inputSchema.properties ?? {}) as Record<string, { type?: string | string[]; description?: string }>;
+  const required = new Set(t.inputSchema.required ?? []);
+  const a = t.annotations;
+  const kind = a?.readOnlyHint ? 'read' : a?.destructiveHint ? 'destructive' : 'write';
+  const params = Object.entries(props).map(([name, p]) => `    --${name}${required.has(name) ? ' (required)' : ''}  ${Array.isArray(p.type) ? p.type.join('|') : (p.type ?? '')}${p.description ? `  ${p.description}` : ''}`);
+  return [`${t.name}  [${kind}]  ${t.description ?? ''}`, ...params].join('\n');
+}
+
+export { annotationsFor };

@@ -1,0 +1,89 @@
+/**
+ * The core operations the MCP tools call, as one injectable object. The server uses the
+ * real core (loaded lazily, so `mcp tools` stays fast); unit tests pass a fake.
+ * No behaviour lives here: each entry forwards to exactly one core operation.
+ */
+import type * as Lifecycle from '../core/ops/lifecycle.js';
+import type * as Data from '../core/ops/data.js';
+import type * as Inspect from '../core/ops/inspect.js';
+import type { Progress } from '../engines/contract.js';
+
+/** Shapes of the backup and maintenance operations (src/core/ops/backup.ts, maintenance.ts). */
+export interface BackupCreateArgs {
+  type: string;
+  instance?: string;
+  database: string;
+  destination?: string;
+  progress?: Progress;
+  via?: 'cli' | 'mcp';
+}
+export interface BackupCreateResult {
+  file: string;
+  manifest: Record<string, unknown>;
+}
+export interface BackupStatusArgs {
+  type?: string;
+  instance?: string;
+}
+export interface RestoreArgs {
+  file: string;
+  target?: string;
+  force?: boolean;
+  via?: 'cli' | 'mcp';
+}
+export interface VacuumArgs {
+  type: string;
+  instance?: string;
+  database: string;
+  table?: string;
+  full?: boolean;
+  analyze?: boolean;
+  via?: 'cli' | 'mcp';
+}
+
+export interface CoreOps {
+  status: typeof Lifecycle.status;
+  listDatabases: typeof Data.listDatabases;
+  sizes: typeof Inspect.sizes;
+  tables: typeof Inspect.tables;
+  schema: typeof Inspect.schema;
+  tableInfo: typeof Inspect.tableInfo;
+  indexes: typeof Inspect.indexes;
+  constraints: typeof Inspect.constraints;
+  connections: typeof Inspect.connections;
+  performance: typeof Inspect.performance;
+  enableStatements: typeof Inspect.enableStatements;
+  backupStatus(args: BackupStatusArgs): Promise<unknown>;
+  createBackup(args: BackupCreateArgs): Promise<BackupCreateResult>;
+  restoreBackup(args: RestoreArgs): Promise<unknown>;
+  vacuum(args: VacuumArgs): Promise<unknown>;
+}
+
+const lifecycle = () => import('../core/ops/lifecycle.js');
+const data = () => import('../core/ops/data.js');
+const inspect = () => import('../core/ops/inspect.js');
+// Written in parallel by the lead; loaded by name so this face compiles before they land.
+const BACKUP_MODULE = '../core/ops/backup.js';
+const MAINTENANCE_MODULE = '../core/ops/maintenance.js';
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const backup = (): Promise<any> => import(BACKUP_MODULE);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const maintenance = (): Promise<any> => import(MAINTENANCE_MODULE);
+
+export const realCore: CoreOps = {
+  status: async (a) => (await lifecycle()).status(a),
+  listDatabases: async (a) => (await data()).listDatabases(a),
+  sizes: async (a) => (await inspect()).sizes(a),
+  tables: async (a) => (await inspect()).tables(a),
+  schema: async (a) => (await inspect()).schema(a),
+  tableInfo: async (a) => (await inspect()).tableInfo(a),
+  indexes: async (a) => (await inspect()).indexes(a),
+  constraints: async (a) => (await inspect()).constraints(a),
+  connections: async (a) => (await inspect()).connections(a),
+  performance: async (a) => (await inspect()).performance(a),
+  enableStatements: async (a) => (await inspect()).enableStatements(a),
+  backupStatus: async (a) => (await backup()).backupStatus(a),
+  createBackup: async (a) => (await backup()).createBackup(a),
+  restoreBackup: async (a) => (await backup()).restoreBackup(a),
+  vacuum: async (a) => (await maintenance()).vacuum(a),
+};

@@ -1,0 +1,75 @@
+/** Input and output pieces every tool shares, so that names and limits read the same everywhere. */
+import { z } from 'zod';
+import { ENGINE_IDS } from '../engines/ids.js';
+import { DEFAULT_LIMIT, MAX_LIMIT } from '../core/paging.js';
+
+/**
+ * First line of defence only: the engine validates and quotes identifiers by its own rules
+ * (validateIdentifier). This rejects what is never a name in any engine we support.
+ */
+const NO_SQL_METACHARACTERS = /^[^\x00-\x1f\x7f"'`;\\]+$/;
+
+export function identifier(what: string): z.ZodString {
+  return z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(NO_SQL_METACHARACTERS, `${what} must be a plain name: no quotes, backticks, semicolons, backslashes or control characters`)
+    .describe(`${what[0]!.toUpperCase()}${what.slice(1)} name (validated and quoted by the engine's rules)`);
+}
+
+export const engineParam = z.string().min(1).max(32).describe(`Engine: ${ENGINE_IDS.join(', ')} (aliases like "pg" work)`);
+export const instanceParam = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^[a-z][a-z0-9_-]*$/, 'instance names are lower-case letters, digits, "-" or "_"')
+  .optional()
+  .describe('Instance name (default "main")');
+
+export const target = { type: engineParam, instance: instanceParam };
+
+export const paging = {
+  limit: z.number().int().min(1).max(MAX_LIMIT).optional().describe(`Items per page (default ${DEFAULT_LIMIT}, max ${MAX_LIMIT}); pages are also capped in bytes`),
+  cursor: z.string().min(1).max(200).optional().describe('next_cursor from the previous page'),
+};
+
+/** Page fields every list result carries. */
+export const pageOutput = {
+  total: z.number().int().describe('Items in the full result'),
+  truncated: z.boolean().describe('True when more items exist; call again with next_cursor'),
+  next_cursor: z.string().optional(),
+};
+
+export const where = {
+  engine: z.string(),
+  instance: z.string(),
+};
+
+/** Copies defined, non-null values only (optional output fields must be absent, not null). */
+export function defined<T extends object>(obj: T): { [K in keyof T]: Exclude<T[K], null> } {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined && v !== null) out[k] = v;
+  return out as never;
+}
+
+// ---------- item shapes shared by several tools (they mirror src/engines/contract.ts) ----------
+
+export const databaseItem = z.object({
+  name: z.string(),
+  sizeBytes: z.number().optional(),
+  owner: z.string().optional(),
+  encoding: z.string().optional(),
+  collation: z.string().optional(),
+  keys: z.number().optional(),
+  path: z.string().optional(),
+});
+
+export const tableItem = z.object({
+  schema: z.string().optional(),
+  name: z.string(),
+  kind: z.string(),
+  rows: z.number().optional(),
+  rowsEstimated: z.boolean().optional(),
+  sizeBytes: z.number().optional(),
+});

@@ -1,0 +1,81 @@
+/**
+ * The MCP server: one McpServer with the tools the role allows. Tools that the role may not
+ * use are not registered at all, so a read-only server does not even list them.
+ */
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { loadConfig } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { realCore, type CoreOps } from './core.js';
+import { ROLE_OPERATIONS, ROLES, registerTool, type OperationType, type Role, type ToolContext, type ToolDefinition } from './tool-base.js';
+import { TOOLS } from './tools/index.js';
+
+export const SERVER_NAME = 'portunix-db';
+
+export function serverVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export interface ServerOptions {
+  /** Explicit role; wins over allowWrite. */
+  role?: Role;
+  /** `--allow-write`: admin unless a role is given. */
+  allowWrite?: boolean;
+  core?: CoreOps;
+  log?: (message: string) => void;
+}
+
+export function parseRole(value: string): Role {
+  if ((ROLES as readonly string[]).includes(value)) return value as Role;
+  throw new UsageError(`Unknown MCP role "${value}".`, 'USAGE', `Use one of: ${ROLES.join(', ')} (reader = read-only, operator = + backups and maintenance, admin = + restore).`);
+}
+
+/**
+ * Role precedence: --role, then --allow-write (admin), then config.mcp.roles[<OS user>],
+ * then config.mcp.allow_write (admin), else reader (read-only).
+ */
+export async function resolveRole(options: { role?: string; allowWrite?: boolean }): Promise<Role> {
+  if (options.role) return parseRole(options.role);
+  if (options.allowWrite) return 'admin';
+  const config = await loadConfig();
+  let user = '';
+  try {
+    user = userInfo().username;
+  } catch {
+    /* no user name: fall through */
+  }
+  const fromConfig = config.mcp?.roles?.[user];
+  if (fromConfig) return fromConfig;
+  return config.mcp?.allow_write ? 'admin' : 'reader';
+}
+
+export function toolsForRole(role: Role): ToolDefinition[] {
+  const allowed = new Set<OperationType>(ROLE_OPERATIONS[role]);
+  return TOOLS.filter((t) => allowed.has(t.operation));
+}
+
+const INSTRUCTIONS = [
+  'portunix-db manages local database servers (PostgreSQL, MySQL, MariaDB, SQLite, Redis, ...).',
+  'Start with db_status (no arguments) to see every instance; then pass `type` (engine) and `instance` (default "main") to the other tools.',
+  'Lists are paged: when `truncated` is true, call again with `cursor` = next_cursor.',
+  'Write tools (db_backup_create, db_vacuum, db_restore) exist only when the server runs with --allow-write; db_restore also needs confirm: true.',
+].join(' ');
+
+export function createMcpServer(options: ServerOptions & { role: Role }): { server: McpServer; tools: ToolDefinition[] } {
+  const log = options.log ?? ((m: string) => process.stderr.write(`[portunix-db mcp] ${m}\n`));
+  const ctx: ToolContext = {
+    core: options.core ?? realCore,
+    role: options.role,
+    allowed: new Set(ROLE_OPERATIONS[options.role]),
+    log,
+  };
+  const server = new McpServer({ name: SERVER_NAME, version: serverVersion() }, { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS });
+  const tools = toolsForRole(options.role);
+  for (const def of tools) registerTool(server, def, ctx);
+  return { server, tools };
+}

@@ -1,0 +1,164 @@
+/**
+ * The MCP tool model (after mongodb-mcp-server's ToolBase): every tool is one file with
+ * static metadata (name, description, input and output schema, operation type) and a
+ * `run` that validates nothing beyond its schema, calls ONE core operation and shapes the
+ * result. Everything else is decided here, once:
+ *  - the operation type gives the annotations (readOnlyHint, destructiveHint, idempotentHint),
+ *    whether the tool is registered at all for the server's role, and whether it needs
+ *    `confirm: true`;
+ *  - errors become `isError` results with a message that says what to do next;
+ *  - results are parsed through the declared output schema (so structuredContent always
+ *    matches it) and carry compact text.
+ */
+import { z } from 'zod';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { DbError, toDbError } from '../core/errors.js';
+import { audit } from '../core/audit.js';
+import type { CoreOps } from './core.js';
+
+/**
+ * - read: looks, never changes anything.
+ * - write: changes state but loses nothing (a backup file, a vacuum).
+ * - destructive: may replace or delete data (restore); needs `confirm: true`.
+ */
+export type OperationType = 'read' | 'write' | 'destructive';
+export const OPERATION_TYPES: readonly OperationType[] = ['read', 'write', 'destructive'];
+
+export type Role = 'reader' | 'operator' | 'admin';
+export const ROLES: readonly Role[] = ['reader', 'operator', 'admin'];
+
+/** What each role may do. `--allow-write` without `--role` means admin. */
+export const ROLE_OPERATIONS: Record<Role, readonly OperationType[]> = {
+  reader: ['read'],
+  operator: ['read', 'write'],
+  admin: ['read', 'write', 'destructive'],
+};
+
+export interface ToolContext {
+  core: CoreOps;
+  role: Role;
+  /** Operation types this server exposes. */
+  allowed: ReadonlySet<OperationType>;
+  log: (message: string) => void;
+}
+
+export interface ToolOutcome<O> {
+  structured: O;
+  /** Compact, table-like text for the assistant; not a JSON dump. */
+  text: string;
+}
+
+export interface ToolDefinition<I extends z.ZodRawShape = z.ZodRawShape, O extends z.ZodRawShape = z.ZodRawShape> {
+  name: string;
+  title: string;
+  description: string;
+  operation: OperationType;
+  input: I;
+  output: O;
+  /** Sensitive calls are written to the audit log (via: 'mcp') under this action name. */
+  auditAction?: string;
+  run(args: z.infer<z.ZodObject<I>>, ctx: ToolContext): Promise<ToolOutcome<z.input<z.ZodObject<O>>>>;
+}
+
+/** Identity function that keeps the tool's types tied to its schemas. */
+export function defineTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(def: ToolDefinition<I, O>): ToolDefinition<I, O> {
+  return def;
+}
+
+export function annotationsFor(operation: OperationType, title: string): ToolAnnotations {
+  switch (operation) {
+    case 'read':
+      return { title, readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+    case 'write':
+      return { title, readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
+    case 'destructive':
+      return { title, readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false };
+  }
+}
+
+export function needsConfirm(operation: OperationType): boolean {
+  return operation === 'destructive';
+}
+
+const CONFIRM_SHAPE = {
+  confirm: z.boolean().optional().describe('Must be true: this tool may replace data. Ask the user before setting it.'),
+};
+
+/** The input schema as registered: strict (unknown keys are errors), plus `confirm` for destructive tools. */
+export function inputSchemaOf(def: ToolDefinition): z.ZodObject {
+  return z.strictObject(needsConfirm(def.operation) ? { ...def.input, ...CONFIRM_SHAPE } : def.input);
+}
+
+export function outputSchemaOf(def: ToolDefinition): z.ZodObject {
+  return z.object(def.output);
+}
+
+/** One error shape for every tool: what went wrong, then what to do next. Never a stack trace. */
+export function errorResult(err: unknown): CallToolResult {
+  const e = err instanceof DbError ? err : toDbError(err);
+  const firstLine = (e.message.split('\n')[0] ?? '').slice(0, 2000);
+  const hint = e.hint ?? (e.code === 'INTERNAL' ? 'Unexpected failure; the server log (stderr) has details. Check the instance with db_status.' : undefined);
+  const text = `Error [${e.code}]: ${firstLine}${hint && !firstLine.includes(hint) ? `\nNext: ${hint}` : ''}`;
+  return { isError: true, content: [{ type: 'text', text }] };
+}
+
+/** Runs a tool: confirm gate, one core call, output parsed through the declared schema, audit. */
+export async function invokeTool(def: ToolDefinition, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> {
+  const { confirm, ...rest } = args;
+  const auditTarget = [rest['database'], rest['file'], rest['table']].filter((v) => typeof v === 'string').join(' ') || undefined;
+  try {
+    if (!ctx.allowed.has(def.operation)) {
+      // Unreachable through the SDK (the tool is not registered), kept as a guard for direct calls.
+      throw new DbError(`${def.name} is a ${def.operation} tool and this server runs as ${ctx.role}.`, 'FORBIDDEN', 'Restart the server with --allow-write (or --role operator/admin).');
+    }
+    if (needsConfirm(def.operation) && confirm !== true) {
+      throw new DbError(`${def.name} may replace existing data, so it needs explicit confirmation.`, 'CONFIRMATION_REQUIRED', 'Ask the user, then call it again with "confirm": true.');
+    }
+    const outcome = await def.run(rest as never, ctx);
+    const parsed = outputSchemaOf(def).safeParse(dropNulls(outcome.structured));
+    if (!parsed.success) {
+      ctx.log(`${def.name}: result does not match the output schema: ${parsed.error.message}`);
+      throw new DbError(`${def.name} produced a result that does not match its declared output schema.`, 'INTERNAL', 'This is a bug in portunix-db; please report it with the tool arguments.');
+    }
+    if (def.auditAction) await audit({ action: def.auditAction, ...auditFields(rest), ...(auditTarget ? { target: auditTarget } : {}), via: 'mcp', ok: true });
+    return { content: [{ type: 'text', text: outcome.text }], structuredContent: parsed.data as Record<string, unknown> };
+  } catch (err) {
+    const e = err instanceof DbError ? err : toDbError(err);
+    if (!(err instanceof DbError)) ctx.log(`${def.name}: unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+    if (def.auditAction) await audit({ action: def.auditAction, ...auditFields(rest), ...(auditTarget ? { target: auditTarget } : {}), via: 'mcp', ok: false, detail: `${e.code}: ${e.message.split('\n')[0]}` });
+    return errorResult(e);
+  }
+}
+
+/** Optional output fields are absent, never null: engines' nulls are dropped before validation. */
+export function dropNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropNulls);
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = dropNulls(v);
+    return out;
+  }
+  return value;
+}
+
+function auditFields(args: Record<string, unknown>): { engine?: string; instance?: string } {
+  return {
+    ...(typeof args['type'] === 'string' ? { engine: args['type'] } : {}),
+    ...(typeof args['instance'] === 'string' ? { instance: args['instance'] } : {}),
+  };
+}
+
+export function registerTool(server: McpServer, def: ToolDefinition, ctx: ToolContext): void {
+  server.registerTool(
+    def.name,
+    {
+      title: def.title,
+      description: def.description,
+      inputSchema: inputSchemaOf(def),
+      outputSchema: outputSchemaOf(def),
+      annotations: annotationsFor(def.operation, def.title),
+    },
+    (args: Record<string, unknown>) => invokeTool(def, args, ctx),
+  );
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { DbError } from '../../core/errors.js';
+import { clip } from '../../core/paging.js';
+import { defineTool } from '../tool-base.js';
+import { identifier, target } from '../schemas.js';
+import { bytes, pairs, table } from '../format.js';
+
+const num = z.number();
+
+export const dbPerformance = defineTool({
+  name: 'db_performance',
+  title: 'Performance metrics',
+  description:
+    'Cache hit ratio, deadlocks and other gauges; per-second rates (e.g. transactions per second) since the previous call; the slowest statements when statement statistics are on (pg_stat_statements; `enable_statements: true` turns them on and needs a server started with --allow-write); table bloat and unused indexes.',
+  operation: 'read',
+  input: {
+    ...target,
+    database: identifier('database').optional().describe('Database for bloat and unused indexes (default: the engine\'s default database)'),
+    top: z.number().int().min(1).max(100).optional().describe('Entries per list (slow statements, bloat, unused indexes); default 10'),
+    enable_statements: z.boolean().optional().describe('Turn on statement statistics first (a configuration change: needs --allow-write)'),
+  },
+  output: {
+    counters: z.record(z.string(), num).describe('Cumulative since server start'),
+    gauges: z.record(z.string(), z.union([num, z.string(), z.null()])),
+    rates: z.record(z.string(), num).optional().describe('Per second, since the previous sample'),
+    sample_interval_seconds: num.optional(),
+    slowQueries: z.array(z.object({ query: z.string(), calls: num.optional(), totalMs: num.optional(), meanMs: num.optional(), rows: num.optional() })).optional(),
+    slowQueriesNote: z.string().optional(),
+    bloat: z.array(z.object({ schema: z.string().optional(), table: z.string(), deadTuples: num.optional(), wastedBytes: num.optional(), ratio: num.optional() })).optional(),
+    unusedIndexes: z.array(z.object({ schema: z.string().optional(), table: z.string(), index: z.string(), sizeBytes: num.optional() })).optional(),
+    notes: z.array(z.string()).optional(),
+    statements: z.object({ changed: z.boolean(), restartRequired: z.boolean(), message: z.string() }).optional().describe('Outcome of enable_statements'),
+  },
+  async run(args, { core, allowed }) {
+    const { top = 10, enable_statements, ...rest } = args;
+    let statements: { changed: boolean; restartRequired: boolean; message: string } | undefined;
+    if (enable_statements) {
+      if (!allowed.has('write')) throw new DbError('Turning on statement statistics changes the server configuration, and this MCP server is read-only.', 'FORBIDDEN', 'Restart it with `portunix-db mcp serve --allow-write`, or call db_performance without enable_statements.');
+      statements = await core.enableStatements(rest);
+    }
+    const r = await core.performance(rest);
+    const structured = {
+      ...r,
+      ...(r.slowQueries ? { slowQueries: r.slowQueries.slice(0, top).map((q) => ({ ...q, query: clip(q.query) ?? '' })) } : {}),
+      ...(r.bloat ? { bloat: r.bloat.slice(0, top) } : {}),
+      ...(r.unusedIndexes ? { unusedIndexes: r.unusedIndexes.slice(0, top) } : {}),
+      ...(statements ? { statements } : {}),
+    };
+    const lines = [`gauges: ${pairs(structured.gauges)}`];
+    if (structured.rates) lines.push(`rates/s (over ${structured.sample_interval_seconds}s): ${pairs(structured.rates) || '-'}`);
+    if (statements) lines.push(`statements: ${statements.message}`);
+    if (structured.slowQueries?.length) lines.push('', 'slowest statements:', table(['MEAN_MS', 'CALLS', 'TOTAL_MS', 'QUERY'], structured.slowQueries.map((q) => [q.meanMs, q.calls, q.totalMs, q.query])));
+    else if (structured.slowQueriesNote) lines.push(`slowest statements: ${structured.slowQueriesNote}`);
+    if (structured.bloat?.length) lines.push('', 'bloat:', table(['TABLE', 'DEAD_TUPLES', 'WASTED', 'RATIO'], structured.bloat.map((b) => [b.schema ? `${b.schema}.${b.table}` : b.table, b.deadTuples, bytes(b.wastedBytes), b.ratio])));
+    if (structured.unusedIndexes?.length) lines.push('', 'unused indexes:', table(['TABLE', 'INDEX', 'SIZE'], structured.unusedIndexes.map((u) => [u.schema ? `${u.schema}.${u.table}` : u.table, u.index, bytes(u.sizeBytes)])));
+    for (const n of structured.notes ?? []) lines.push(`note: ${n}`);
+    return { structured, text: lines.join('\n') };
+  },
+});

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { defineTool } from '../tool-base.js';
+import { identifier, pageOutput, paging, target } from '../schemas.js';
+import { pageFooter, table } from '../format.js';
+
+export const dbSchema = defineTool({
+  name: 'db_schema',
+  title: 'Database schema overview',
+  description: 'Schemas of a database with table and view counts, and its objects (paged). Use db_table_info for one table\'s columns.',
+  operation: 'read',
+  input: { ...target, database: identifier('database'), schema: identifier('schema').optional().describe('Only this schema'), ...paging },
+  output: {
+    database: z.string(),
+    schemas: z.array(z.object({ name: z.string(), tables: z.number(), views: z.number(), owner: z.string().optional() })),
+    objects: z.object({
+      items: z.array(z.object({ schema: z.string().optional(), name: z.string(), kind: z.string(), columns: z.number().optional() })),
+      ...pageOutput,
+    }),
+  },
+  async run(args, { core }) {
+    const s = await core.schema(args);
+    const schemas = s.schemas.length > 200 ? s.schemas.slice(0, 200) : s.schemas;
+    return {
+      structured: { ...s, schemas },
+      text: [
+        `database ${s.database}`,
+        table(['SCHEMA', 'TABLES', 'VIEWS', 'OWNER'], schemas.map((x) => [x.name, x.tables, x.views, x.owner])),
+        '',
+        table(['OBJECT', 'KIND', 'COLUMNS'], s.objects.items.map((o) => [o.schema ? `${o.schema}.${o.name}` : o.name, o.kind, o.columns])),
+        pageFooter(s.objects, 'objects'),
+      ].join('\n'),
+    };
+  },
+});

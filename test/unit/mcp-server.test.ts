@@ -1,0 +1,250 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { createMcpServer } from '../../src/mcp/server.js';
+import type { Role } from '../../src/mcp/tool-base.js';
+import type { CoreOps } from '../../src/mcp/core.js';
+import { fakeCore, notRunning, type FakeCore } from './mcp-fake-core.js';
+
+const READ_TOOLS = ['db_status', 'db_list', 'db_size', 'db_tables', 'db_connections', 'db_performance', 'db_backup_status', 'db_schema', 'db_table_info', 'db_indexes', 'db_constraints'];
+const WRITE_TOOLS = ['db_backup_create', 'db_restore', 'db_vacuum'];
+
+let home: string;
+before(() => {
+  home = mkdtempSync(join(tmpdir(), 'pdb-mcp-unit-'));
+  process.env['PORTUNIX_HOME'] = home;
+});
+after(() => rmSync(home, { recursive: true, force: true }));
+
+async function connect(role: Role, core: CoreOps = fakeCore()): Promise<Client> {
+  const { server } = createMcpServer({ role, core, log: () => undefined });
+  const [c, s] = InMemoryTransport.createLinkedPair();
+  await server.connect(s);
+  const client = new Client({ name: 'test', version: '0' });
+  await client.connect(c);
+  return client;
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+function text(r: CallToolResult): string {
+  return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+}
+
+test('read-only (default role reader) lists exactly the read tools', async () => {
+  const client = await connect('reader');
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((t) => t.name).sort(), [...READ_TOOLS].sort());
+  await client.close();
+});
+
+test('--allow-write (admin) lists all 14 tools; operator lacks only db_restore', async () => {
+  const admin = await connect('admin');
+  assert.deepEqual((await admin.listTools()).tools.map((t) => t.name).sort(), [...READ_TOOLS, ...WRITE_TOOLS].sort());
+  const operator = await connect('operator');
+  assert.deepEqual((await operator.listTools()).tools.map((t) => t.name).sort(), [...READ_TOOLS, 'db_backup_create', 'db_vacuum'].sort());
+  await admin.close();
+  await operator.close();
+});
+
+test('annotations follow the operation type; every tool declares an output schema', async () => {
+  const client = await connect('admin');
+  const { tools } = await client.listTools();
+  const by = new Map(tools.map((t) => [t.name, t]));
+  for (const name of READ_TOOLS) {
+    const a = by.get(name)!.annotations!;
+    assert.equal(a.readOnlyHint, true, name);
+    assert.equal(a.destructiveHint, false, name);
+    assert.equal(a.idempotentHint, true, name);
+  }
+  for (const name of ['db_backup_create', 'db_vacuum']) {
+    const a = by.get(name)!.annotations!;
+    assert.equal(a.readOnlyHint, false, name);
+    assert.equal(a.destructiveHint, false, name);
+    assert.equal(a.idempotentHint, false, name);
+  }
+  const r = by.get('db_restore')!;
+  assert.equal(r.annotations!.destructiveHint, true);
+  assert.equal(r.annotations!.readOnlyHint, false);
+  assert.ok('confirm' in (r.inputSchema.properties ?? {}), 'db_restore takes confirm');
+  assert.ok(!('confirm' in (by.get('db_vacuum')!.inputSchema.properties ?? {})), 'only destructive tools take confirm');
+  for (const t of tools) {
+    assert.equal(t.outputSchema?.type, 'object', `${t.name} has an output schema`);
+    assert.equal((t.inputSchema as { additionalProperties?: unknown }).additionalProperties, false, `${t.name} rejects unknown arguments`);
+  }
+  await client.close();
+});
+
+test('a write tool cannot be called on a read-only server', async () => {
+  const core = fakeCore();
+  const client = await connect('reader', core);
+  const r = await call(client, 'db_backup_create', { type: 'postgresql', database: 'app' });
+  assert.equal(r.isError, true);
+  const r2 = await call(client, 'db_restore', { file: '/b/app.dump', confirm: true });
+  assert.equal(r2.isError, true);
+  assert.equal(core.calls.filter((c) => c.op === 'createBackup' || c.op === 'restoreBackup').length, 0);
+  await client.close();
+});
+
+test('db_restore needs confirm: true', async () => {
+  const core = fakeCore();
+  const client = await connect('admin', core);
+  for (const confirm of [undefined, false]) {
+    const r = await call(client, 'db_restore', { file: '/b/app.dump', ...(confirm === undefined ? {} : { confirm }) });
+    assert.equal(r.isError, true);
+    assert.match(text(r), /CONFIRMATION_REQUIRED/);
+    assert.match(text(r), /confirm": true/);
+  }
+  assert.equal(core.calls.filter((c) => c.op === 'restoreBackup').length, 0, 'no restore without confirm');
+  const ok = await call(client, 'db_restore', { file: '/b/app.dump', confirm: true });
+  assert.equal(ok.isError, undefined);
+  const restoreCall = core.calls.find((c) => c.op === 'restoreBackup')!;
+  assert.deepEqual(restoreCall.args, { file: '/b/app.dump', force: true, via: 'mcp' });
+  assert.deepEqual((ok.structuredContent as { actions: string[] }).actions, ['replaced database app']);
+  await client.close();
+});
+
+test('sensitive calls are audited with via: mcp', async () => {
+  const client = await connect('admin');
+  await call(client, 'db_backup_create', { type: 'postgresql', database: 'app' });
+  await call(client, 'db_vacuum', { type: 'postgresql', database: 'app', analyze: true });
+  const lines = readFileSync(join(home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const backup = lines.find((l) => l['action'] === 'backup')!;
+  assert.equal(backup['via'], 'mcp');
+  assert.equal(backup['ok'], true);
+  assert.equal(backup['engine'], 'postgresql');
+  assert.ok(lines.some((l) => l['action'] === 'vacuum' && l['via'] === 'mcp'));
+  await client.close();
+});
+
+test('5,000 tables: pages of at most 100, cursors walk all of them, no answer near a megabyte', async () => {
+  const client = await connect('reader');
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    const r = await call(client, 'db_tables', { type: 'postgresql', database: 'app', include_sizes: true, ...(cursor ? { cursor } : {}) });
+    assert.equal(r.isError, undefined, text(r));
+    const s = r.structuredContent as { items: { name: string }[]; total: number; truncated: boolean; next_cursor?: string };
+    assert.ok(s.items.length <= 100);
+    assert.equal(s.total, 5000);
+    const size = Buffer.byteLength(JSON.stringify(r));
+    assert.ok(size < 100_000, `response is ${size} bytes`);
+    for (const t of s.items) {
+      assert.ok(!seen.has(t.name), `duplicate ${t.name}`);
+      seen.add(t.name);
+    }
+    if (s.truncated) {
+      assert.ok(s.next_cursor);
+      assert.match(text(r), /more with cursor/);
+    }
+    cursor = s.next_cursor;
+    pages++;
+  } while (cursor);
+  assert.equal(seen.size, 5000);
+  assert.equal(pages, 50);
+  await client.close();
+});
+
+test('the byte cap cuts a page before the item limit', async () => {
+  const fat = Array.from({ length: 300 }, (_, i) => ({ schema: 'public', name: `t${i}_${'x'.repeat(2000)}`, kind: 'table' }));
+  const { page } = await import('../../src/core/paging.js');
+  const client = await connect('reader', fakeCore({ tables: async (a) => page(fat, a) }));
+  const r = await call(client, 'db_tables', { type: 'postgresql', database: 'app', limit: 1000 });
+  const s = r.structuredContent as { items: unknown[]; truncated: boolean };
+  assert.ok(s.items.length < 300 && s.items.length > 0);
+  assert.equal(s.truncated, true);
+  assert.ok(Buffer.byteLength(JSON.stringify(r)) < 400_000);
+  await client.close();
+});
+
+test('db_schema on 5,000 tables stays small', async () => {
+  const client = await connect('reader');
+  const r = await call(client, 'db_schema', { type: 'postgresql', database: 'app' });
+  assert.equal(r.isError, undefined, text(r));
+  const s = r.structuredContent as { objects: { items: unknown[]; truncated: boolean } };
+  assert.equal(s.objects.items.length, 100);
+  assert.equal(s.objects.truncated, true);
+  assert.ok(Buffer.byteLength(JSON.stringify(r)) < 100_000);
+  await client.close();
+});
+
+test('injection attempts in identifiers are errors and never reach the core', async () => {
+  const core = fakeCore();
+  const client = await connect('reader', core);
+  const evil = 'x"; DROP TABLE t; --';
+  const attempts: [string, Record<string, unknown>][] = [
+    ['db_tables', { type: 'postgresql', database: evil }],
+    ['db_table_info', { type: 'postgresql', database: 'app', table: evil }],
+    ['db_indexes', { type: 'postgresql', database: 'app', table: "users'; DELETE FROM users; --" }],
+    ['db_constraints', { type: 'postgresql', database: 'app', schema: 'public`; DROP' }],
+    ['db_size', { type: 'postgresql', database: 'a\u0000b' }],
+    ['db_tables', { type: 'postgresql', database: 'app', instance: '../etc' }],
+    ['db_tables', { type: 'postgresql', database: 'app', sql: 'select 1' }],
+  ];
+  for (const [name, args] of attempts) {
+    const r = await call(client, name, args);
+    assert.equal(r.isError, true, `${name} ${JSON.stringify(args)}`);
+    assert.equal(r.structuredContent, undefined);
+  }
+  assert.equal(core.calls.length, 0, 'the core was never called');
+  await client.close();
+});
+
+test('errors say what to do next and never carry a stack trace', async () => {
+  const client = await connect('reader', fakeCore({ tables: notRunning, connections: async () => { throw new TypeError('Cannot read properties of undefined (reading \'rows\')'); } }));
+  const r = await call(client, 'db_tables', { type: 'postgresql', database: 'app' });
+  assert.equal(r.isError, true);
+  assert.match(text(r), /postgresql\/main is stopped; start it with `portunix-db start postgresql`/);
+  const r2 = await call(client, 'db_connections', { type: 'postgresql' });
+  assert.equal(r2.isError, true);
+  assert.doesNotMatch(text(r2), /\n\s+at /);
+  assert.match(text(r2), /^Error \[INTERNAL\]/);
+  await client.close();
+});
+
+test('results carry structuredContent and compact table text', async () => {
+  const client = await connect('reader');
+  const r = await call(client, 'db_status', {});
+  const s = r.structuredContent as { instances: { engine: string; state: string }[] };
+  assert.deepEqual(s.instances.map((i) => `${i.engine}:${i.state}`), ['postgresql:running', 'redis:stopped']);
+  assert.match(text(r), /^INSTANCE\s+STATE\s+VERSION/);
+  assert.match(text(r), /redis\/main\s+stopped/);
+  assert.match(text(r), /portunix-db start redis/);
+  const info = await call(client, 'db_table_info', { type: 'postgresql', database: 'app', table: 'users' });
+  assert.equal(info.isError, undefined, text(info));
+  const cols = (info.structuredContent as { columns: Record<string, unknown>[] }).columns;
+  assert.ok(!('default' in cols[0]!), 'nulls are dropped, not sent');
+  assert.match(text(info), /COLUMN\s+TYPE\s+NULL/);
+  const idx = await call(client, 'db_indexes', { type: 'postgresql', database: 'app' });
+  assert.match(text(idx), /UNUSED DUPLICATE of users_email_idx/);
+  const con = await call(client, 'db_constraints', { type: 'postgresql', database: 'app' });
+  assert.match(text(con), /-> public\.users\(id\) on delete cascade/);
+  for (const res of [r, info, idx, con]) assert.ok(!text(res).trimStart().startsWith('{'), 'text is not a JSON dump');
+  await client.close();
+});
+
+test('db_performance: enable_statements needs a writable server', async () => {
+  const core: FakeCore = fakeCore();
+  const reader = await connect('reader', core);
+  const r = await call(reader, 'db_performance', { type: 'postgresql', enable_statements: true });
+  assert.equal(r.isError, true);
+  assert.match(text(r), /--allow-write/);
+  assert.equal(core.calls.filter((c) => c.op === 'enableStatements').length, 0);
+  const plain = await call(reader, 'db_performance', { type: 'postgresql' });
+  assert.equal(plain.isError, undefined, text(plain));
+  assert.match(text(plain), /cache_hit_ratio: 0\.99/);
+  const admin = await connect('admin', core);
+  const w = await call(admin, 'db_performance', { type: 'postgresql', enable_statements: true });
+  assert.equal(w.isError, undefined, text(w));
+  assert.equal((w.structuredContent as { statements: { changed: boolean } }).statements.changed, true);
+  await reader.close();
+  await admin.close();
+});
