@@ -563,7 +563,8 @@ export async function performance(ctx: InstanceContext, options: { database?: st
         bloat.push({ schema: 'main', table: `(file ${f.name}.db: free pages)`, wastedBytes: pageSize * free, ratio: pages ? Math.round((free / pages) * 1000) / 1000 : 0 });
         try {
           const rows = db.prepare(`SELECT name, SUM(pgsize) AS size, SUM(unused) AS unused FROM dbstat WHERE name IN (SELECT name FROM sqlite_schema WHERE type = 'table' AND ${USER_OBJECTS}) GROUP BY name ORDER BY unused DESC LIMIT 20`).all() as { name: string; size: number; unused: number }[];
-          for (const r of rows) if (r.unused > 0) bloat.push({ schema: 'main', table: options.database ? r.name : `${f.name}.${r.name}`, wastedBytes: Number(r.unused), ratio: r.size ? Math.round((r.unused / r.size) * 1000) / 1000 : 0 });
+          // tiny tables are mostly empty pages by nature: only tables of 64 KiB or more are worth reporting
+          for (const r of rows) if (r.unused > 0 && r.size >= 65536) bloat.push({ schema: 'main', table: options.database ? r.name : `${f.name}.${r.name}`, wastedBytes: Number(r.unused), ratio: r.size ? Math.round((r.unused / r.size) * 1000) / 1000 : 0 });
         } catch {
           /* no dbstat */
         }

@@ -35,8 +35,8 @@ export function sqlitePlan(request: InstallRequest, host: HostPlatform): Install
     case 'apt':
       if (!isDebianLike(host)) throw wrongHost('apt', host);
       steps = [
-        { kind: 'command', description: 'Refresh the package lists', argv: ['apt-get', 'update'], sudo: true, optional: true },
-        { kind: 'command', description: 'Install the sqlite3 shell', argv: ['apt-get', 'install', '-y', '--no-install-recommends', 'sqlite3'], sudo: true },
+        { kind: 'command', description: 'Refresh the package lists', argv: ['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'update'], sudo: true, optional: true },
+        { kind: 'command', description: 'Install the sqlite3 shell', argv: ['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', 'sqlite3'], sudo: true },
       ];
       binDir = '/usr/bin';
       break;
