@@ -78,7 +78,8 @@ export async function deleteUser(ctx: InstanceContext, name: string): Promise<vo
   });
 }
 
-const CATEGORY_WORDS = /^[a-z]+$/;
+/** Redis 7 ACL command categories (ACL CAT). */
+const CATEGORIES = new Set(['keyspace', 'read', 'write', 'set', 'sortedset', 'list', 'hash', 'string', 'bitmap', 'hyperloglog', 'geo', 'stream', 'pubsub', 'admin', 'fast', 'slow', 'blocking', 'dangerous', 'connection', 'transaction', 'scripting']);
 
 /**
  * Turns one grant word into ACL rules. Accepts raw ACL rules (+@read, -@dangerous, +get,
@@ -91,7 +92,7 @@ export function grantRules(privilege: string): string[] {
   if (/^[+-]@[a-z]+$/.test(p)) return [p];
   if (/^[+-][a-z][a-z_-]*(\|[a-z][a-z_-]*)?$/i.test(p)) return [p.toLowerCase()];
   if (/^~[^\s]+$/.test(p) || /^%(R|W|RW)~[^\s]+$/.test(p) || /^&[^\s]+$/.test(p)) return [p];
-  if (CATEGORY_WORDS.test(p)) return [`+@${p}`];
+  if (CATEGORIES.has(p.toLowerCase())) return [`+@${p.toLowerCase()}`];
   throw new DbError(
     `"${privilege}" is not a Redis ACL grant.`,
     'USAGE',

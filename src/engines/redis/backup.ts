@@ -90,8 +90,8 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
   const rdbVersion = await checkRdbHeader(options.file);
   const counted = await loadInScratch(ctx, options.file);
   return {
-    method: `BGSAVE + RDB copy (redis ${serverVersion})`,
-    format: `rdb v${rdbVersion}`,
+    method: `BGSAVE + RDB copy (RDB format v${rdbVersion}, redis ${serverVersion})`,
+    format: 'rdb',
     serverVersion,
     tables: counted,
     scope: 'instance',
