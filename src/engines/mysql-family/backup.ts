@@ -134,15 +134,24 @@ export async function restore(ctx: InstanceContext, options: { file: string; man
     const keep = validateMysqlIdentifier('database', keptAs);
     await withConnection(ctx, undefined, async (c) => {
       const charset = (await query<{ cs: string; co: string }>(c, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [options.target]))[0];
-      await c.query(`CREATE DATABASE ${keep}${charset ? ` CHARACTER SET ${charset.cs} COLLATE ${charset.co}` : ''}`);
       const tables = await query<{ n: string }>(c, "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [options.target]);
-      if (tables.length) {
-        await c.query('SET FOREIGN_KEY_CHECKS = 0');
-        await c.query(`RENAME TABLE ${tables.map((t) => `${target}.${quoteIdent(t.n)} TO ${keep}.${quoteIdent(t.n)}`).join(', ')}`);
+      const triggers = await query<{ n: string }>(c, 'SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [options.target]);
+      await c.query(`CREATE DATABASE ${keep}${charset ? ` CHARACTER SET ${charset.cs} COLLATE ${charset.co}` : ''}`);
+      try {
+        // a table with triggers cannot move to another database; the backup being restored carries its own triggers
+        for (const t of triggers) await c.query(`DROP TRIGGER ${target}.${quoteIdent(t.n)}`);
+        if (tables.length) {
+          await c.query('SET FOREIGN_KEY_CHECKS = 0');
+          // one statement: either every table moves or none does
+          await c.query(`RENAME TABLE ${tables.map((t) => `${target}.${quoteIdent(t.n)} TO ${keep}.${quoteIdent(t.n)}`).join(', ')}`);
+        }
+      } catch (err) {
+        await c.query(`DROP DATABASE IF EXISTS ${keep}`).catch(() => undefined);
+        throw new DbError(`Could not set the existing ${options.target} aside: ${mapMessage(err)}`, 'RESTORE_FAILED', `${options.target} still holds its tables${triggers.length ? ' (its triggers may have been dropped)' : ''}; nothing was loaded.`);
       }
       await c.query(`DROP DATABASE ${target}`);
     });
-    actions.push(`moved the tables of the existing database ${options.target} to ${keptAs} (views, routines and events of the old copy were dropped)`);
+    actions.push(`moved the tables of the existing database ${options.target} to ${keptAs} (its views, routines, triggers and events were dropped with it)`);
   }
   await withConnection(ctx, undefined, (c) => c.query(`CREATE DATABASE ${target} CHARACTER SET utf8mb4`));
   try {
@@ -160,4 +169,9 @@ export async function restore(ctx: InstanceContext, options: { file: string; man
   actions.push(`loaded ${options.file}`);
   const tables = await fingerprint(ctx, options.target);
   return { target: options.target, actions, tables };
+}
+
+function mapMessage(err: unknown): string {
+  const e = err as { sqlMessage?: string; message?: string };
+  return e.sqlMessage ?? e.message ?? String(err);
 }

@@ -15,7 +15,7 @@ import type { Flavour } from './client.js';
 export const LATEST: Record<string, string> = {
   '8.0': '8.0.43',
   '8.4': '8.4.6',
-  '10.11': '10.11.18',
+  '10.11': '10.11.19',
   '11.4': '11.4.8',
 };
 

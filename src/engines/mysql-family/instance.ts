@@ -89,15 +89,18 @@ export async function writeOptionFile(ctx: InstanceContext, flavour: Flavour, ex
 /** SQL that gives root a password and a 127.0.0.1 account (the server runs with skip-name-resolve). */
 export function rootPasswordSql(password: string): string {
   const pw = quoteString(password);
-  return [
-    `ALTER USER 'root'@'localhost' IDENTIFIED BY ${pw};`,
-    `CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ${pw};`,
-    `GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;`,
-    `CREATE USER IF NOT EXISTS 'root'@'::1' IDENTIFIED BY ${pw};`,
-    `GRANT ALL PRIVILEGES ON *.* TO 'root'@'::1' WITH GRANT OPTION;`,
-    '',
-  ].join('\n');
+  const lines: string[] = [];
+  for (const host of ['localhost', '127.0.0.1', '::1']) {
+    // mariadb-install-db already creates root@127.0.0.1 and root@::1 without a password: ALTER covers both cases
+    lines.push(`CREATE USER IF NOT EXISTS 'root'@${quoteString(host)} IDENTIFIED BY ${pw};`);
+    lines.push(`ALTER USER 'root'@${quoteString(host)} IDENTIFIED BY ${pw};`);
+    lines.push(`GRANT ALL PRIVILEGES ON *.* TO 'root'@${quoteString(host)} WITH GRANT OPTION;`);
+  }
+  return lines.join('\n') + '\n';
 }
+
+/** MariaDB: root@<hostname> and anonymous accounts from mariadb-install-db are of no use here. */
+const MARIADB_CLEANUP = "DELETE FROM mysql.global_priv WHERE (User = 'root' AND Host NOT IN ('localhost', '127.0.0.1', '::1')) OR User = '';\nDELETE FROM mysql.proxies_priv WHERE Host NOT IN ('localhost', '127.0.0.1', '::1');\nFLUSH PRIVILEGES;\n";
 
 /**
  * Creates the system tables in the instance's data dir and sets a generated root password.
@@ -116,7 +119,7 @@ export async function initialize(ctx: InstanceContext, flavour: Flavour): Promis
     const basedir = await mariadbBasedir(server);
     await ctx.exec([installDb, `--defaults-file=${ctx.paths.configFile}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--datadir=${ctx.paths.dataDir}`, ...(basedir ? [`--basedir=${basedir}`] : []), ...(ctx.runAs ? [`--user=${ctx.runAs.user}`] : [])], { timeoutMs: 5 * 60_000 });
     ctx.progress('setting the generated root password (bootstrap mode, SQL on stdin)');
-    await ctx.exec([server, `--defaults-file=${ctx.paths.configFile}`, '--bootstrap', '--skip-networking', '--log-error=' + ctx.paths.logFile], { input: `FLUSH PRIVILEGES;\n${sql}`, timeoutMs: 5 * 60_000 });
+    await ctx.exec([server, `--defaults-file=${ctx.paths.configFile}`, '--bootstrap', '--skip-networking', '--log-error=' + ctx.paths.logFile], { input: `FLUSH PRIVILEGES;\n${MARIADB_CLEANUP}${sql}`, timeoutMs: 5 * 60_000 });
   } else {
     const initFile = join(ctx.paths.runDir, `init-${process.pid}.sql`);
     await ctx.writePrivateFile(initFile, sql, { ownedByServiceUser: true });
