@@ -1,0 +1,398 @@
+/**
+ * Redis 7.0 end to end, through the built CLI, against a real redis-server that the tool
+ * installs itself (`install redis --source apt`, Debian's package) into a fresh PORTUNIX_HOME.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliOk, freshHome, runCli } from '../helpers/cli.js';
+
+const home = freshHome('redis');
+const opts = { home };
+const cli = (args: string[], code = 0) => cliOk([...args, '--json'], opts, code);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+interface Conn {
+  send(args: string[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function connect(port: number, password: string, options: { user?: string; db?: number } = {}): Promise<Conn> {
+  const { createClient } = await import('redis');
+  const client = createClient({
+    socket: { host: '127.0.0.1', port, reconnectStrategy: false },
+    username: options.user ?? 'default',
+    password,
+    ...(options.db !== undefined ? { database: options.db } : {}),
+    RESP: 2,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  return { send: (args) => client.sendCommand(args), close: () => client.close() };
+}
+
+async function urlPassword(instance = 'main'): Promise<string> {
+  const r = await cli(['url', 'redis', '--instance', instance, '--show-password']);
+  return decodeURIComponent(new URL(r.json.url as string).password);
+}
+
+function counts(tables: { name: string; rows: number }[]): Record<string, number> {
+  return Object.fromEntries(tables.map((t) => [t.name, t.rows]));
+}
+
+async function liveCounts(c: Conn): Promise<Record<string, number>> {
+  const text = String(await c.send(['INFO', 'keyspace']));
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) out[`db${m[1]}`] = Number(m[2]);
+  return out;
+}
+
+function errorOf(r: { json: any }): { code: string; message: string } {
+  return r.json?.error ?? {};
+}
+
+describe('redis 7.0 via apt', { timeout: 20 * 60_000 }, () => {
+  let port = 0;
+  let port2 = 0;
+  let password = '';
+  let admin: Conn;
+
+  before(async () => {
+    port = await freePort();
+    const r = await cli(['install', 'redis', '--version=7.0', '--source', 'apt', '--port', String(port)]);
+    assert.equal(r.json.state, 'running');
+    assert.equal(r.json.version, '7.0');
+    password = await urlPassword();
+    admin = await connect(port, password);
+  });
+
+  after(async () => {
+    await admin?.close().catch(() => undefined);
+    for (const instance of ['main', 'second']) await runCli(['stop', 'redis', '--instance', instance, '--json'], opts).catch(() => undefined);
+    await rm(home, { recursive: true, force: true });
+  });
+
+  test('status: running 7.0.x, past end of life', async () => {
+    const r = await cli(['status', 'redis']);
+    const main = (r.json as any[]).find((e) => e.instance === 'main');
+    assert.equal(main.state, 'running');
+    assert.match(main.full_version, /^7\.0\./);
+    assert.equal(main.port, port);
+    assert.equal(main.notice?.eol, true);
+  });
+
+  test('the generated config: loopback, protected mode, RDB; no plain password anywhere on disk', async () => {
+    const conf = await readFile(join(home, 'instances', 'redis', 'main', 'server.conf'), 'utf8');
+    assert.match(conf, /^bind 127\.0\.0\.1$/m);
+    assert.match(conf, /^protected-mode yes$/m);
+    assert.match(conf, /^appendonly no$/m);
+    assert.ok(!conf.includes(password));
+    const acl = await readFile(join(home, 'instances', 'redis', 'main', 'users.acl'), 'utf8');
+    assert.ok(!acl.includes(password));
+    assert.match(acl, /^user default on #[0-9a-f]{64} /m);
+    const url = await cli(['url', 'redis']);
+    assert.equal(url.json.url, `redis://default:***@127.0.0.1:${port}/0`);
+    // unauthenticated clients are refused
+    const { createClient } = await import('redis');
+    const anon = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false }, RESP: 2 });
+    anon.on('error', () => undefined);
+    await anon.connect();
+    await assert.rejects(anon.sendCommand(['GET', 'x']), /NOAUTH/);
+    await anon.close();
+  });
+
+  test('start when running is idempotent', async () => {
+    const r = await cli(['start', 'redis']);
+    assert.equal(r.json.already_running, true);
+  });
+
+  test('kill -9 -> crashed -> start recovers, saved data is back', async () => {
+    await admin.send(['SET', 'survives', 'yes']);
+    await admin.send(['SAVE']);
+    const before = (await cli(['status', 'redis'])).json.find((e: any) => e.instance === 'main');
+    process.kill(before.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    const crashed = (await cli(['status', 'redis'])).json.find((e: any) => e.instance === 'main');
+    assert.equal(crashed.state, 'crashed');
+    const notRunning = await cli(['list', '--type', 'redis'], 0);
+    assert.ok(notRunning.json[0]?.error, 'list reports the crashed instance');
+    const started = await cli(['start', 'redis']);
+    assert.equal(started.json.recovered_from_crash, true);
+    await admin.close().catch(() => undefined);
+    admin = await connect(port, password);
+    assert.equal(await admin.send(['GET', 'survives']), 'yes');
+    await admin.send(['DEL', 'survives']);
+  });
+
+  test('a second instance runs side by side with its own data and password', async () => {
+    port2 = await freePort();
+    const r = await cli(['install', 'redis', '--version=7.0', '--source', 'apt', '--instance', 'second', '--port', String(port2)]);
+    assert.equal(r.json.state, 'running');
+    const pw2 = await urlPassword('second');
+    assert.notEqual(pw2, password);
+    const c2 = await connect(port2, pw2);
+    await c2.send(['SET', 'only-in-second', '1']);
+    assert.equal(await admin.send(['EXISTS', 'only-in-second']), 0);
+    await c2.close();
+    const st = (await cli(['status', 'redis'])).json as any[];
+    assert.equal(st.filter((e) => e.state === 'running').length, 2);
+    assert.notEqual(st[0].pid, st[1].pid);
+    await cli(['stop', 'redis', '--instance', 'second']);
+    const stopped = (await cli(['status', 'redis', '--instance', 'second'])).json[0];
+    assert.equal(stopped.state, 'stopped');
+  });
+
+  test('write data, then every inspection command answers in Redis terms', async () => {
+    for (let i = 0; i < 200; i++) await admin.send(['SET', `user:${i}`, `v${i}`]);
+    for (let i = 0; i < 50; i++) await admin.send(['HSET', `cart:${i}`, 'item', 'x']);
+    const db2 = await connect(port, password, { db: 2 });
+    for (let i = 0; i < 30; i++) await db2.send(['RPUSH', `queue:${i}`, 'a']);
+    await db2.close();
+
+    const list = await cli(['list', '--type', 'redis']);
+    const dbs = list.json.find((e: any) => e.instance === 'main').databases as any[];
+    assert.deepEqual(dbs.map((d) => [d.name, d.keys]), [['0', 250], ['2', 30]]);
+
+    const tables = await cli(['tables', '0', '--type', 'redis']);
+    const byName = Object.fromEntries((tables.json.items as any[]).map((t) => [t.name, t]));
+    assert.equal(byName['user:*'].kind, 'string');
+    assert.equal(byName['user:*'].rows, 200);
+    assert.equal(byName['cart:*'].kind, 'hash');
+    assert.equal(byName['cart:*'].rows, 50);
+    const t2 = await cli(['tables', '2', '--type', 'redis']);
+    assert.deepEqual((t2.json.items as any[]).map((t) => [t.name, t.kind, t.rows]), [['queue:*', 'list', 30]]);
+
+    const size = await cli(['size', 'redis']);
+    const sizes = Object.fromEntries((size.json.items as any[]).map((d) => [d.name, d]));
+    assert.equal(sizes['0'].keys, 250);
+    assert.ok(sizes['0'].sizeBytes > 0);
+    assert.ok(size.json.total_bytes >= sizes['0'].sizeBytes);
+
+    const conns = await cli(['connections', 'redis']);
+    assert.ok((conns.json.items as any[]).some((c) => c.user === 'default'));
+
+    await admin.send(['GET', 'user:1']);
+    await admin.send(['GET', 'nope']);
+    const m = await cli(['metrics', 'redis']);
+    assert.ok(m.json.counters.total_commands_processed > 0);
+    assert.ok(typeof m.json.gauges.hit_ratio === 'number' && m.json.gauges.hit_ratio > 0 && m.json.gauges.hit_ratio < 1);
+    assert.equal(m.json.gauges.keys_total, 280);
+    assert.ok(Array.isArray(m.json.slowQueries));
+    assert.match(m.json.slowQueriesNote, /SLOWLOG/);
+
+    const h = await cli(['health', 'redis']);
+    assert.equal(h.json.healthy, true);
+    assert.ok((h.json.checks as any[]).some((c) => c.name === 'persistence' && c.status === 'ok'));
+
+    const v = await cli(['vacuum', '0', '--type', 'redis']);
+    assert.match(JSON.stringify(v.json.actions), /MEMORY PURGE/);
+
+    const logs = await cli(['logs', 'redis']);
+    assert.ok((logs.json.lines as string[]).some((l) => /Ready to accept connections/.test(l)));
+  });
+
+  test('not-applicable answers exit 5 and name db_tables', async () => {
+    for (const args of [
+      ['schema', '0', '--type', 'redis'],
+      ['indexes', '0', '--type', 'redis'],
+      ['constraints', '0', '--type', 'redis'],
+      ['table-info', 'user', '--type', 'redis', '--database', '0'],
+    ]) {
+      const r = await cli(args, 5);
+      assert.equal(errorOf(r).code, 'NOT_APPLICABLE', args.join(' '));
+      assert.match(errorOf(r).message, /db_tables/, args.join(' '));
+    }
+  });
+
+  test('keyspaces: create explains, invalid names are refused, drop needs --force and flushes', async () => {
+    const created = await cli(['create', '4', '--type', 'redis']);
+    assert.equal(created.json.created, false);
+    assert.match(created.json.message, /need no creation/);
+    for (const bad of ['foo', '16', 'db0']) {
+      const r = await cli(['create', bad, '--type', 'redis'], 2);
+      assert.equal(errorOf(r).code, 'INVALID_IDENTIFIER', bad);
+    }
+    assert.equal(errorOf(await cli(['tables', '99', '--type', 'redis'], 2)).code, 'INVALID_IDENTIFIER');
+    assert.equal(errorOf(await cli(['drop', '2', '--type', 'redis'], 2)).code, 'CONFIRMATION_REQUIRED');
+    await cli(['drop', '2', '--type', 'redis', '--force']);
+    const list = await cli(['list', '--type', 'redis']);
+    const names = (list.json.find((e: any) => e.instance === 'main').databases as any[]).map((d) => d.name);
+    assert.deepEqual(names, ['0']);
+  });
+
+  test('ACL users: create, grant categories and key patterns, revoke, delete', async () => {
+    const appPw = 'app-password-123';
+    await cliOk(['user', 'create', 'app', '--type', 'redis', '--json'], { ...opts, env: { PORTUNIX_DB_PASSWORD: appPw } });
+    await cli(['user', 'grant', 'app', '--type', 'redis', '--privileges', '+@read,~app:*']);
+    await admin.send(['SET', 'app:1', 'hello']);
+    const app = await connect(port, appPw, { user: 'app' });
+    assert.equal(await app.send(['GET', 'app:1']), 'hello');
+    await assert.rejects(app.send(['SET', 'app:2', 'x']), /NOPERM/);
+    await assert.rejects(app.send(['GET', 'user:1']), /NOPERM/);
+    const users = await cli(['user', 'list', '--type', 'redis']);
+    const u = (users.json as any[]).find((x) => x.name === 'app');
+    assert.ok(u.grants.includes('+@read') && u.grants.includes('~app:*'), JSON.stringify(u));
+    const acl = await readFile(join(home, 'instances', 'redis', 'main', 'users.acl'), 'utf8');
+    assert.match(acl, /^user app .*~app:\*/m);
+    assert.ok(!acl.includes(appPw));
+
+    await cli(['user', 'revoke', 'app', '--type', 'redis', '--privileges', '+@read']);
+    await assert.rejects(app.send(['GET', 'app:1']), /NOPERM/);
+    await app.close();
+    assert.equal(errorOf(await cli(['user', 'grant', 'app', '--type', 'redis', '--privileges', 'read', '--database', '0'], 5)).code, 'NOT_APPLICABLE');
+    assert.equal(errorOf(await cli(['user', 'grant', 'app', '--type', 'redis', '--privileges', '>newpass'], 2)).code, 'USAGE');
+    await cli(['user', 'delete', 'app', '--type', 'redis']);
+    const after = await cli(['user', 'list', '--type', 'redis']);
+    assert.ok(!(after.json as any[]).some((x) => x.name === 'app'));
+    const del = await runCli(['user', 'delete', 'default', '--type', 'redis', '--json'], opts);
+    assert.notEqual(del.code, 0);
+    assert.equal(errorOf(del).code, 'FORBIDDEN');
+    await admin.send(['DEL', 'app:1']);
+  });
+
+  test('config: set live and persisted with CONFIG REWRITE; restart-required and managed settings', async () => {
+    const set = await cli(['config', 'set', 'redis', 'maxmemory-policy', 'allkeys-lru']);
+    assert.equal(set.json.applied, 'live');
+    assert.equal(set.json.previous, 'noeviction');
+    const got = await cli(['config', 'get', 'redis', 'maxmemory-policy']);
+    assert.equal(got.json.value, 'allkeys-lru');
+    const conf = await readFile(join(home, 'instances', 'redis', 'main', 'server.conf'), 'utf8');
+    assert.match(conf, /^maxmemory-policy allkeys-lru$/m);
+    const backlog = await cli(['config', 'set', 'redis', 'tcp-backlog', '256']);
+    assert.equal(backlog.json.applied, 'restart-required');
+    const port1 = await runCli(['config', 'set', 'redis', 'port', '1234', '--json'], opts);
+    assert.notEqual(port1.code, 0);
+    assert.equal(errorOf(port1).code, 'FORBIDDEN');
+    const typo = await cli(['config', 'get', 'redis', 'maxmemory-polcy'], 3);
+    assert.match(errorOf(typo).message, /Did you mean "maxmemory-policy"/);
+    const bad = await runCli(['config', 'set', 'redis', 'maxmemory-policy', 'sometimes', '--json'], opts);
+    assert.equal(errorOf(bad).code, 'INVALID_CONFIG');
+    await cli(['config', 'set', 'redis', 'maxmemory-policy', 'noeviction']);
+  });
+
+  test('backup while writes happen -> flush -> restore -> same key counts; verify', async () => {
+    const writer = await connect(port, password, { db: 1 });
+    let writing = true;
+    let written = 0;
+    const loop = (async () => {
+      while (writing) {
+        await writer.send(['SET', `w:${written}`, 'x'.repeat(100)]);
+        written++;
+      }
+    })();
+    let backup;
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      backup = await cli(['backup', '0', '--type', 'redis']);
+    } finally {
+      writing = false;
+      await loop;
+      await writer.close();
+    }
+    const manifest = backup.json.manifest;
+    assert.equal(manifest.scope, 'instance');
+    assert.equal(manifest.format, 'rdb');
+    const expected = counts(manifest.tables);
+    assert.equal(expected['db0'], 250);
+    assert.ok(expected['db1']! > 0 && expected['db1']! <= written, `db1 in backup: ${expected['db1']}, written: ${written}`);
+    const file = backup.json.file as string;
+    assert.match(file, /\.rdb$/);
+
+    const verified = await cli(['backup', 'verify', file]);
+    assert.equal(verified.json.ok, true);
+    assert.deepEqual(Object.fromEntries((verified.json.tables as any[]).map((t) => [t.name, t.actual_rows])), expected);
+
+    await admin.send(['FLUSHALL', 'SYNC']);
+    assert.deepEqual(await liveCounts(admin), {});
+    const restored = await cli(['restore', file, '--force']);
+    assert.ok((restored.json.actions as string[]).some((a) => /verified key counts/.test(a)));
+    await admin.close().catch(() => undefined);
+    admin = await connect(port, password);
+    assert.deepEqual(await liveCounts(admin), expected);
+    assert.equal(await admin.send(['GET', 'user:7']), 'v7');
+    // the old RDB is not left behind once the restored server is up
+    const st = (await cli(['status', 'redis'])).json.find((e: any) => e.instance === 'main');
+    assert.equal(st.state, 'running');
+  });
+
+  test('a damaged backup is refused before anything changes', async () => {
+    const list = await cli(['backup', 'list', '--type', 'redis']);
+    const file = (list.json as any[])[0].file as string;
+    const dir = await mkdtemp(join(tmpdir(), 'pdb-redis-corrupt-'));
+    try {
+      const original = await readFile(file);
+      const manifest = JSON.parse(await readFile(`${file}.manifest.json`, 'utf8'));
+      const before = await liveCounts(admin);
+
+      // 1. truncated; the manifest still describes the original: the checksum catches it
+      const truncated = join(dir, 'truncated.rdb');
+      await writeFile(truncated, original.subarray(0, Math.floor(original.length / 2)));
+      await writeFile(`${truncated}.manifest.json`, JSON.stringify({ ...manifest, file: 'truncated.rdb' }));
+      const r1 = await runCli(['restore', truncated, '--force', '--json'], opts);
+      assert.notEqual(r1.code, 0);
+      assert.equal(errorOf(r1).code, 'BACKUP_CORRUPT');
+
+      // 2. damaged when it was written (the manifest matches the bad bytes): redis-server cannot load it
+      const damaged = join(dir, 'damaged.rdb');
+      const bytes = Buffer.from(original.subarray(0, original.length - 40));
+      await writeFile(damaged, bytes);
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      await writeFile(`${damaged}.manifest.json`, JSON.stringify({ ...manifest, file: 'damaged.rdb', size_bytes: bytes.length, sha256: sha }));
+      const r2 = await runCli(['restore', damaged, '--force', '--json'], opts);
+      assert.notEqual(r2.code, 0);
+      assert.equal(errorOf(r2).code, 'BACKUP_CORRUPT', r2.stdout);
+
+      // 3. not an RDB at all
+      const notRdb = join(dir, 'not.rdb');
+      await copyFile(`${file}.manifest.json`, notRdb);
+      const text = await readFile(notRdb);
+      await writeFile(`${notRdb}.manifest.json`, JSON.stringify({ ...manifest, file: 'not.rdb', size_bytes: text.length, sha256: createHash('sha256').update(text).digest('hex') }));
+      const r3 = await runCli(['restore', notRdb, '--force', '--json'], opts);
+      assert.equal(errorOf(r3).code, 'BACKUP_CORRUPT', r3.stdout);
+
+      assert.deepEqual(await liveCounts(admin), before, 'the live instance kept its data');
+      const st = (await cli(['status', 'redis'])).json.find((e: any) => e.instance === 'main');
+      assert.equal(st.state, 'running');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('port in use is refused at install', async () => {
+    let blocker: Server | undefined;
+    try {
+      const busy = await freePort();
+      blocker = createServer();
+      await new Promise<void>((r) => blocker!.listen({ port: busy, host: '127.0.0.1' }, () => r()));
+      const r = await runCli(['install', 'redis', '--version=7.0', '--source', 'apt', '--instance', 'blocked', '--port', String(busy), '--json'], opts);
+      assert.notEqual(r.code, 0);
+      assert.equal(errorOf(r).code, 'PORT_IN_USE');
+      const taken = await runCli(['install', 'redis', '--version=7.0', '--source', 'apt', '--instance', 'clash', '--port', String(port), '--json'], opts);
+      assert.equal(errorOf(taken).code, 'PORT_IN_USE');
+    } finally {
+      await new Promise((r) => (blocker ? blocker.close(() => r(undefined)) : r(undefined)));
+    }
+  });
+
+  test('dry-run plans for 7.2 and other platforms', async () => {
+    const apt72 = await cli(['install', 'redis', '--version=7.2', '--source', 'apt', '--dry-run', '--platform', 'debian-12']);
+    assert.match(JSON.stringify(apt72.json.plan.steps), /signed-by=\/usr\/share\/keyrings\/redis-archive-keyring\.gpg/);
+    const win = await cli(['install', 'redis', '--dry-run', '--platform', 'windows-x64']);
+    assert.equal(win.json.plan.manualOnly, true);
+    assert.match(JSON.stringify(win.json.plan.steps), /WSL/);
+  });
+});
