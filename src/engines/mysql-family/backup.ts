@@ -5,7 +5,7 @@ import { PassThrough, Writable } from 'node:stream';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
 import { DbError } from '../../core/errors.js';
 import { findProgram, num, query, spawnClient, withClientOptionFile, withConnection, type Flavour } from './client.js';
-import { quoteIdent, validateMysqlIdentifier } from './identifiers.js';
+import { quoteIdent, validateCharsetName, validateMysqlIdentifier } from './identifiers.js';
 import { serverVersion } from './instance.js';
 
 /** Row count and CHECKSUM TABLE of every base table: order-independent, recomputed after a restore. */
@@ -51,10 +51,13 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
   const tables = await fingerprint(ctx, options.database);
   const version = await serverVersion(ctx);
   const password = await ctx.adminPassword();
+  const cs = await withConnection(ctx, undefined, async (c) => (await query<{ cs: string; co: string }>(c, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [options.database]))[0]);
   await withClientOptionFile(ctx, async (optionFile) => {
     const gzip = createGzip({ level: 6 });
     const out = createWriteStream(options.file, { mode: 0o600 });
     const written = pipeline(gzip, out);
+    // the dump has no CREATE DATABASE (it restores under any name); keep the database's charset here
+    if (cs) gzip.write(`${HEADER} charset=${cs.cs} collation=${cs.co}\n`);
     try {
       await spawnClient(ctx, [dump, ...dumpArgs(flavour, optionFile), '--', options.database], { stdout: gzip, redact: [password] });
     } catch (err) {
@@ -74,11 +77,15 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
   };
 }
 
+const HEADER = '-- portunix-db database';
+
 /** Reads the whole gzip stream and checks that the dump ran to its end. Touches no data. */
-export async function checkDumpFile(file: string): Promise<void> {
+export async function checkDumpFile(file: string): Promise<{ charset?: string; collation?: string }> {
   let tail = '';
+  let head = '';
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
+      if (head.length < 1024) head += chunk.toString('utf8').slice(0, 1024);
       tail = (tail + chunk.toString('utf8')).slice(-4096);
       cb();
     },
@@ -91,6 +98,8 @@ export async function checkDumpFile(file: string): Promise<void> {
   if (!/-- Dump completed/.test(tail)) {
     throw new DbError(`Backup file ${file} is incomplete: the dump does not end with "-- Dump completed".`, 'BACKUP_CORRUPT', 'Nothing was restored. Use another backup (`portunix-db backup list`).');
   }
+  const m = new RegExp(`^${HEADER} charset=(\\w+) collation=(\\w+)`).exec(head);
+  return m ? { charset: validateCharsetName('charset', m[1]!), collation: validateCharsetName('collation', m[2]!) } : {};
 }
 
 async function loadInto(ctx: InstanceContext, flavour: Flavour, file: string, database: string): Promise<void> {
@@ -122,7 +131,7 @@ function stamp(): string {
  */
 export async function restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }, flavour: Flavour): Promise<RestoreOutcome> {
   const target = validateMysqlIdentifier('database', options.target);
-  await checkDumpFile(options.file);
+  const original = await checkDumpFile(options.file);
   const actions: string[] = [];
   const exists = await databaseExists(ctx, options.target);
   if (exists && !options.replace) {
@@ -153,7 +162,7 @@ export async function restore(ctx: InstanceContext, options: { file: string; man
     });
     actions.push(`moved the tables of the existing database ${options.target} to ${keptAs} (its views, routines, triggers and events were dropped with it)`);
   }
-  await withConnection(ctx, undefined, (c) => c.query(`CREATE DATABASE ${target} CHARACTER SET utf8mb4`));
+  await withConnection(ctx, undefined, (c) => c.query(`CREATE DATABASE ${target} CHARACTER SET ${original.charset ?? 'utf8mb4'}${original.collation ? ` COLLATE ${original.collation}` : ''}`));
   try {
     await loadInto(ctx, flavour, options.file, options.target);
   } catch (err) {
