@@ -284,7 +284,7 @@ export async function indexes(ctx: InstanceContext, options: { database: string;
                      ORDER BY k.ord) AS columns,
               x.indisunique AS unique, x.indisprimary AS primary, am.amname AS method,
               pg_relation_size(i.oid) AS size, s.idx_scan AS scans, x.indisvalid AS valid,
-              EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = x.indexrelid AND con.contype IN ('p','u','x')) AS backs,
+              (bc.conindid IS NOT NULL) AS backs,
               concat_ws('|', x.indrelid::text, x.indkey::text, x.indclass::text, am.amname,
                         coalesce(pg_get_expr(x.indexprs, x.indrelid), ''), coalesce(pg_get_expr(x.indpred, x.indrelid), '')) AS signature,
               pg_get_indexdef(x.indexrelid) AS definition
@@ -294,6 +294,8 @@ export async function indexes(ctx: InstanceContext, options: { database: string;
          JOIN pg_namespace n ON n.oid = t.relnamespace
          JOIN pg_am am ON am.oid = i.relam
          LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = x.indexrelid
+         -- pg_constraint has no index on conindid: join a set once instead of a per-row lookup
+         LEFT JOIN (SELECT DISTINCT conindid FROM pg_constraint WHERE contype IN ('p','u','x')) bc ON bc.conindid = x.indexrelid
         WHERE ${USER_SCHEMA_FILTER}
           AND ($1::text IS NULL OR n.nspname = $1)
           AND ($2::oid IS NULL OR x.indrelid = $2)
@@ -483,7 +485,7 @@ export async function performance(ctx: InstanceContext, options: { database?: st
         `SELECT s.schemaname AS schema, s.relname AS table, s.indexrelname AS index, pg_relation_size(s.indexrelid) AS size
            FROM pg_stat_user_indexes s JOIN pg_index x ON x.indexrelid = s.indexrelid
           WHERE s.idx_scan = 0 AND NOT x.indisunique AND NOT x.indisprimary
-            AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = s.indexrelid)
+            AND s.indexrelid NOT IN (SELECT conindid FROM pg_constraint WHERE conindid <> 0)
           ORDER BY pg_relation_size(s.indexrelid) DESC LIMIT 50`,
       );
       for (const u of unused.rows) report.unusedIndexes!.push({ schema: prefix + u.schema, table: u.table, index: u.index, sizeBytes: Number(u.size) });
