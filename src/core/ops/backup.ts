@@ -113,6 +113,11 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   process.once('SIGTERM', onSignal);
   try {
     const outcome = await backupFn(ctx, { database: options.database, file: partial });
+    // fault injection for tests: hold here, after the data is written and before it is named good
+    if (process.env['PORTUNIX_DB_FAULT'] === 'stall-before-rename') {
+      progress('stalled (PORTUNIX_DB_FAULT)');
+      await new Promise(() => undefined);
+    }
     progress('hashing the backup (sha256)');
     const sha256 = await fileDigest(partial, 'sha256', 'hex');
     const size = (await stat(partial)).size;

@@ -112,8 +112,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
   const plan = await engine.install.plan({ engine: engineId, version, source, instance: name, ...(port !== undefined ? { port } : {}), dataDir, ...(runAs ? { serviceUser: runAs } : {}) }, host, options.resolver ?? npmResolver);
   const steps: PlanStep[] = [...plan.steps];
-  if (runAs && !plan.manualOnly) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
-  if (!plan.manualOnly) {
+  if (runAs && !plan.manualOnly && has(engine, 'initialize')) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
+  // engines whose lifecycle is not managed yet (install plans only) stop after the packages
+  if (!plan.manualOnly && has(engine, 'initialize')) {
     steps.push({ kind: 'init-instance', description: `Initialise instance ${engineId}/${name}`, engine: engineId, instance: name, dataDir, ...(port !== undefined ? { port } : {}), ...(runAs ? { runAs } : {}) });
   }
   const fullPlan: InstallPlan = { ...plan, steps };
@@ -183,6 +184,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     if (!registered && createdDataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
     throw err;
   });
+  if (!has(engine, 'initialize')) result.notes.push(`The packages are installed, but no instance was created: ${engine.unsupported.initialize ?? `portunix-db does not manage ${engine.info.displayName} instances yet.`}`);
   await audit({ action: 'install', engine: engineId, instance: name, via: 'cli', ok: true, detail: `${version} via ${source}` });
   return result;
 }

@@ -1,5 +1,5 @@
 import type { InstanceContext } from '../contract.js';
-import { DbError } from '../../core/errors.js';
+import { DbError, toDbError } from '../../core/errors.js';
 import type pg from 'pg';
 
 /** The superuser every portunix-db PostgreSQL instance is initialised with. */
@@ -14,8 +14,10 @@ export function loadPg(): Promise<typeof pg> {
 /** Maps libpq/pg errors to a few codes with next steps; never leaks a stack trace. */
 export function mapPgError(err: unknown, ctx: InstanceContext, database?: string): DbError {
   if (err instanceof DbError) return err;
-  const e = err as { code?: string; message?: string };
+  const e = err as { code?: string; message?: string; errno?: number };
   const msg = e.message ?? String(err);
+  // file-system errors raised inside a session callback (a copy, a write) keep their meaning
+  if (typeof e.errno === 'number' && e.code && e.code !== 'ECONNREFUSED') return toDbError(err);
   switch (e.code) {
     case 'ECONNREFUSED':
       return new DbError(`Instance ${ctx.engine}/${ctx.name} refuses connections on 127.0.0.1:${ctx.config.port}.`, 'NOT_RUNNING', `Start it with \`portunix-db start ${ctx.engine}${ctx.name === 'main' ? '' : ` --instance ${ctx.name}`}\`.`);

@@ -10,7 +10,7 @@ import type { SourceId } from '../ids.js';
 
 export const PG_VERSIONS: VersionInfo[] = [
   { version: '14', latest: '14.23', eol: '2026-11-12' },
-  { version: '15', latest: '15.18', eol: '2027-11-11' },
+  { version: '15', latest: '15.20', eol: '2027-11-11' },
   { version: '16', latest: '16.14', eol: '2028-11-09' },
   { version: '17', latest: '17.10', eol: '2029-11-08' },
   { version: '18', latest: '18.4', eol: '2030-11-14' },
