@@ -7,7 +7,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { UsageError } from '../core/errors.js';
+import { DbError, UsageError } from '../core/errors.js';
 import { closest } from '../core/did-you-mean.js';
 import { createMcpServer, serverVersion } from './server.js';
 import type { Role } from './tool-base.js';
@@ -46,8 +46,17 @@ export async function connectClient(options: ConnectOptions): Promise<Client> {
   const self = selfCommand();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  const transport = new StdioClientTransport({ command: self.command, args: [...self.args, ...serveArgs(options)], env, stderr: options.stderr ?? 'inherit' });
-  await client.connect(transport);
+  const transport = new StdioClientTransport({ command: self.command, args: [...self.args, ...serveArgs(options)], env, stderr: options.stderr ?? 'pipe' });
+  // The server's log lines are kept (last 8 kB) and shown only when it fails to start.
+  let log = '';
+  transport.stderr?.on('data', (d: Buffer) => {
+    log = (log + d.toString()).slice(-8192);
+  });
+  try {
+    await client.connect(transport);
+  } catch (err) {
+    throw new DbError(`Could not start the MCP server (${self.command} ${[...self.args, ...serveArgs(options)].join(' ')}): ${(err as Error).message}`, 'START_FAILED', log.trim() ? `Its output:\n${log.trim()}` : 'Run `portunix-db mcp serve` directly to see why.');
+  }
   return client;
 }
 

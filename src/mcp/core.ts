@@ -6,40 +6,8 @@
 import type * as Lifecycle from '../core/ops/lifecycle.js';
 import type * as Data from '../core/ops/data.js';
 import type * as Inspect from '../core/ops/inspect.js';
-import type { Progress } from '../engines/contract.js';
-
-/** Shapes of the backup and maintenance operations (src/core/ops/backup.ts, maintenance.ts). */
-export interface BackupCreateArgs {
-  type: string;
-  instance?: string;
-  database: string;
-  destination?: string;
-  progress?: Progress;
-  via?: 'cli' | 'mcp';
-}
-export interface BackupCreateResult {
-  file: string;
-  manifest: Record<string, unknown>;
-}
-export interface BackupStatusArgs {
-  type?: string;
-  instance?: string;
-}
-export interface RestoreArgs {
-  file: string;
-  target?: string;
-  force?: boolean;
-  via?: 'cli' | 'mcp';
-}
-export interface VacuumArgs {
-  type: string;
-  instance?: string;
-  database: string;
-  table?: string;
-  full?: boolean;
-  analyze?: boolean;
-  via?: 'cli' | 'mcp';
-}
+import type * as Backup from '../core/ops/backup.js';
+import type * as Maintenance from '../core/ops/maintenance.js';
 
 export interface CoreOps {
   status: typeof Lifecycle.status;
@@ -53,22 +21,17 @@ export interface CoreOps {
   connections: typeof Inspect.connections;
   performance: typeof Inspect.performance;
   enableStatements: typeof Inspect.enableStatements;
-  backupStatus(args: BackupStatusArgs): Promise<unknown>;
-  createBackup(args: BackupCreateArgs): Promise<BackupCreateResult>;
-  restoreBackup(args: RestoreArgs): Promise<unknown>;
-  vacuum(args: VacuumArgs): Promise<unknown>;
+  backupStatus: typeof Backup.backupStatus;
+  createBackup: typeof Backup.createBackup;
+  restoreBackup: typeof Backup.restoreBackup;
+  vacuum: typeof Maintenance.vacuum;
 }
 
 const lifecycle = () => import('../core/ops/lifecycle.js');
 const data = () => import('../core/ops/data.js');
 const inspect = () => import('../core/ops/inspect.js');
-// Written in parallel by the lead; loaded by name so this face compiles before they land.
-const BACKUP_MODULE = '../core/ops/backup.js';
-const MAINTENANCE_MODULE = '../core/ops/maintenance.js';
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const backup = (): Promise<any> => import(BACKUP_MODULE);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const maintenance = (): Promise<any> => import(MAINTENANCE_MODULE);
+const backup = () => import('../core/ops/backup.js');
+const maintenance = () => import('../core/ops/maintenance.js');
 
 export const realCore: CoreOps = {
   status: async (a) => (await lifecycle()).status(a),

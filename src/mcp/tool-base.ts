@@ -56,8 +56,6 @@ export interface ToolDefinition<I extends z.ZodRawShape = z.ZodRawShape, O exten
   operation: OperationType;
   input: I;
   output: O;
-  /** Sensitive calls are written to the audit log (via: 'mcp') under this action name. */
-  auditAction?: string;
   run(args: z.infer<z.ZodObject<I>>, ctx: ToolContext): Promise<ToolOutcome<z.input<z.ZodObject<O>>>>;
 }
 
@@ -106,13 +104,14 @@ export function errorResult(err: unknown): CallToolResult {
 /** Runs a tool: confirm gate, one core call, output parsed through the declared schema, audit. */
 export async function invokeTool(def: ToolDefinition, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> {
   const { confirm, ...rest } = args;
-  const auditTarget = [rest['database'], rest['file'], rest['table']].filter((v) => typeof v === 'string').join(' ') || undefined;
   try {
     if (!ctx.allowed.has(def.operation)) {
       // Unreachable through the SDK (the tool is not registered), kept as a guard for direct calls.
       throw new DbError(`${def.name} is a ${def.operation} tool and this server runs as ${ctx.role}.`, 'FORBIDDEN', 'Restart the server with --allow-write (or --role operator/admin).');
     }
     if (needsConfirm(def.operation) && confirm !== true) {
+      // Core operations audit what they do (with via: 'mcp'); a refused destructive call is audited here.
+      await audit({ action: def.name, ...auditFields(rest), via: 'mcp', ok: false, detail: 'refused: confirm: true missing' });
       throw new DbError(`${def.name} may replace existing data, so it needs explicit confirmation.`, 'CONFIRMATION_REQUIRED', 'Ask the user, then call it again with "confirm": true.');
     }
     const outcome = await def.run(rest as never, ctx);
@@ -121,13 +120,10 @@ export async function invokeTool(def: ToolDefinition, args: Record<string, unkno
       ctx.log(`${def.name}: result does not match the output schema: ${parsed.error.message}`);
       throw new DbError(`${def.name} produced a result that does not match its declared output schema.`, 'INTERNAL', 'This is a bug in portunix-db; please report it with the tool arguments.');
     }
-    if (def.auditAction) await audit({ action: def.auditAction, ...auditFields(rest), ...(auditTarget ? { target: auditTarget } : {}), via: 'mcp', ok: true });
     return { content: [{ type: 'text', text: outcome.text }], structuredContent: parsed.data as Record<string, unknown> };
   } catch (err) {
-    const e = err instanceof DbError ? err : toDbError(err);
     if (!(err instanceof DbError)) ctx.log(`${def.name}: unexpected error: ${(err as Error)?.stack ?? String(err)}`);
-    if (def.auditAction) await audit({ action: def.auditAction, ...auditFields(rest), ...(auditTarget ? { target: auditTarget } : {}), via: 'mcp', ok: false, detail: `${e.code}: ${e.message.split('\n')[0]}` });
-    return errorResult(e);
+    return errorResult(err);
   }
 }
 
@@ -142,8 +138,10 @@ export function dropNulls(value: unknown): unknown {
   return value;
 }
 
-function auditFields(args: Record<string, unknown>): { engine?: string; instance?: string } {
+function auditFields(args: Record<string, unknown>): { engine?: string; instance?: string; target?: string } {
+  const target = [args['database'], args['file'], args['target']].filter((v) => typeof v === 'string').join(' ');
   return {
+    ...(target ? { target } : {}),
     ...(typeof args['type'] === 'string' ? { engine: args['type'] } : {}),
     ...(typeof args['instance'] === 'string' ? { instance: args['instance'] } : {}),
   };

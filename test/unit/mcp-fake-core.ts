@@ -29,10 +29,13 @@ export function fakeCore(overrides: Partial<CoreOps> = {}, tableCount = 5000): F
     connections: async (a) => page([{ id: '123', client: '127.0.0.1:5000', user: 'postgres', database: 'app', state: 'active', queryStart: '2024-01-01T00:00:00Z', query: 'select 1' }], a),
     performance: async () => ({ counters: { xact_commit: 10, deadlocks: 0 }, gauges: { cache_hit_ratio: 0.99, temp: null }, slowQueriesNote: 'pg_stat_statements is not enabled.' }),
     enableStatements: async () => ({ changed: true, restartRequired: true, message: 'enabled' }),
-    backupStatus: async () => [{ engine: 'postgresql', instance: 'main', database: 'app', last_backup_at: '2024-01-01T00:00:00Z', result: 'ok', file: '/b/app.dump', size_bytes: 1234 }],
-    createBackup: async (a) => ({ file: `/b/${a.database}.dump`, manifest: { method: 'pg_dump custom', format: 'custom', database: a.database } }),
-    restoreBackup: async (a) => ({ target: a.target ?? 'app', actions: ['replaced database app'] }),
-    vacuum: async () => ({ actions: ['VACUUM (ANALYZE) "app"'] }),
+    backupStatus: async () => [{ engine: 'postgresql', instance: 'main', database: 'app', last_backup: { file: '/b/app.dump', finished_at: '2024-01-01T00:00:00Z', method: 'pg_dump custom', size_bytes: 1234 }, last_attempt: { at: '2024-01-01T00:00:00Z', ok: true } }],
+    createBackup: async (a) => ({
+      file: `/b/${a.database}.dump`,
+      manifest: { manifest_version: 1, tool: 'portunix-db', file: `${a.database}.dump`, engine: 'postgresql', instance: 'main', database: a.database, method: 'pg_dump custom', format: 'custom', scope: 'database', serverVersion: '16.4', server_version: '16.4', size_bytes: 1234, sha256: 'ab'.repeat(32), started_at: 't0', finished_at: 't1', status: 'complete', tables: [{ name: 'public.users', rows: 3 }] },
+    }),
+    restoreBackup: async (a) => ({ file: a.file, engine: 'postgresql', instance: 'main', target: a.target ?? 'app', actions: ['replaced database app'] }),
+    vacuum: async (a) => ({ database: a.database, actions: ['VACUUM (ANALYZE) "app"'] }),
   };
   const merged = { ...base, ...overrides } as CoreOps;
   const out = { calls } as FakeCore;

@@ -106,21 +106,24 @@ test('db_restore needs confirm: true', async () => {
   const ok = await call(client, 'db_restore', { file: '/b/app.dump', confirm: true });
   assert.equal(ok.isError, undefined);
   const restoreCall = core.calls.find((c) => c.op === 'restoreBackup')!;
-  assert.deepEqual(restoreCall.args, { file: '/b/app.dump', force: true, via: 'mcp' });
+  const { progress: _p, ...restoreArgs } = restoreCall.args as Record<string, unknown>;
+  assert.deepEqual(restoreArgs, { file: '/b/app.dump', force: true, via: 'mcp' });
   assert.deepEqual((ok.structuredContent as { actions: string[] }).actions, ['replaced database app']);
   await client.close();
 });
 
-test('sensitive calls are audited with via: mcp', async () => {
-  const client = await connect('admin');
+test('write tools pass via: mcp to the core (which audits them); a refused restore is audited here', async () => {
+  const core = fakeCore();
+  const client = await connect('admin', core);
   await call(client, 'db_backup_create', { type: 'postgresql', database: 'app' });
   await call(client, 'db_vacuum', { type: 'postgresql', database: 'app', analyze: true });
+  await call(client, 'db_restore', { file: '/b/app.dump' });
+  for (const op of ['createBackup', 'vacuum']) assert.equal((core.calls.find((c) => c.op === op)!.args as { via: string }).via, 'mcp', op);
   const lines = readFileSync(join(home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  const backup = lines.find((l) => l['action'] === 'backup')!;
-  assert.equal(backup['via'], 'mcp');
-  assert.equal(backup['ok'], true);
-  assert.equal(backup['engine'], 'postgresql');
-  assert.ok(lines.some((l) => l['action'] === 'vacuum' && l['via'] === 'mcp'));
+  const refused = lines.find((l) => l['action'] === 'db_restore')!;
+  assert.equal(refused['via'], 'mcp');
+  assert.equal(refused['ok'], false);
+  assert.equal(refused['target'], '/b/app.dump');
   await client.close();
 });
 

@@ -2,26 +2,59 @@ import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
 import { identifier, target } from '../schemas.js';
 import { bytes, pairs } from '../format.js';
-import { pick } from './shape.js';
 
 export const dbBackupCreate = defineTool({
   name: 'db_backup_create',
   title: 'Create a backup',
-  description: 'Backs up one database to a file with a manifest (row counts, checksums). The file appears in db_backup_status. Only listed when the server runs with --allow-write.',
+  description:
+    'Backs up one database to a file with a manifest (sha256, row counts and checksums per table). The backup then shows in db_backup_status. Only listed when the server runs with --allow-write.',
   operation: 'write',
-  auditAction: 'backup',
   input: {
     ...target,
     database: identifier('database'),
-    destination: z.string().min(1).max(4096).optional().describe('Directory for the backup file (default: the instance\'s backup_dir)'),
+    destination: z.string().min(1).max(4096).optional().describe("Directory for the backup file (default: the instance's backup_dir)"),
   },
-  output: { file: z.string(), manifest: z.record(z.string(), z.unknown()) },
+  output: {
+    file: z.string(),
+    manifest: z.object({
+      engine: z.string(),
+      instance: z.string(),
+      database: z.string(),
+      method: z.string(),
+      format: z.string(),
+      scope: z.enum(['database', 'instance']),
+      server_version: z.string(),
+      size_bytes: z.number(),
+      sha256: z.string(),
+      started_at: z.string(),
+      finished_at: z.string(),
+      status: z.string(),
+      tables: z.number().describe('Tables fingerprinted in the manifest'),
+      notes: z.array(z.string()).optional(),
+    }),
+  },
   async run(args, { core, log }) {
     const r = await core.createBackup({ ...args, via: 'mcp', progress: (m: string) => log(`db_backup_create: ${m}`) });
-    const manifest = r.manifest as Record<string, unknown>;
+    const m = r.manifest;
+    const manifest = {
+      engine: m.engine,
+      instance: m.instance,
+      database: m.database,
+      method: m.method,
+      format: m.format,
+      scope: m.scope,
+      server_version: m.server_version,
+      size_bytes: m.size_bytes,
+      sha256: m.sha256,
+      started_at: m.started_at,
+      finished_at: m.finished_at,
+      status: m.status,
+      tables: m.tables.length,
+      ...(m.notes?.length ? { notes: m.notes } : {}),
+    };
     return {
       structured: { file: r.file, manifest },
-      text: `Backed up ${args.database} to ${r.file}\n${pairs({ method: pick(manifest, 'method'), format: pick(manifest, 'format'), size: bytes(pick(manifest, 'size_bytes', 'sizeBytes', 'bytes') as number | undefined), sha256: pick(manifest, 'sha256') })}`,
+      text: `Backed up ${m.engine}/${m.instance} ${m.database} to ${r.file}\n${pairs({ method: m.method, size: bytes(m.size_bytes), tables: m.tables.length, sha256: m.sha256.slice(0, 16) + '…' })}${m.notes?.length ? `\nnotes: ${m.notes.join(' ')}` : ''}`,
     };
   },
 });

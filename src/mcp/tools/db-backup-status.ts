@@ -1,31 +1,46 @@
 import { z } from 'zod';
 import { page } from '../../core/paging.js';
 import { defineTool } from '../tool-base.js';
-import { engineParam, instanceParam, pageOutput, paging } from '../schemas.js';
-import { bytes, pageFooter, table, type Cell } from '../format.js';
-import { asRecords, pick } from './shape.js';
+import { engineParam, identifier, instanceParam, pageOutput, paging } from '../schemas.js';
+import { bytes, pageFooter, table } from '../format.js';
+
+const result = z.object({ at: z.string(), ok: z.boolean(), error: z.string().optional() });
+
+const entry = z.object({
+  engine: z.string(),
+  instance: z.string(),
+  database: z.string(),
+  last_backup: z.object({ file: z.string(), finished_at: z.string(), method: z.string(), size_bytes: z.number() }).optional().describe('Last complete backup (file and manifest present and matching)'),
+  last_attempt: result.optional().describe('Result of the last backup attempt, good or failed'),
+  last_verify: result.optional(),
+});
 
 export const dbBackupStatus = defineTool({
   name: 'db_backup_status',
   title: 'Backup status',
-  description: 'The last backup of each database and its result, from the backup manifests. Without `type`, every instance.',
+  description: 'Per database: the last complete backup (file, time, method, size) and the result of the last attempt and verification, from the backup manifests. Without `type`, every instance.',
   operation: 'read',
-  input: { type: engineParam.optional(), instance: instanceParam, ...paging },
-  output: { items: z.array(z.record(z.string(), z.unknown())), ...pageOutput },
+  input: { type: engineParam.optional(), instance: instanceParam, database: identifier('database').optional(), ...paging },
+  output: { items: z.array(entry), ...pageOutput },
   async run(args, { core }) {
-    const all = asRecords(await core.backupStatus({ ...(args.type ? { type: args.type } : {}), ...(args.instance ? { instance: args.instance } : {}) }));
+    const all = await core.backupStatus({ ...(args.type ? { type: args.type } : {}), ...(args.instance ? { instance: args.instance } : {}), ...(args.database ? { database: args.database } : {}) });
     const p = page(all, args);
-    const rows: Cell[][] = p.items.map((e) => [
-      [pick(e, 'engine'), pick(e, 'instance')].filter(Boolean).join('/') || undefined,
-      pick(e, 'database'),
-      pick(e, 'last_backup_at', 'created_at', 'at', 'finished_at', 'time'),
-      pick(e, 'result', 'status', 'ok'),
-      bytes(pick(e, 'size_bytes', 'sizeBytes', 'bytes') as number | undefined),
-      pick(e, 'file', 'last_file'),
-    ]);
     return {
       structured: p,
-      text: p.total === 0 ? 'No backups yet. Create one with db_backup_create (server started with --allow-write) or `portunix-db backup <db> --type <engine>`.' : `${table(['INSTANCE', 'DATABASE', 'LAST_BACKUP', 'RESULT', 'SIZE', 'FILE'], rows)}\n${pageFooter(p, 'databases')}`,
+      text:
+        p.total === 0
+          ? 'No backups yet. Create one with db_backup_create (server started with --allow-write) or `portunix-db backup <database> --type <engine>`.'
+          : `${table(
+              ['INSTANCE', 'DATABASE', 'LAST_BACKUP', 'SIZE', 'LAST_ATTEMPT', 'FILE'],
+              p.items.map((e) => [
+                `${e.engine}/${e.instance}`,
+                e.database,
+                e.last_backup?.finished_at,
+                bytes(e.last_backup?.size_bytes),
+                e.last_attempt ? `${e.last_attempt.ok ? 'ok' : `FAILED: ${e.last_attempt.error ?? ''}`} ${e.last_attempt.at}` : undefined,
+                e.last_backup?.file,
+              ]),
+            )}\n${pageFooter(p, 'databases')}`,
     };
   },
 });

@@ -1,27 +1,32 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
-import { identifier } from '../schemas.js';
-import { isRecord } from './shape.js';
+import { identifier, instanceParam } from '../schemas.js';
 
 export const dbRestore = defineTool({
   name: 'db_restore',
   title: 'Restore a backup',
   description:
-    'Restores a backup file (from db_backup_status) into its database, or into `target`. Replaces existing data, so it needs `confirm: true`; ask the user first. Only listed when the server runs with --allow-write.',
+    'Restores a backup file (see db_backup_status) into its database, or into `target`. The file is checked against its manifest first. Replaces existing data, so it needs `confirm: true`: ask the user first. Only listed when the server runs with --allow-write.',
   operation: 'destructive',
-  auditAction: 'restore',
   input: {
     file: z.string().min(1).max(4096).describe('Backup file path, as shown by db_backup_status'),
     target: identifier('target database').optional().describe('Restore into this database instead of the original'),
+    instance: instanceParam.describe('Restore into this instance of the same engine (default: the one the backup came from)'),
   },
-  output: { file: z.string(), outcome: z.record(z.string(), z.unknown()), actions: z.array(z.string()).optional() },
-  async run(args, { core }) {
-    const r = await core.restoreBackup({ file: args.file, ...(args.target ? { target: args.target } : {}), force: true, via: 'mcp' });
-    const outcome = isRecord(r) ? r : { result: r };
-    const actions = Array.isArray(outcome['actions']) ? (outcome['actions'] as unknown[]).map(String) : undefined;
+  output: {
+    file: z.string(),
+    engine: z.string(),
+    instance: z.string(),
+    target: z.string(),
+    actions: z.array(z.string()).describe('What changed'),
+    tables: z.array(z.object({ name: z.string(), rows: z.number(), checksum: z.string().optional() })).optional(),
+  },
+  async run(args, { core, log }) {
+    const r = await core.restoreBackup({ ...args, force: true, via: 'mcp', progress: (m: string) => log(`db_restore: ${m}`) });
+    const tables = r.tables?.slice(0, 100);
     return {
-      structured: { file: args.file, outcome, ...(actions ? { actions } : {}) },
-      text: `Restored ${args.file}${typeof outcome['target'] === 'string' ? ` into ${outcome['target']}` : ''}${actions?.length ? `:\n- ${actions.join('\n- ')}` : ''}`,
+      structured: { ...r, ...(tables ? { tables } : {}) },
+      text: `Restored ${r.file} into ${r.engine}/${r.instance} ${r.target}:\n${r.actions.map((a) => `- ${a}`).join('\n')}${r.tables ? `\n${r.tables.length} tables, ${r.tables.reduce((s, t) => s + t.rows, 0)} rows` : ''}`,
     };
   },
 });
