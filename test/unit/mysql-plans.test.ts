@@ -67,7 +67,7 @@ test("apt MariaDB 10.11 on Debian 12 / Ubuntu 24.04: the distribution's mariadb-
     const plan = await mariadb.install.plan(req(mariadb, '10.11', 'apt'), host(k), resolver);
     const c = cmds(plan.steps);
     assert.equal(plan.binDir, '/usr/sbin');
-    assert.ok(c.some((x) => x.includes('apt-get install -y --no-install-recommends mariadb-server mariadb-client')), c.join('\n'));
+    assert.ok(c.some((x) => x.includes('apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends mariadb-server mariadb-client')), c.join('\n'));
     assert.ok(!c.some((x) => x.includes('dlm.mariadb.com')), 'no vendor repo for the distro line');
     const idxRecord = plan.steps.findIndex((s) => s.kind === 'engine-step' && s.action === 'record-distro-service');
     const idxInstall = plan.steps.findIndex((s) => s.kind === 'command' && s.argv.includes('mariadb-server'));

@@ -30,6 +30,9 @@ function distroLabel(host: HostPlatform): string | undefined {
   return host.distro ? `${host.distro.id}-${host.distro.versionId}` : undefined;
 }
 
+/** Waits for another apt/dpkg run to finish instead of failing on its lock. */
+const APT = ['apt-get', '-o', 'DPkg::Lock::Timeout=600'];
+
 function platformOf(host: HostPlatform): InstallPlan['platform'] {
   const d = distroLabel(host);
   return { os: host.os, arch: host.arch, ...(d ? { distro: d } : {}) };
@@ -73,14 +76,14 @@ function aptPlan(flavour: Flavour, request: InstallRequest, host: HostPlatform):
   let pkgs: string[];
   let guardPkg: string;
   let service: string;
-  steps.push({ kind: 'command', description: 'Refresh the package index', argv: ['apt-get', 'update'], sudo: true });
+  steps.push({ kind: 'command', description: 'Refresh the package index', argv: [...APT, 'update'], sudo: true });
   if (flavour.id === 'mariadb' && request.version === '10.11' && distroHasMariadb1011(host)) {
     pkgs = ['mariadb-server', 'mariadb-client'];
     guardPkg = 'mariadb-server';
     service = 'mariadb';
     notes.push(`MariaDB 10.11 from ${family === 'debian' ? 'Debian' : 'Ubuntu'}'s own archive (${suite}).`);
   } else {
-    steps.push({ kind: 'command', description: 'Tools to fetch the vendor signing key', argv: ['apt-get', 'install', '-y', '--no-install-recommends', 'ca-certificates', 'curl'], sudo: true });
+    steps.push({ kind: 'command', description: 'Tools to fetch the vendor signing key', argv: [...APT, 'install', '-y', '--no-install-recommends', 'ca-certificates', 'curl'], sudo: true });
     steps.push({ kind: 'command', description: 'Key directory', argv: ['install', '-d', '-m', '0755', '/etc/apt/keyrings'], sudo: true });
     if (flavour.id === 'mariadb') {
       steps.push({ kind: 'command', description: 'MariaDB release signing key', argv: ['curl', '-fsSL', '-o', '/etc/apt/keyrings/mariadb-keyring.pgp', 'https://mariadb.org/mariadb_release_signing_key.pgp'], sudo: true });
@@ -110,11 +113,11 @@ function aptPlan(flavour: Flavour, request: InstallRequest, host: HostPlatform):
       service = 'mysql';
       notes.push(`MySQL ${request.version} from Oracle's MySQL APT repository (repo.mysql.com, component ${component}).`);
     }
-    steps.push({ kind: 'command', description: 'Refresh the package index with the new repository', argv: ['apt-get', 'update'], sudo: true });
+    steps.push({ kind: 'command', description: 'Refresh the package index with the new repository', argv: [...APT, 'update'], sudo: true });
   }
   const guard = serviceGuard(request.engine, guardPkg, service);
   steps.push(guard.before);
-  steps.push({ kind: 'command', description: `Install ${pkgs.join(' and ')}`, argv: ['apt-get', 'install', '-y', '--no-install-recommends', ...pkgs], sudo: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  steps.push({ kind: 'command', description: `Install ${pkgs.join(' and ')}`, argv: [...APT, 'install', '-y', '--no-install-recommends', ...pkgs], sudo: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
   steps.push(guard.after);
   notes.push(`The package's own ${service} service (port 3306, /var/lib/mysql) is not used: each portunix-db instance has its own data dir, option file and port, and runs in the foreground under portunix-db's supervisor.`);
   return { engine: request.engine, version: request.version, source: 'apt', platform: platformOf(host), steps, binDir: '/usr/sbin', notes };
