@@ -509,7 +509,9 @@ export async function performance(ctx: InstanceContext, options: { database?: st
         `SELECT query, calls, ${total} AS total, ${mean} AS mean, rows
            FROM pg_stat_statements
           WHERE ($1::text IS NULL OR dbid = (SELECT oid FROM pg_database WHERE datname = $1))
-            AND query NOT ILIKE '%pg_stat_statements%'
+            -- leave out catalog look-ups (this tool's own inspection queries among them) and readiness probes
+            AND query !~* '(pg_stat_|pg_catalog|pg_class|pg_namespace|pg_settings|pg_database|pg_roles|pg_extension|pg_index|pg_constraint|pg_attribute|pg_available_extensions)'
+            AND query NOT IN ('SELECT $1', 'SELECT 1', 'SHOW server_version', 'SHOW server_version_num', 'BEGIN', 'COMMIT')
           ORDER BY ${mean} DESC LIMIT 10`,
         [options.database ?? null],
       );
