@@ -17,6 +17,7 @@ npx tsc -p tsconfig.json
 export PORTUNIX_DB_SECRET_BACKEND=file
 
 echo "==> unit tests" >&2
-node --test --test-concurrency=4 'dist/test/unit/**/*.test.js'
+shopt -s globstar nullglob
+node --test --test-concurrency=4 dist/test/unit/**/*.test.js
 echo "==> integration tests (real servers, installed by the tool)" >&2
-node --test --test-concurrency=1 'dist/test/integration/**/*.test.js'
+node --test --test-concurrency=1 dist/test/integration/**/*.test.js
