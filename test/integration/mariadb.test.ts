@@ -1,0 +1,291 @@
+/**
+ * MariaDB 10.11 end to end through the built CLI: installed from Debian's apt by the tool itself
+ * into a fresh PORTUNIX_HOME. Lifecycle (kill -9 → crashed → start), two instances side by side,
+ * admin, load data, every inspection command, backup → drop → restore → verify, config, vacuum,
+ * and the bad inputs (injection, port in use, corrupt backup, idempotent start).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { copyFileSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliOk, freshHome, runCli } from '../helpers/cli.js';
+
+const home = freshHome('mariadb');
+const opts = { home };
+
+async function rootUrl(instance = 'main'): Promise<string> {
+  return (await cliOk(['url', 'mariadb', '--instance', instance, '--show-password', '--json'], opts)).json.url as string;
+}
+
+async function sql<T = Record<string, unknown>>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const mysql = await import('mysql2/promise');
+  const conn = await mysql.createConnection({ uri: url, multipleStatements: true });
+  try {
+    const [rows] = await conn.query(text, params);
+    return rows as T[];
+  } finally {
+    await conn.end();
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address() as { port: number };
+      srv.close(() => resolve(a.port));
+    });
+  });
+}
+
+function errorCode(r: { json: any; stdout: string; stderr: string }): string | undefined {
+  return r.json?.error?.code ?? /"code":\s*"([A-Z_]+)"/.exec(r.stdout + r.stderr)?.[1];
+}
+
+describe('mariadb 10.11 via apt', () => {
+  let mainPort = 0;
+  before(async () => {
+    mainPort = await freePort();
+  });
+  after(async () => {
+    for (const instance of ['main', 'b']) await runCli(['stop', 'mariadb', '--instance', instance], opts);
+  });
+
+  it('installs through apt and runs, secured: loopback only, password not in config, 0600 secrets', async () => {
+    const r = await cliOk(['install', 'mariadb', '--source', 'apt', '--port', String(mainPort), '--json'], { home, timeoutMs: 600_000 });
+    assert.equal(r.json.source, 'apt');
+    assert.equal(r.json.state, 'running');
+    const st = (await cliOk(['status', 'mariadb', '--json'], opts)).json[0];
+    assert.equal(st.state, 'running');
+    assert.match(st.full_version, /^10\.11\./);
+    const conf = readFileSync(join(home, 'instances', 'mariadb', 'main', 'server.conf'), 'utf8');
+    assert.match(conf, /^bind-address=127\.0\.0\.1$/m);
+    assert.match(conf, new RegExp(`^port=${mainPort}$`, 'm'));
+    assert.match(conf, /^user=portunix-db$/m, 'the server runs as the service user');
+    const url = await rootUrl();
+    const password = new URL(url).password;
+    assert.ok(password.length >= 16);
+    assert.equal((await cliOk(['url', 'mariadb', '--json'], opts)).json.url, `mysql://root:***@127.0.0.1:${mainPort}/`);
+    assert.ok(!conf.includes(password) && !readFileSync(join(home, 'config.json'), 'utf8').includes(password));
+    const rows = await sql<{ u: string; b: string }>(url, 'SELECT CURRENT_USER() AS u, @@bind_address AS b');
+    assert.deepEqual(rows[0], { u: 'root@127.0.0.1', b: '127.0.0.1' });
+    // the server process belongs to the unprivileged user
+    const pid = st.pid as number;
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+    assert.notEqual(uid, 0);
+  });
+
+  it('a second instance runs side by side on its own port and data dir', async () => {
+    const port = await freePort();
+    await cliOk(['install', 'mariadb', '--instance', 'b', '--port', String(port), '-q'], { home, timeoutMs: 600_000 });
+    const st = (await cliOk(['status', 'mariadb', '--json'], opts)).json as { instance: string; state: string; port: number; data_dir: string }[];
+    const byName = Object.fromEntries(st.map((s) => [s.instance, s]));
+    assert.equal(byName['main']!.state, 'running');
+    assert.equal(byName['b']!.state, 'running');
+    assert.equal(byName['b']!.port, port);
+    assert.notEqual(byName['main']!.data_dir, byName['b']!.data_dir);
+    assert.notEqual(new URL(await rootUrl('b')).password, new URL(await rootUrl('main')).password, 'each instance has its own root password');
+    await cliOk(['stop', 'mariadb', '--instance', 'b'], opts);
+    assert.equal((await cliOk(['status', 'mariadb', '--instance', 'b', '--json'], opts)).json[0].state, 'stopped');
+    assert.equal((await cliOk(['status', 'mariadb', '--instance', 'main', '--json'], opts)).json[0].state, 'running', 'stopping b leaves main alone');
+  });
+
+  it('lifecycle: start is idempotent, kill -9 is reported as crashed, start recovers, restart works', async () => {
+    const again = await cliOk(['start', 'mariadb', '--json'], opts);
+    assert.equal(again.json.already_running, true);
+    const pid = (await cliOk(['status', 'mariadb', '--json'], opts)).json[0].pid as number;
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    const crashed = (await cliOk(['status', 'mariadb', '--json'], opts)).json[0];
+    assert.equal(crashed.state, 'crashed');
+    assert.ok(Array.isArray(crashed.log_tail) && crashed.log_tail.length > 0, 'a crash comes with the log tail');
+    const rec = await cliOk(['start', 'mariadb', '--json'], opts);
+    assert.equal(rec.json.recovered_from_crash, true);
+    assert.equal(rec.json.state, 'running');
+    const rs = await cliOk(['restart', 'mariadb', '--json'], opts);
+    assert.equal(rs.json.state, 'running');
+    assert.notEqual(rs.json.pid, rec.json.pid);
+  });
+
+  it('refuses a port that is in use, naming the cause', async () => {
+    const port = await freePort();
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+    try {
+      const r = await runCli(['install', 'mariadb', '--instance', 'c', '--port', String(port), '--json'], opts);
+      assert.notEqual(r.code, 0);
+      assert.equal(errorCode(r), 'PORT_IN_USE');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('admin: database with charset and collation, user with a grant that works and is limited', async () => {
+    await cliOk(['create', 'shop', '--type', 'mariadb', '--charset', 'utf8mb4', '--collation', 'utf8mb4_unicode_ci'], opts);
+    const list = (await cliOk(['list', '--type', 'mariadb', '--json'], opts)).json;
+    const dbs = (Array.isArray(list) ? list[0].databases : list.items) as { name: string; encoding: string; collation: string }[];
+    assert.deepEqual(dbs.find((d) => d.name === 'shop'), { ...dbs.find((d) => d.name === 'shop'), encoding: 'utf8mb4', collation: 'utf8mb4_unicode_ci' });
+    await cliOk(['user', 'create', 'app', '--type', 'mariadb', '--password-stdin'], { home, input: 'app-secret-pw\n' });
+    const g = await cliOk(['user', 'grant', 'app', '--type', 'mariadb', '--database', 'shop', '--privileges', 'select,insert', '--json'], opts);
+    assert.deepEqual(g.json.statements, ["GRANT SELECT, INSERT ON `shop`.* TO 'app'@'%'"]);
+    const bad = await runCli(['user', 'grant', 'app', '--type', 'mariadb', '--database', 'shop', '--privileges', 'select;drop', '--json'], opts);
+    assert.notEqual(bad.code, 0);
+    const users = (await cliOk(['user', 'list', '--type', 'mariadb', '--json'], opts)).json;
+    const app = (Array.isArray(users) ? users : users.items).find((u: { name: string }) => u.name === 'app');
+    assert.ok(app.grants.some((x: string) => /GRANT SELECT, INSERT ON `shop`\.\*/.test(x)));
+  });
+
+  it('loads data (root), and the app user can read and insert but not delete', async () => {
+    const url = await rootUrl();
+    await sql(url.replace(/\/$/, '/shop'), `
+      CREATE TABLE customers (id INT PRIMARY KEY AUTO_INCREMENT, email VARCHAR(200) NOT NULL UNIQUE, name VARCHAR(100), age INT CHECK (age >= 0), KEY idx_name (name), KEY idx_name_dup (name)) COMMENT 'people';
+      CREATE TABLE orders (id INT PRIMARY KEY AUTO_INCREMENT, customer_id INT NOT NULL, total DECIMAL(10,2), CONSTRAINT fk_customer FOREIGN KEY (customer_id) REFERENCES customers(id) ON DELETE CASCADE, CONSTRAINT chk_total CHECK (total >= 0));
+      CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100;
+      CREATE TRIGGER orders_default BEFORE INSERT ON orders FOR EACH ROW SET NEW.total = COALESCE(NEW.total, 0);
+      CREATE PROCEDURE order_count() SELECT COUNT(*) FROM orders;`);
+    const values = Array.from({ length: 500 }, (_, i) => `('c${i}@example.org', 'Name ${i % 37}', ${20 + (i % 50)})`).join(',');
+    await sql(url.replace(/\/$/, '/shop'), `INSERT INTO customers (email, name, age) VALUES ${values}`);
+    await sql(url.replace(/\/$/, '/shop'), 'INSERT INTO orders (customer_id, total) SELECT id, id * 1.5 FROM customers');
+    const appUrl = `mysql://app:app-secret-pw@127.0.0.1:${mainPort}/shop`;
+    assert.equal((await sql<{ n: number }>(appUrl, 'SELECT COUNT(*) AS n FROM customers'))[0]!.n, 500);
+    await sql(appUrl, "INSERT INTO customers (email, name, age) VALUES ('app@example.org', 'App', 1)");
+    await assert.rejects(sql(appUrl, 'DELETE FROM customers'), /denied/i);
+  });
+
+  it('every inspection command answers from information_schema', async () => {
+    const tables = (await cliOk(['tables', 'shop', '--type', 'mariadb', '--json'], opts)).json.items as { name: string; kind: string }[];
+    assert.deepEqual(tables.map((t) => `${t.name}:${t.kind}`), ['big_orders:view', 'customers:table', 'orders:table']);
+    const schema = (await cliOk(['schema', 'shop', '--type', 'mariadb', '--json'], opts)).json;
+    assert.deepEqual(schema.schemas[0], { ...schema.schemas[0], name: 'shop', tables: 2, views: 1 });
+    const kinds = (schema.objects.items as { kind: string }[]).map((o) => o.kind);
+    assert.ok(kinds.includes('procedure') && kinds.includes('trigger'), kinds.join(','));
+    const info = (await cliOk(['table-info', 'customers', '--database', 'shop', '--type', 'mariadb', '--json'], opts)).json;
+    assert.equal(info.rows, 501);
+    assert.equal(info.rowsEstimated, false);
+    assert.deepEqual(info.primaryKey, ['id']);
+    assert.equal(info.comment, 'people');
+    assert.deepEqual(info.columns.map((c: { name: string }) => c.name), ['id', 'email', 'name', 'age']);
+    const idx = (await cliOk(['indexes', 'shop', '--type', 'mariadb', '--json'], opts)).json.items as { table: string; name: string; duplicateOf?: string; sizeBytes?: number; primary: boolean }[];
+    const dup = idx.find((i) => i.name === 'idx_name_dup')!;
+    assert.equal(dup.duplicateOf, 'idx_name');
+    assert.ok(idx.every((i) => typeof i.sizeBytes === 'number' && i.sizeBytes > 0), 'sizes from mysql.innodb_index_stats');
+    assert.ok(idx.some((i) => i.table === 'orders' && i.primary));
+    const cons = (await cliOk(['constraints', 'shop', '--type', 'mariadb', '--json'], opts)).json.items as { table: string; name: string; type: string; references?: { table: string; columns: string[]; onDelete?: string } ; definition?: string }[];
+    const fk = cons.find((c) => c.name === 'fk_customer')!;
+    assert.equal(fk.type, 'foreign key');
+    assert.deepEqual(fk.references, { schema: 'shop', table: 'customers', columns: ['id'], onDelete: 'CASCADE', onUpdate: 'RESTRICT' });
+    assert.ok(cons.some((c) => c.type === 'unique' && c.table === 'customers'));
+    assert.ok(cons.some((c) => c.type === 'check' && c.name === 'chk_total' && /total/.test(c.definition ?? '')));
+    assert.ok(cons.some((c) => c.type === 'primary key' && c.table === 'orders'));
+    const conns = (await cliOk(['connections', 'mariadb', '--json'], opts)).json;
+    assert.ok(Array.isArray(conns.items));
+    const size = (await cliOk(['size', 'mariadb', '--json'], opts)).json;
+    assert.ok(size.items.find((d: { name: string; sizeBytes: number }) => d.name === 'shop').sizeBytes > 0);
+    await cliOk(['metrics', 'mariadb', '--json'], opts);
+    const m = (await cliOk(['metrics', 'mariadb', '--json'], opts)).json;
+    assert.ok(m.counters.Questions > 0 && m.counters.Com_commit !== undefined && m.counters.Innodb_deadlocks !== undefined);
+    assert.ok(typeof m.gauges.cache_hit_ratio === 'number');
+    assert.ok(m.rates && typeof m.rates.Questions === 'number', 'the second sample has rates');
+    assert.match(m.slowQueriesNote ?? '', /performance_schema is off/);
+    const h = await cliOk(['health', 'mariadb', '--json'], opts);
+    assert.equal(h.json.healthy, true);
+    assert.ok(h.json.checks.some((c: { name: string }) => c.name === 'disk space'));
+    const logs = await cliOk(['logs', 'mariadb', '--json'], opts);
+    assert.ok(logs.json.lines.some((l: string) => /ready for connections/.test(l)));
+  });
+
+  it('rejects identifier injection everywhere and nothing is dropped', async () => {
+    const evil = 'x`; DROP DATABASE mysql; --';
+    for (const args of [['tables', evil], ['create', evil], ['table-info', evil, '--database', 'shop'], ['indexes', 'shop', '--table', evil], ['backup', evil]]) {
+      const r = await runCli([...args, '--type', 'mariadb', '--json'], opts);
+      assert.notEqual(r.code, 0, args.join(' '));
+      assert.equal(errorCode(r), 'INVALID_IDENTIFIER', `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    }
+    const r = await runCli(['user', 'create', "bob'@'%", '--type', 'mariadb', '--password-stdin', '--json'], { home, input: 'long-enough-pw\n' });
+    assert.equal(errorCode(r), 'INVALID_IDENTIFIER');
+    const dbs = await sql<{ n: string }>(await rootUrl(), "SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('mysql', 'shop')");
+    assert.equal(dbs.length, 2);
+  });
+
+  it('config: SET GLOBAL plus option file; read-only settings say a restart is needed', async () => {
+    const s = await cliOk(['config', 'set', 'mariadb', 'max_connections', '222', '--json'], opts);
+    assert.equal(s.json.applied, 'live');
+    assert.equal((await cliOk(['config', 'get', 'mariadb', 'max_connections', '--json'], opts)).json.value, '222');
+    const ro = await cliOk(['config', 'set', 'mariadb', 'performance_schema', 'ON', '--json'], opts);
+    assert.equal(ro.json.applied, 'restart-required');
+    const conf = readFileSync(join(home, 'instances', 'mariadb', 'main', 'server.conf'), 'utf8');
+    assert.match(conf, /^max_connections=222$/m);
+    assert.match(conf, /^performance_schema=ON$/m);
+    await cliOk(['restart', 'mariadb'], opts);
+    assert.equal((await cliOk(['config', 'get', 'mariadb', 'max_connections', '--json'], opts)).json.value, '222', 'the option file keeps it across restarts');
+    await sql(await rootUrl(), 'SELECT COUNT(*) FROM shop.orders WHERE total > 10');
+    const m = (await cliOk(['metrics', 'mariadb', '--json'], opts)).json;
+    assert.ok(Array.isArray(m.slowQueries) && m.slowQueries.length > 0, 'statement digests from performance_schema');
+    const typo = await runCli(['config', 'set', 'mariadb', 'max_conections', '5', '--json'], opts);
+    assert.notEqual(typo.code, 0);
+    assert.match(typo.stdout + typo.stderr, /max_connections/);
+  });
+
+  it('vacuum: ANALYZE TABLE, and OPTIMIZE TABLE with --full', async () => {
+    const a = await cliOk(['vacuum', 'shop', '--type', 'mariadb', '--json'], opts);
+    assert.ok(a.json.actions.some((x: string) => /ANALYZE TABLE on 2 table/.test(x)));
+    const f = await cliOk(['vacuum', 'shop', '--type', 'mariadb', '--full', '--json'], opts);
+    assert.ok(f.json.actions.some((x: string) => /OPTIMIZE TABLE/.test(x)));
+  });
+
+  it('backup → drop → restore → verify; restore --force keeps the old copy; a corrupt backup is refused before anything changes', async () => {
+    const b = await cliOk(['backup', 'shop', '--type', 'mariadb', '--json'], opts);
+    const file = b.json.file as string;
+    assert.match(file, /\.sql\.gz$/);
+    assert.equal((statSync(file).mode & 0o077), 0, 'the backup is not readable by others');
+    assert.match(b.json.manifest.method, /mariadb-dump --single-transaction --routines --triggers --events/);
+    const tables = Object.fromEntries((b.json.manifest.tables as { name: string; rows: number; checksum: string }[]).map((t) => [t.name, t]));
+    assert.equal(tables['customers']!.rows, 501);
+    assert.equal(tables['orders']!.rows, 500);
+    assert.ok(tables['customers']!.checksum);
+    const listed = (await cliOk(['backup', 'list', '--type', 'mariadb', '--json'], opts)).json;
+    assert.ok(JSON.stringify(listed).includes(file.split('/').pop()!));
+
+    await cliOk(['drop', 'shop', '--type', 'mariadb', '--force'], opts);
+    const r = await cliOk(['restore', file, '--json'], opts);
+    assert.ok(r.json.actions.some((a: string) => /created database shop/.test(a)));
+    const url = (await rootUrl()).replace(/\/$/, '/shop');
+    assert.equal((await sql<{ n: number }>(url, 'SELECT COUNT(*) AS n FROM orders'))[0]!.n, 500);
+    assert.equal((await sql(url, "SHOW TRIGGERS LIKE 'orders'")).length, 1, 'triggers come back');
+    assert.equal((await sql(url, "SHOW PROCEDURE STATUS WHERE Db = 'shop'")).length, 1, 'routines come back');
+    assert.equal((await sql<{ c: string }>(url, "SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop'"))[0]!.c, 'utf8mb4_unicode_ci');
+
+    const v = await cliOk(['backup', 'verify', file, '--json'], opts);
+    assert.equal(v.json.ok, true, JSON.stringify(v.json));
+    assert.equal(v.json.checksum_ok, true);
+    assert.deepEqual(v.json.problems, []);
+    assert.equal(v.json.tables.length, 2);
+
+    // replace: the current tables are kept aside, the backup is loaded
+    await sql(url, 'DELETE FROM orders WHERE id > 10');
+    const rr = await cliOk(['restore', file, '--force', '--json'], opts);
+    assert.ok(rr.json.actions.some((a: string) => /old copy kept as shop_old_/.test(a)), JSON.stringify(rr.json));
+    assert.equal((await sql<{ n: number }>(url, 'SELECT COUNT(*) AS n FROM orders'))[0]!.n, 500);
+    const old = /kept as (shop_old_\w+)/.exec(rr.json.actions.join(' '))![1]!;
+    assert.equal((await sql<{ n: number }>(url, `SELECT COUNT(*) AS n FROM \`${old}\`.orders`))[0]!.n, 10);
+
+    // corrupt copy: flipped bytes in the middle
+    const bad = join(home, 'corrupt-shop.sql.gz');
+    copyFileSync(file, bad);
+    copyFileSync(`${file}.manifest.json`, `${bad}.manifest.json`);
+    const manifest = JSON.parse(readFileSync(`${bad}.manifest.json`, 'utf8'));
+    manifest.file = 'corrupt-shop.sql.gz';
+    writeFileSync(`${bad}.manifest.json`, JSON.stringify(manifest));
+    const buf = readFileSync(bad);
+    for (let i = 100; i < 140 && i < buf.length; i++) buf[i] = buf[i]! ^ 0xff;
+    writeFileSync(bad, buf);
+    await sql(url, 'DELETE FROM orders WHERE id = 1');
+    const c = await runCli(['restore', bad, '--force', '--json'], opts);
+    assert.notEqual(c.code, 0);
+    assert.equal(errorCode(c), 'BACKUP_CORRUPT');
+    assert.equal((await sql<{ n: number }>(url, 'SELECT COUNT(*) AS n FROM orders'))[0]!.n, 499, 'nothing was changed');
+    const cv = await runCli(['backup', 'verify', bad, '--json'], opts);
+    assert.notEqual(cv.code, 0);
+  });
+});
