@@ -30,6 +30,8 @@ export interface EngineInfo {
   defaultVersion: string;
   defaultPort?: number;
   sources: SourceId[];
+  /** The version used when none is given on this host, when it differs from defaultVersion (e.g. what the distribution ships). */
+  hostDefaultVersion?(host: HostPlatform): string | undefined;
   /** The source used when none is given, per host; may depend on what is installed. */
   defaultSource(host: HostPlatform, version: string): SourceId;
   /** Words for this engine's things, used in messages ("keyspace", "collection", "file"). */

@@ -49,9 +49,9 @@ export interface InstallResult {
   notes: string[];
 }
 
-export function resolveVersion(engine: Engine, requested: string | undefined): string {
+export function resolveVersion(engine: Engine, requested: string | undefined, host?: HostPlatform): string {
   const versions = engine.info.versions.map((v) => v.version);
-  if (!requested) return engine.info.defaultVersion;
+  if (!requested) return (host && engine.info.hostDefaultVersion?.(host)) || engine.info.defaultVersion;
   const wanted = requested.trim();
   if (versions.includes(wanted)) return wanted;
   // "16.4" or "8.0.36" names a line we know
@@ -94,8 +94,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const engineId = parseEngineId(options.type);
   const engine = await loadEngine(engineId);
   const name = validateInstanceName(options.instance ?? DEFAULT_INSTANCE);
-  const version = resolveVersion(engine, options.version);
   const host = options.host ?? detectHost();
+  const version = resolveVersion(engine, options.version, host);
   const source = options.source ? parseSourceId(options.source, engine.info.sources) : engine.info.defaultSource(host, version);
   const config = await loadConfig();
   const existing = findInstance(config, { engine: engineId, name });

@@ -4,7 +4,7 @@ import { backup, fingerprint, restore, verifyBackup } from './backup.js';
 import { configGet, configList, configSet } from './config.js';
 import { validateIdentifier } from './identifiers.js';
 import { connections, databaseSizes, enableStatements, health, listTables, performance } from './inspect.js';
-import { defaultSource, install } from './install.js';
+import { defaultSource, distroVersion, install } from './install.js';
 import { connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
 
 const TABLES_INSTEAD = 'use db_tables (`portunix-db tables <keyspace> --type redis`) to list key types and prefixes';
@@ -21,6 +21,7 @@ export const engine: Engine = {
       { version: '7.2', eol: '2026-02-28' },
     ],
     defaultVersion: '7.2',
+    hostDefaultVersion: distroVersion,
     defaultPort: 6379,
     sources: ['apt', 'dnf', 'brew', 'container'],
     defaultSource: (host) => defaultSource(host),

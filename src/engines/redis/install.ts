@@ -14,6 +14,12 @@ const DEBIAN_REDIS: Record<string, string> = { bookworm: '7.0', noble: '7.0', bu
 const REDIS_KEYRING = '/usr/share/keyrings/redis-archive-keyring.gpg';
 const REDIS_REPO = 'https://packages.redis.io/deb';
 
+/** On distributions that ship a supported Redis line, that line is the default: it installs without extra repositories. */
+export function distroVersion(host: HostPlatform): string | undefined {
+  const shipped = host.distro?.codename ? DEBIAN_REDIS[host.distro.codename] : undefined;
+  return shipped === '7.0' || shipped === '7.2' ? shipped : undefined;
+}
+
 export function defaultSource(host: HostPlatform): SourceId {
   if (host.os === 'darwin') return 'brew';
   if (host.os === 'windows') return 'container';
