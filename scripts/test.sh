@@ -10,7 +10,6 @@ if [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ] || [ p
   npm ci --no-audit --no-fund >&2
 fi
 echo "==> build" >&2
-rm -rf dist
 npx tsc -p tsconfig.json
 
 # secrets go to the encrypted-file store in tests; a desktop keychain is never touched

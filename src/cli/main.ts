@@ -5,6 +5,7 @@ import { registerLifecycle } from './commands/lifecycle.js';
 import { registerData } from './commands/data.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerBackup } from './commands/backup.js';
+import { registerMcpCommands } from '../mcp/cli.js';
 import { printError } from './output.js';
 import { DbError } from '../core/errors.js';
 
@@ -49,13 +50,7 @@ export async function buildProgram(): Promise<Command> {
   registerData(program);
   registerInspect(program);
   registerBackup(program);
-  // TODO(lead): static import once src/mcp/cli.ts lands
-  try {
-    const { registerMcpCommands } = await import('../mcp/cli.js' as string);
-    registerMcpCommands(program);
-  } catch {
-    /* mcp face not built yet */
-  }
+  registerMcpCommands(program);
   addGlobalOptions(program);
   program.exitOverride();
   const configureDeep = (c: Command) => {
