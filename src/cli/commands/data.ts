@@ -52,9 +52,10 @@ export function registerData(program: Command): void {
     .option('--owner <user>', 'owner role/user')
     .option('--charset <charset>', 'character set (MySQL family)')
     .option('--collation <collation>', 'collation')
-    .addHelpText('after', '\nExample:\n  $ portunix-db create myapp --type postgresql --owner app')
-    .action(async (db: string, o: Target & { owner?: string; charset?: string; collation?: string }) => {
-      await emit(o, () => createDatabase({ type: o.type, instance: o.instance, name: db, ...(o.owner ? { owner: o.owner } : {}), ...(o.charset ? { charset: o.charset } : {}), ...(o.collation ? { collation: o.collation } : {}) }), (r) => r.message);
+    .option('--path <file>', 'SQLite: register an existing database file under this name instead of creating one')
+    .addHelpText('after', '\nExamples:\n  $ portunix-db create myapp --type postgresql --owner app\n  $ portunix-db create legacy --type sqlite --path ./legacy.db')
+    .action(async (db: string, o: Target & { owner?: string; charset?: string; collation?: string; path?: string }) => {
+      await emit(o, () => createDatabase({ type: o.type, instance: o.instance, name: db, ...(o.owner ? { owner: o.owner } : {}), ...(o.charset ? { charset: o.charset } : {}), ...(o.collation ? { collation: o.collation } : {}), ...(o.path ? { path: o.path } : {}) }), (r) => r.message);
     });
 
   targetOptions(program.command('drop').description('Drop a database (needs --force)').argument('<db>', 'database name'))
