@@ -172,13 +172,21 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       const ctx = createInstanceContext(engineId, name, instanceConfig, progress);
       await need(engine, 'initialize')(ctx);
       await import('node:fs/promises').then((fs) => fs.writeFile(join(dataDir, '.portunix-db'), JSON.stringify({ engine: engineId, instance: name }) + '\n').catch(() => undefined));
-      if (has(engine, 'serverVersion') && has(engine, 'launchSpec') && options.start !== false) {
-        await startServer(engine, ctx);
-        instanceConfig.full_version = await need(engine, 'serverVersion')(ctx).catch(() => undefined);
-        result.state = 'running';
+      let started = false;
+      try {
+        if (has(engine, 'serverVersion') && has(engine, 'launchSpec') && options.start !== false) {
+          await startServer(engine, ctx);
+          started = true;
+          instanceConfig.full_version = await need(engine, 'serverVersion')(ctx).catch(() => undefined);
+          result.state = 'running';
+        }
+        await updateConfig((c) => putInstance(c, { engine: engineId, name }, instanceConfig));
+        registered = true;
+      } catch (err) {
+        // never leave an unregistered server running on a data dir that is about to be removed
+        if (started) await stopServer(engine, ctx).catch(() => undefined);
+        throw err;
       }
-      await updateConfig((c) => putInstance(c, { engine: engineId, name }, instanceConfig));
-      registered = true;
     },
   }).catch(async (err) => {
     if (!registered && createdDataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);

@@ -168,6 +168,11 @@ export async function startServer(engine: Engine, ctx: InstanceContext): Promise
     }
     if (await need(engine, 'isReady')(ctx).catch(() => false)) break;
     if (Date.now() > deadline) {
+      // a server we started and cannot reach must not be left running behind the user's back
+      signal(child.pid, 'SIGTERM');
+      await sleep(2000);
+      if (!exited) signal(child.pid, 'SIGKILL');
+      await rm(ctx.paths.pidFile, { force: true });
       throw new DbError(`${ctx.engine}/${ctx.name} did not accept connections within ${READY_TIMEOUT_MS / 1000} s.`, 'TIMEOUT', `Look at \`portunix-db logs ${ctx.engine} --instance ${ctx.name}\`.`);
     }
     if (Date.now() - lastProgress > 5000) {
