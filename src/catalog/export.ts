@@ -107,7 +107,10 @@ function packagesOf(plan: InstallPlan): string[] {
   const out: string[] = [];
   for (const s of plan.steps) {
     if (s.kind !== 'command') continue;
-    const [tool, verb, ...rest] = s.argv;
+    const [tool, ...args] = s.argv;
+    // skip tool options such as apt-get's `-o DPkg::Lock::Timeout=600`
+    while (args[0] === '-o') args.splice(0, 2);
+    const [verb, ...rest] = args;
     if (tool === 'winget' && verb === 'install') {
       const id = rest[rest.indexOf('--id') + 1];
       if (rest.includes('--id') && id) out.push(id);

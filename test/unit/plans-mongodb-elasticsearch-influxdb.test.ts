@@ -76,11 +76,11 @@ test('mongodb info: versions, EOL dates, port, terms', () => {
 test('mongodb apt on debian-12: signed-by repo.mongodb.org list for 7.0; 6.0 is not published for bookworm', async () => {
   const p = await plan(mongodb, '7.0', 'apt', 'debian-12');
   assert.deepEqual(commands(p), [
-    ['apt-get', 'update'],
-    ['apt-get', 'install', '-y', 'ca-certificates', 'curl'],
+    ['apt-get', '-o', 'DPkg::Lock::Timeout=600', 'update'],
+    ['apt-get', '-o', 'DPkg::Lock::Timeout=600', 'install', '-y', 'ca-certificates', 'curl'],
     ['curl', '-fsSL', '-o', '/usr/share/keyrings/mongodb-server-7.0.asc', 'https://pgp.mongodb.com/server-7.0.asc'],
-    ['apt-get', 'update'],
-    ['apt-get', 'install', '-y', 'mongodb-org'],
+    ['apt-get', '-o', 'DPkg::Lock::Timeout=600', 'update'],
+    ['apt-get', '-o', 'DPkg::Lock::Timeout=600', 'install', '-y', 'mongodb-org'],
   ]);
   assert.deepEqual(writes(p).map((w) => [w.path, w.content]), [
     ['/etc/apt/sources.list.d/mongodb-org-7.0.list', 'deb [signed-by=/usr/share/keyrings/mongodb-server-7.0.asc] https://repo.mongodb.org/apt/debian bookworm/mongodb-org/7.0 main\n'],
@@ -172,7 +172,7 @@ test('elasticsearch apt: artifacts.elastic.co 8.x list with signed-by', async ()
     const p = await plan(elasticsearch, '8', 'apt', h);
     assert.deepEqual(writes(p).map((w) => [w.path, w.content]), [['/etc/apt/sources.list.d/elastic-8.x.list', 'deb [signed-by=/usr/share/keyrings/elasticsearch-keyring.asc] https://artifacts.elastic.co/packages/8.x/apt stable main\n']]);
     assert.deepEqual(commands(p)[2], ['curl', '-fsSL', '-o', '/usr/share/keyrings/elasticsearch-keyring.asc', 'https://artifacts.elastic.co/GPG-KEY-elasticsearch']);
-    assert.deepEqual(commands(p).at(-1), ['apt-get', 'install', '-y', 'elasticsearch']);
+    assert.deepEqual(commands(p).at(-1), ['apt-get', '-o', 'DPkg::Lock::Timeout=600', 'install', '-y', 'elasticsearch']);
   }
   for (const h of ['fedora-40', 'rhel-9', 'macos-arm64', 'windows-x64']) await planError(elasticsearch, '8', 'apt', h);
 });
@@ -222,7 +222,7 @@ test('influxdb apt, dnf, brew', async () => {
   const a = await plan(influxdb, '2', 'apt', 'ubuntu-24.04');
   assert.deepEqual(writes(a).map((w) => [w.path, w.content]), [['/etc/apt/sources.list.d/influxdata.list', 'deb [signed-by=/usr/share/keyrings/influxdata-archive.asc] https://repos.influxdata.com/debian stable main\n']]);
   assert.deepEqual(commands(a)[2], ['curl', '-fsSL', '-o', '/usr/share/keyrings/influxdata-archive.asc', 'https://repos.influxdata.com/influxdata-archive.key']);
-  assert.deepEqual(commands(a).at(-1), ['apt-get', 'install', '-y', 'influxdb2', 'influxdb2-cli']);
+  assert.deepEqual(commands(a).at(-1), ['apt-get', '-o', 'DPkg::Lock::Timeout=600', 'install', '-y', 'influxdb2', 'influxdb2-cli']);
   const d = await plan(influxdb, '2', 'dnf', 'rhel-9');
   assert.deepEqual(writes(d).map((w) => [w.path, w.content]), [['/etc/yum.repos.d/influxdata.repo',
     '[influxdata]\nname = InfluxData Repository - Stable\nbaseurl = https://repos.influxdata.com/stable/$basearch/main\nenabled = 1\ngpgcheck = 1\ngpgkey = https://repos.influxdata.com/influxdata-archive.key\n']]);

@@ -38,7 +38,7 @@ describe('postgresql install plans', () => {
 
   it('apt on Debian 12 uses the distribution package for 15', async () => {
     const plan = await install.plan(req('15', 'apt'), SAMPLE_HOSTS['debian-12']!, resolver);
-    assert.deepEqual(argvOf(plan), ['apt-get update', 'apt-get install -y --no-install-recommends postgresql-15 postgresql-client-15']);
+    assert.deepEqual(argvOf(plan), ['apt-get -o DPkg::Lock::Timeout=600 update', 'apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends postgresql-15 postgresql-client-15']);
     assert.equal(plan.binDir, '/usr/lib/postgresql/15/bin');
   });
 
@@ -48,7 +48,7 @@ describe('postgresql install plans', () => {
     assert.ok(repo && repo.kind === 'write-file');
     assert.equal(repo.path, '/etc/apt/sources.list.d/pgdg.list');
     assert.match(repo.content, /^deb \[signed-by=\/usr\/share\/postgresql-common\/pgdg\/apt\.postgresql\.org\.asc\] https:\/\/apt\.postgresql\.org\/pub\/repos\/apt bookworm-pgdg main\n$/);
-    assert.ok(argvOf(plan).includes('apt-get install -y --no-install-recommends postgresql-16 postgresql-client-16'));
+    assert.ok(argvOf(plan).includes('apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends postgresql-16 postgresql-client-16'));
     const ubuntu = await install.plan(req('16', 'apt'), SAMPLE_HOSTS['ubuntu-24.04']!, resolver);
     assert.ok(!ubuntu.steps.some((s) => s.kind === 'write-file'), 'Ubuntu 24.04 ships 16 itself');
   });

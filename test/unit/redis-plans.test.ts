@@ -52,7 +52,7 @@ test('apt 7.0 on Debian 12 and Ubuntu 24.04: the distribution package, binaries 
     assert.equal(plan.binDir, '/usr/bin');
     assert.ok(!plan.manualOnly);
     const cmds = commands(plan.steps);
-    assert.ok(cmds.some((c) => c.includes('apt-get install -y --no-install-recommends redis-server redis-tools')), cmds.join('\n'));
+    assert.ok(cmds.some((c) => c.includes('apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends redis-server redis-tools')), cmds.join('\n'));
     assert.ok(!cmds.some((c) => c.includes('packages.redis.io')), 'no third-party repo for the distro line');
     assert.ok(plan.steps.some((s) => s.kind === 'engine-step' && s.action === 'release-distro-service' && s.params['port'] === '6379'));
     assert.ok(plan.notes.some((n) => /post-install/.test(n)));
@@ -75,7 +75,7 @@ test('apt 7.2 on Debian 12: packages.redis.io with a signed-by keyring and a ver
   const idx = (pred: (s: PlanStep) => boolean) => plan.steps.findIndex(pred);
   const keyAt = idx((s) => s.kind === 'command' && s.argv.includes('--dearmor'));
   const listAt = idx((s) => s === list);
-  const updateAt = idx((s) => s.kind === 'command' && s.argv.join(' ') === 'apt-get update');
+  const updateAt = idx((s) => s.kind === 'command' && s.argv.join(' ') === 'apt-get -o DPkg::Lock::Timeout=600 update');
   assert.ok(keyAt < listAt && listAt < updateAt, `order: key ${keyAt}, list ${listAt}, update ${updateAt}`);
 });
 

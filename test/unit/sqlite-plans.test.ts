@@ -29,7 +29,7 @@ test('sqlite: apt installs the sqlite3 package (debian, ubuntu), waiting for the
     const install = p.steps.find((s) => s.kind === 'command' && s.argv.includes('install'));
     assert.ok(install && install.kind === 'command');
     assert.deepEqual(install.argv.slice(-3), ['-y', '--no-install-recommends', 'sqlite3']);
-    assert.ok(install.argv.includes('DPkg::Lock::Timeout=300'));
+    assert.ok(install.argv.includes('DPkg::Lock::Timeout=600'));
     assert.equal(install.sudo, true);
     const update = p.steps[0]!;
     assert.ok(update.kind === 'command' && update.argv.includes('update') && update.optional === true);

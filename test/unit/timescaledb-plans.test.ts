@@ -46,7 +46,7 @@ test('apt: the PostgreSQL plan, then the packagecloud repository with signed-by,
       assert.equal(p.binDir, pg.binDir);
       assert.deepEqual(writes(p).at(-1), ['/etc/apt/sources.list.d/timescaledb.list', `deb [signed-by=/usr/share/keyrings/timescaledb.asc] https://packagecloud.io/timescale/timescaledb/${flavour}/ ${codename} main\n`]);
       assert.ok(commands(p).some((a) => a.join(' ') === 'curl -fsSL -o /usr/share/keyrings/timescaledb.asc https://packagecloud.io/timescale/timescaledb/gpgkey'));
-      assert.deepEqual(commands(p).at(-1), ['apt-get', 'install', '-y', `timescaledb-2-postgresql-${v}`]);
+      assert.deepEqual(commands(p).at(-1), ['apt-get', '-o', 'DPkg::Lock::Timeout=600', 'install', '-y', `timescaledb-2-postgresql-${v}`]);
       assert.ok(p.notes.some((n) => /shared_preload_libraries = 'timescaledb'/.test(n)));
     }
   }

@@ -77,3 +77,8 @@ export function describeStep(step: PlanStep): string {
 export function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_\-./:=@%+,]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
+
+/** apt-get that waits for another package manager run instead of failing on the dpkg lock. */
+export function aptGet(...args: string[]): string[] {
+  return ['apt-get', '-o', 'DPkg::Lock::Timeout=600', ...args];
+}

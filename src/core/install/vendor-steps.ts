@@ -11,6 +11,7 @@ import { homePaths } from '../home.js';
 import { generatePassword, getSecretStore, secretKey } from '../secrets.js';
 import { fileDigest } from './execute.js';
 import type { HostPlatform, InstallPlan, PlanStep } from './plan.js';
+import { aptGet } from './plan.js';
 import type { EngineId } from '../../engines/ids.js';
 import type { Progress } from '../../engines/contract.js';
 import { writeFile, chmod } from 'node:fs/promises';
@@ -46,12 +47,12 @@ export interface AptRepo {
 export function aptRepoSteps(r: AptRepo): PlanStep[] {
   const options = [r.options, `signed-by=${r.keyring}`].filter(Boolean).join(' ');
   return [
-    { kind: 'command', description: 'Refresh the package lists', argv: ['apt-get', 'update'], sudo: true },
-    { kind: 'command', description: 'Install the tools needed to add a vendor repository', argv: ['apt-get', 'install', '-y', 'ca-certificates', 'curl'], sudo: true },
+    { kind: 'command', description: 'Refresh the package lists', argv: aptGet('update'), sudo: true },
+    { kind: 'command', description: 'Install the tools needed to add a vendor repository', argv: aptGet('install', '-y', 'ca-certificates', 'curl'), sudo: true },
     { kind: 'command', description: `Fetch the ${r.label} repository signing key`, argv: ['curl', '-fsSL', '-o', r.keyring, r.keyUrl], sudo: true },
     { kind: 'write-file', description: `Add the ${r.label} apt repository`, path: r.listFile, content: `deb [${options}] ${r.repo}\n`, mode: 0o644, sudo: true },
-    { kind: 'command', description: `Refresh the package lists (with ${r.label})`, argv: ['apt-get', 'update'], sudo: true },
-    { kind: 'command', description: `Install ${r.packages.join(', ')}`, argv: ['apt-get', 'install', '-y', ...r.packages], sudo: true },
+    { kind: 'command', description: `Refresh the package lists (with ${r.label})`, argv: aptGet('update'), sudo: true },
+    { kind: 'command', description: `Install ${r.packages.join(', ')}`, argv: aptGet('install', '-y', ...r.packages), sudo: true },
   ];
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InstallOps, Progress } from '../contract.js';
 import type { HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
+import { aptGet } from '../../core/install/plan.js';
 import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import { DbError } from '../../core/errors.js';
 import { homePaths } from '../../core/home.js';
@@ -31,7 +32,7 @@ function distroLabel(host: HostPlatform): string | undefined {
 }
 
 /** Waits for another apt/dpkg run to finish instead of failing on its lock. */
-const APT = ['apt-get', '-o', 'DPkg::Lock::Timeout=600'];
+const APT = aptGet();
 
 function platformOf(host: HostPlatform): InstallPlan['platform'] {
   const d = distroLabel(host);

@@ -5,6 +5,7 @@ import { DbError } from '../../core/errors.js';
 import { homePaths } from '../../core/home.js';
 import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import type { ArtifactResolver, HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
+import { aptGet } from '../../core/install/plan.js';
 import type { InstallOps, Progress, VersionInfo } from '../contract.js';
 import type { SourceId } from '../ids.js';
 
@@ -86,7 +87,7 @@ function aptPlan(req: InstallRequest, host: HostPlatform): InstallPlan {
   if (shipped !== req.version) {
     const codename = distro.codename ?? 'stable';
     steps.push(
-      { kind: 'command', description: 'Install the tools needed to add the PGDG repository', argv: ['apt-get', 'install', '-y', 'ca-certificates', 'curl', 'postgresql-common'], sudo: true },
+      { kind: 'command', description: 'Install the tools needed to add the PGDG repository', argv: aptGet('install', '-y', 'ca-certificates', 'curl', 'postgresql-common'), sudo: true },
       { kind: 'command', description: 'Fetch the PGDG signing key', argv: ['curl', '-fsSL', '-o', '/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc', 'https://www.postgresql.org/media/keys/ACCC4CF8.asc'], sudo: true },
       {
         kind: 'write-file',
@@ -98,9 +99,9 @@ function aptPlan(req: InstallRequest, host: HostPlatform): InstallPlan {
     );
     notes.push(`${distro.id} ${distro.versionId} ships PostgreSQL ${shipped ?? 'another version'}; ${req.version} comes from the PGDG repository.`);
   }
-  steps.unshift({ kind: 'command', description: 'Refresh the package lists', argv: ['apt-get', 'update'], sudo: true });
-  if (shipped !== req.version) steps.push({ kind: 'command', description: 'Refresh the package lists (with PGDG)', argv: ['apt-get', 'update'], sudo: true });
-  steps.push({ kind: 'command', description: `Install PostgreSQL ${req.version} server and client`, argv: ['apt-get', 'install', '-y', '--no-install-recommends', `postgresql-${req.version}`, `postgresql-client-${req.version}`], sudo: true });
+  steps.unshift({ kind: 'command', description: 'Refresh the package lists', argv: aptGet('update'), sudo: true });
+  if (shipped !== req.version) steps.push({ kind: 'command', description: 'Refresh the package lists (with PGDG)', argv: aptGet('update'), sudo: true });
+  steps.push({ kind: 'command', description: `Install PostgreSQL ${req.version} server and client`, argv: aptGet('install', '-y', '--no-install-recommends', `postgresql-${req.version}`, `postgresql-client-${req.version}`), sudo: true });
   notes.push('Debian may create and start its own cluster on port 5432; portunix-db runs a separate instance with its own data dir and port.');
   return { engine: req.engine, version: req.version, source: 'apt', platform: platformSummary(host), steps, binDir: aptBinDir(req.version), notes };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DbError } from '../../core/errors.js';
 import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import type { HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
+import { aptGet } from '../../core/install/plan.js';
 import { homePaths } from '../../core/home.js';
 import { run } from '../../core/process/exec.js';
 import { portInUse } from '../../core/process/supervisor.js';
@@ -63,8 +64,8 @@ function aptPlan(request: InstallRequest, host: HostPlatform): InstallPlan {
   const fromDistro = codename !== undefined && DEBIAN_REDIS[codename] === version;
   if (fromDistro) {
     steps.push(
-      { kind: 'command', description: 'Refresh the package lists', argv: ['apt-get', 'update'], sudo: true },
-      { kind: 'command', description: `Install ${host.distro!.id}'s own redis-server (Redis ${version} on ${codename})`, argv: ['apt-get', 'install', '-y', '--no-install-recommends', 'redis-server', 'redis-tools'], sudo: true },
+      { kind: 'command', description: 'Refresh the package lists', argv: aptGet('update'), sudo: true },
+      { kind: 'command', description: `Install ${host.distro!.id}'s own redis-server (Redis ${version} on ${codename})`, argv: aptGet('install', '-y', '--no-install-recommends', 'redis-server', 'redis-tools'), sudo: true },
     );
     notes.push(`${host.distro!.id} ${codename} packages Redis ${version}: redis-server and redis-cli land in /usr/bin.`);
   } else {
@@ -73,7 +74,7 @@ function aptPlan(request: InstallRequest, host: HostPlatform): InstallPlan {
     }
     const keyFile = join(homePaths.cache(), 'redis', 'packages.redis.io.gpg');
     steps.push(
-      { kind: 'command', description: 'Install the tools the repository setup needs', argv: ['apt-get', 'install', '-y', '--no-install-recommends', 'gpg', 'ca-certificates'], sudo: true },
+      { kind: 'command', description: 'Install the tools the repository setup needs', argv: aptGet('install', '-y', '--no-install-recommends', 'gpg', 'ca-certificates'), sudo: true },
       { kind: 'download', description: 'Download the packages.redis.io signing key', url: 'https://packages.redis.io/gpg', dest: keyFile },
       { kind: 'command', description: `Install the signing key as ${REDIS_KEYRING}`, argv: ['gpg', '--batch', '--yes', '--dearmor', '-o', REDIS_KEYRING, keyFile], sudo: true },
       {
@@ -92,8 +93,8 @@ function aptPlan(request: InstallRequest, host: HostPlatform): InstallPlan {
         mode: 0o644,
         sudo: true,
       },
-      { kind: 'command', description: 'Refresh the package lists', argv: ['apt-get', 'update'], sudo: true },
-      { kind: 'command', description: `Install redis-server ${version} from packages.redis.io`, argv: ['apt-get', 'install', '-y', '--no-install-recommends', 'redis-server', 'redis-tools'], sudo: true },
+      { kind: 'command', description: 'Refresh the package lists', argv: aptGet('update'), sudo: true },
+      { kind: 'command', description: `Install redis-server ${version} from packages.redis.io`, argv: aptGet('install', '-y', '--no-install-recommends', 'redis-server', 'redis-tools'), sudo: true },
     );
     notes.push(`${codename} does not package Redis ${version}; it comes from packages.redis.io (pinned to ${version}.x).`);
   }

@@ -1,6 +1,7 @@
 import { DbError } from '../../core/errors.js';
 import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import type { HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
+import { aptGet } from '../../core/install/plan.js';
 import type { SourceId } from '../ids.js';
 import type { InstallOps } from '../contract.js';
 import { findShell } from './instance.js';
@@ -35,8 +36,8 @@ export function sqlitePlan(request: InstallRequest, host: HostPlatform): Install
     case 'apt':
       if (!isDebianLike(host)) throw wrongHost('apt', host);
       steps = [
-        { kind: 'command', description: 'Refresh the package lists', argv: ['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'update'], sudo: true, optional: true },
-        { kind: 'command', description: 'Install the sqlite3 shell', argv: ['apt-get', '-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', 'sqlite3'], sudo: true },
+        { kind: 'command', description: 'Refresh the package lists', argv: aptGet('update'), sudo: true, optional: true },
+        { kind: 'command', description: 'Install the sqlite3 shell', argv: aptGet('install', '-y', '--no-install-recommends', 'sqlite3'), sudo: true },
       ];
       binDir = '/usr/bin';
       break;
