@@ -120,8 +120,12 @@ export function parseClientList(text: string): ConnectionInfo[] {
     });
 }
 
+/** Client connections, without the one asking (as the other engines leave out their own session). */
 export async function connections(ctx: InstanceContext): Promise<ConnectionInfo[]> {
-  return withRedis(ctx, async (c) => parseClientList(String(await c.send(['CLIENT', 'LIST']))));
+  return withRedis(ctx, async (c) => {
+    const me = String(await c.send(['CLIENT', 'ID']));
+    return parseClientList(String(await c.send(['CLIENT', 'LIST']))).filter((x) => x.id !== me);
+  });
 }
 
 const COUNTERS = [
