@@ -9,7 +9,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,47 +16,16 @@ import type pg from 'pg';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { CLI, cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { pgClient } from '../helpers/pg.js';
+import { call, freePort, mcpEnv, ok, stdioClient as stdioClientFor, text } from '../helpers/mcp.js';
 
 const home = freshHome('mcp');
 const opts = { home };
-const env: Record<string, string> = {};
-for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-Object.assign(env, { PORTUNIX_HOME: home, PORTUNIX_DB_SECRET_BACKEND: process.env['PORTUNIX_DB_SECRET_BACKEND'] ?? 'file', NO_COLOR: '1' });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+const env = mcpEnv(home);
 
 async function stdioClient(extra: string[] = []): Promise<Client> {
-  const client = new Client({ name: 'mcp-integration', version: '0' });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', 'serve', ...extra], env, stderr: 'ignore' }));
-  return client;
-}
-
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
-}
-
-function text(r: CallToolResult): string {
-  return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-}
-
-/** A successful call's structured result. */
-async function ok<T = any>(client: Client, name: string, args: Record<string, unknown> = {}): Promise<{ s: T; text: string }> {
-  const r = await call(client, name, args);
-  assert.notEqual(r.isError, true, `${name} failed: ${text(r)}`);
-  assert.ok(r.structuredContent, `${name} has structuredContent`);
-  return { s: r.structuredContent as T, text: text(r) };
+  return stdioClientFor(home, extra);
 }
 
 const PG = { type: 'postgresql' };
