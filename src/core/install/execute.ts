@@ -60,6 +60,26 @@ async function download(step: Extract<PlanStep, { kind: 'download' }>, progress:
   progress(`downloaded and verified ${step.integrity ? step.integrity.algorithm : '(no checksum)'}: ${step.dest}`);
 }
 
+/**
+ * Package managers hold locks while another run (unattended upgrades, a second install) works;
+ * apt-get's DPkg::Lock::Timeout covers the dpkg lock but not the package-list lock of `update`.
+ * So a command that failed only on a lock is retried for up to five minutes.
+ */
+async function runWaitingForLocks(argv: string[], opts: Parameters<typeof run>[1], progress: Progress): Promise<void> {
+  const deadline = Date.now() + 5 * 60_000;
+  for (;;) {
+    try {
+      await run(argv, opts);
+      return;
+    } catch (err) {
+      const locked = /Could not get lock|Unable to lock|waiting for cache lock|another process is using/i.test((err as Error).message);
+      if (!locked || Date.now() > deadline) throw err;
+      progress('another package manager holds its lock; waiting...');
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+  }
+}
+
 export interface ExecuteOptions {
   engine: Engine;
   progress: Progress;
@@ -79,7 +99,7 @@ export async function executePlan(plan: InstallPlan, options: ExecuteOptions): P
       case 'command': {
         const argv = step.sudo && !isRoot() ? ['sudo', ...step.argv] : step.argv;
         try {
-          await run(argv, { env: { DEBIAN_FRONTEND: 'noninteractive', ...(step.env ?? {}) }, timeoutMs: 20 * 60_000 });
+          await runWaitingForLocks(argv, { env: { DEBIAN_FRONTEND: 'noninteractive', ...(step.env ?? {}) }, timeoutMs: 20 * 60_000 }, options.progress);
         } catch (err) {
           if (!step.optional) throw new DbError(`Install step failed: ${describeStep(step)}\n${(err as Error).message}`, 'COMMAND_FAILED', 'Fix the cause above and run the install again; finished steps are skipped or cheap to repeat.');
         }
