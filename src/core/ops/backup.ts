@@ -301,7 +301,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<{ file: st
     throw new DbError(
       `This backup (${manifest.method}) holds the whole ${manifest.engine} instance; it restores "${manifest.database}" in place, not into "${target}".`,
       'USAGE',
-      `Restore without --target. ${manifest.engine === 'postgresql' ? 'For per-database restores, install a pg_dump of the same major or newer (e.g. postgresql-client-' + manifest.server_version.split('.')[0] + ') so backups are logical dumps.' : ''}`.trim(),
+      ['Restore without --target.', ...(manifest.notes ?? [])].join(' '),
     );
   }
   const existing = has(engine, 'listDatabases') ? (await need(engine, 'listDatabases')(ctx)).some((d) => d.name === target) : false;
