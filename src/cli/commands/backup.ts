@@ -23,7 +23,7 @@ export function registerBackup(program: Command): void {
       const instanceGiven = cmd.getOptionValueSource('instance') === 'cli';
       const filter = { ...(o.type ? { type: o.type } : {}), ...(instanceGiven ? { instance: o.instance } : {}), ...(o.database ? { database: o.database } : {}) };
       if (first === 'list') {
-        return emit(o, () => listBackups(filter), (rows) => (rows.length ? table(rows.map((b) => ({ finished: b.finished_at, instance: `${b.engine}/${b.instance}`, database: b.database, method: b.method, size: bytes(b.size_bytes), file: b.file }))) : 'No complete backups found.'));
+        return emit(o, () => listBackups(filter), (rows) => (rows.length ? table(rows.map((b) => ({ finished: b.finished_at, instance: `${b.engine}/${b.instance}`, database: b.database, method: b.method, size: bytes(b.size_bytes), file: b.file })), undefined, { fullLastColumn: true }) : 'No complete backups found.'));
       }
       if (first === 'status') {
         return emit(o, () => backupStatus(filter), (rows) => table(rows.map((s) => ({ instance: `${s.engine}/${s.instance}`, database: s.database, last_backup: s.last_backup?.finished_at, last_attempt: s.last_attempt ? (s.last_attempt.ok ? 'ok' : `failed: ${s.last_attempt.error}`) : undefined, last_verify: s.last_verify ? (s.last_verify.ok ? 'ok' : 'FAILED') : undefined }))));

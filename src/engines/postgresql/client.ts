@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { InstanceContext } from '../contract.js';
 import { DbError, toDbError } from '../../core/errors.js';
 import type pg from 'pg';
@@ -11,6 +13,9 @@ export function loadPg(): Promise<typeof pg> {
   return driver;
 }
 
+/** Kept in sync with SERVER_CERT in instance.ts (which imports this module). */
+const SERVER_CERT = 'server.crt';
+
 /** Maps libpq/pg errors to a few codes with next steps; never leaks a stack trace. */
 export function mapPgError(err: unknown, ctx: InstanceContext, database?: string): DbError {
   if (err instanceof DbError) return err;
@@ -18,6 +23,13 @@ export function mapPgError(err: unknown, ctx: InstanceContext, database?: string
   const msg = e.message ?? String(err);
   // file-system errors raised inside a session callback (a copy, a write) keep their meaning
   if (typeof e.errno === 'number' && e.code && e.code !== 'ECONNREFUSED') return toDbError(err);
+  if ((e.code && /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(e.code)) || /does not support SSL/.test(msg)) {
+    return new DbError(
+      `TLS to ${ctx.engine}/${ctx.name} on 127.0.0.1:${ctx.config.port} failed: ${msg}`,
+      'CONNECTION_FAILED',
+      `The server must present the certificate in ${join(ctx.paths.dataDir, SERVER_CERT)} with ssl = on (portunix.conf); another server may be listening on this port.`,
+    );
+  }
   switch (e.code) {
     case 'ECONNREFUSED':
       return new DbError(`Instance ${ctx.engine}/${ctx.name} refuses connections on 127.0.0.1:${ctx.config.port}.`, 'NOT_RUNNING', `Start it with \`portunix-db start ${ctx.engine}${ctx.name === 'main' ? '' : ` --instance ${ctx.name}`}\`.`);
@@ -41,10 +53,30 @@ export function mapPgError(err: unknown, ctx: InstanceContext, database?: string
   }
 }
 
-/** A short-lived connection as the superuser, over TCP to 127.0.0.1 with scram-sha-256. */
+/**
+ * The instance's self-signed certificate (from its data dir, so a scratch server on a copy of the
+ * data dir is checked against the copy's), or undefined for an instance made without TLS
+ * (before TLS was the default, or without openssl): only then do clients go without TLS.
+ */
+export async function instanceCertificate(ctx: Pick<InstanceContext, 'paths'>): Promise<{ path: string; pem: string } | undefined> {
+  const path = join(ctx.paths.dataDir, SERVER_CERT);
+  try {
+    return { path, pem: await readFile(path, 'utf8') };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new DbError(`Cannot read the server certificate ${path}: ${(err as Error).message}`, 'PERMISSION_DENIED', 'Run portunix-db as the user that installed the instance (or root).');
+  }
+}
+
+/**
+ * A short-lived connection as the superuser, over TCP to 127.0.0.1 with scram-sha-256, over TLS
+ * verified against the instance's own certificate (chain and the 127.0.0.1 subjectAltName).
+ */
 export async function withClient<T>(ctx: InstanceContext, database: string, fn: (client: pg.Client) => Promise<T>, options: { user?: string; password?: string; timeoutMs?: number } = {}): Promise<T> {
   const { Client } = await loadPg();
+  const cert = await instanceCertificate(ctx);
   const client = new Client({
+    ...(cert ? { ssl: { ca: cert.pem, rejectUnauthorized: true } } : {}),
     host: '127.0.0.1',
     port: ctx.config.port,
     user: options.user ?? ctx.config.superuser ?? SUPERUSER,
@@ -71,14 +103,16 @@ export async function withClient<T>(ctx: InstanceContext, database: string, fn: 
   }
 }
 
-/** Environment for libpq programs (pg_dump, pg_restore, psql): the password never goes in argv. */
+/** Environment for libpq programs (pg_dump, pg_restore, psql): the password never goes in argv; TLS verified when the instance has a certificate. */
 export async function libpqEnv(ctx: InstanceContext, database?: string): Promise<Record<string, string>> {
+  const cert = await instanceCertificate(ctx);
   return {
     PGHOST: '127.0.0.1',
     PGPORT: String(ctx.config.port),
     PGUSER: ctx.config.superuser ?? SUPERUSER,
     PGPASSWORD: await ctx.adminPassword(),
-    PGSSLMODE: 'prefer',
+    // verify-ca: the chain must end at the instance's own certificate (pg_dump may predate libpq 14's IP-SAN matching)
+    ...(cert ? { PGSSLMODE: 'verify-ca', PGSSLROOTCERT: cert.path } : { PGSSLMODE: 'prefer' }),
     ...(database ? { PGDATABASE: database } : {}),
   };
 }

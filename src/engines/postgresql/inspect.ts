@@ -12,7 +12,7 @@ import type {
   TableSummary,
 } from '../contract.js';
 import { DbError, NotApplicableError } from '../../core/errors.js';
-import { validatePgIdentifier, withClient } from './client.js';
+import { instanceCertificate, validatePgIdentifier, withClient } from './client.js';
 
 /** Schemas that belong to PostgreSQL itself; never listed as user objects. */
 const USER_SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'`;
@@ -527,12 +527,31 @@ export function ratioStatus(value: number, warnAt: number, failAt: number): Heal
   return value >= failAt ? 'fail' : value >= warnAt ? 'warn' : 'ok';
 }
 
+/** The "tls" health check from the server's ssl setting and this session's pg_stat_ssl row. Pure, for tests. */
+export function tlsCheck(hasCert: boolean, row: { ssl_on: string | null; in_use: boolean | null; version: string | null; cipher: string | null } | undefined): HealthCheck {
+  if (!hasCert) {
+    return {
+      name: 'tls',
+      status: 'warn',
+      detail: 'no TLS: this instance has no server certificate (made before TLS was the default, or openssl was missing at install), so TCP connections to it are not encrypted; re-create it with openssl installed to get TLS',
+    };
+  }
+  if (row?.ssl_on !== 'on') return { name: 'tls', status: 'fail', detail: `the instance has a certificate but ssl is ${row?.ssl_on ?? 'unknown'}; check portunix.conf and restart it` };
+  if (!row.in_use) return { name: 'tls', status: 'fail', detail: 'ssl is on but this connection is not encrypted (pg_stat_ssl)' };
+  return { name: 'tls', status: 'ok', detail: `ssl on; this connection uses ${row.version ?? 'TLS'} (${row.cipher ?? '?'}), certificate verified; TCP without TLS is refused by pg_hba.conf` };
+}
+
 export async function health(ctx: InstanceContext): Promise<HealthCheck[]> {
   const checks: HealthCheck[] = [];
   const started = Date.now();
   try {
+    const cert = await instanceCertificate(ctx);
     await withClient(ctx, 'postgres', async (c) => {
-      checks.push({ name: 'connect', status: 'ok', detail: `authenticated connection to 127.0.0.1:${ctx.config.port} in ${Date.now() - started} ms` });
+      checks.push({ name: 'connect', status: 'ok', detail: `authenticated connection to 127.0.0.1:${ctx.config.port}${cert ? ' over verified TLS' : ''} in ${Date.now() - started} ms` });
+      const tls = await c.query<{ ssl_on: string | null; in_use: boolean | null; version: string | null; cipher: string | null }>(
+        `SELECT current_setting('ssl') AS ssl_on, s.ssl AS in_use, s.version, s.cipher FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()`,
+      );
+      checks.push(tlsCheck(!!cert, tls.rows[0]));
       const r = await c.query<Record<string, string | null>>(
         `SELECT current_setting('server_version') AS version,
                 (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections,

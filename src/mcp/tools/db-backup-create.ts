@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
 import { identifier, target } from '../schemas.js';
-import { bytes, pairs } from '../format.js';
+import { bytes, pairs } from '../../core/text-format.js';
 
 export const dbBackupCreate = defineTool({
   name: 'db_backup_create',

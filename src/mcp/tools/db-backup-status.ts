@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { page } from '../../core/paging.js';
 import { defineTool } from '../tool-base.js';
 import { engineParam, identifier, instanceParam, pageOutput, paging } from '../schemas.js';
-import { bytes, pageFooter, table } from '../format.js';
+import { bytes, pageFooter, table } from '../../core/text-format.js';
 
 const result = z.object({ at: z.string(), ok: z.boolean(), error: z.string().optional() });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
 import { pageOutput, paging, target } from '../schemas.js';
-import { pageFooter, table } from '../format.js';
+import { pageFooter, table } from '../../core/text-format.js';
 
 const connection = z.object({
   id: z.string(),

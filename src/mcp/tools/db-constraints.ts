@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
 import { identifier, pageOutput, paging, target } from '../schemas.js';
-import { pageFooter, table } from '../format.js';
+import { pageFooter, table } from '../../core/text-format.js';
 
 const constraint = z.object({
   schema: z.string().optional(),

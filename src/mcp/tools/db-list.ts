@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
 import { databaseItem, pageOutput, paging, target } from '../schemas.js';
-import { bytes, pageFooter, table } from '../format.js';
+import { bytes, pageFooter, table } from '../../core/text-format.js';
 
 export const dbList = defineTool({
   name: 'db_list',

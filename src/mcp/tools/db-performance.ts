@@ -3,7 +3,7 @@ import { DbError } from '../../core/errors.js';
 import { clip } from '../../core/paging.js';
 import { defineTool } from '../tool-base.js';
 import { identifier, target } from '../schemas.js';
-import { bytes, pairs, table } from '../format.js';
+import { bytes, pairs, table } from '../../core/text-format.js';
 
 const num = z.number();
 

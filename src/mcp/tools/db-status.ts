@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
 import { engineParam, instanceParam } from '../schemas.js';
-import { duration, table } from '../format.js';
+import { duration, table } from '../../core/text-format.js';
 
 const notice = z.object({
   eol: z.boolean(),

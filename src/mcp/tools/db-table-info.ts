@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
 import { identifier, target } from '../schemas.js';
-import { bytes, pairs, table } from '../format.js';
+import { bytes, pairs, table } from '../../core/text-format.js';
 
 const MAX_COLUMNS = 500;
 

@@ -1,19 +1,20 @@
-/** Compact text for assistants: short aligned tables, never pretty-printed JSON. */
+/** Compact text for people and assistants alike: short aligned tables, never pretty-printed JSON. Both faces use it. */
 
 export type Cell = string | number | boolean | null | undefined;
 
 const MAX_CELL = 60;
 
-function cell(v: Cell): string {
+function cell(v: Cell, max = MAX_CELL): string {
   if (v === undefined || v === null || v === '') return '-';
   const s = typeof v === 'number' ? String(v) : String(v).replace(/\s+/g, ' ');
-  return s.length > MAX_CELL ? s.slice(0, MAX_CELL - 1) + '…' : s;
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }
 
-/** Rows as an aligned table with a header line. */
-export function table(headers: string[], rows: Cell[][]): string {
+/** Rows as an aligned table with a header line. `fullLastColumn` keeps e.g. file paths whole. */
+export function table(headers: string[], rows: Cell[][], options: { fullLastColumn?: boolean } = {}): string {
   if (rows.length === 0) return '(none)';
-  const text = rows.map((r) => headers.map((_, i) => cell(r[i])));
+  const last = headers.length - 1;
+  const text = rows.map((r) => headers.map((_, i) => cell(r[i], options.fullLastColumn && i === last ? Infinity : MAX_CELL)));
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(headers), ...text.map(line)].join('\n');
@@ -52,4 +53,16 @@ export function duration(seconds: number | undefined): string | undefined {
 export function pageFooter(p: { items: unknown[]; total: number; truncated: boolean; next_cursor?: string }, noun: string): string {
   if (!p.truncated) return `${p.total} ${noun}`;
   return `showing ${p.items.length} of ${p.total} ${noun}; more with cursor: "${p.next_cursor}"`;
+}
+
+/** Objects as a table; columns default to every key seen, headers upper-cased. */
+export function objectTable(input: readonly object[], columns?: string[], options: { fullLastColumn?: boolean } = {}): string {
+  const rows = input as Record<string, unknown>[];
+  const cols = columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const toCell = (v: unknown): Cell => (Array.isArray(v) ? v.join(',') : v !== null && typeof v === 'object' ? JSON.stringify(v) : (v as Cell));
+  return table(
+    cols.map((c) => c.toUpperCase()),
+    rows.map((r) => cols.map((c) => toCell(r[c]))),
+    options,
+  );
 }
