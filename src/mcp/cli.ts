@@ -49,6 +49,7 @@ export function registerMcpCommands(program: Command): void {
   mcp
     .command('serve')
     .description('Run the MCP server: stdio (default) or streamable HTTP at /mcp')
+    .addHelpText('after', '\nExamples:\n  $ portunix-db mcp serve\n  $ portunix-db mcp serve --transport http --port 8765 --token-file ~/.portunix/db/mcp.token --allow-write')
     .option('--transport <transport>', 'stdio or http', 'stdio')
     .option('--host <host>', 'HTTP: address to bind (a non-loopback address needs --token-file)', '127.0.0.1')
     .option('--port <port>', `HTTP: port (0 = any free port)`, String(DEFAULT_HTTP_PORT))
@@ -85,6 +86,7 @@ export function registerMcpCommands(program: Command): void {
   mcp
     .command('tools')
     .description('List the MCP tools with their input schemas')
+    .addHelpText('after', '\nExample:\n  $ portunix-db mcp tools --json')
     .option('--allow-write', 'as a server started with --allow-write lists them')
     .option('--role <role>', 'as a server with this role lists them')
     .option('--url <url>', 'ask a running HTTP server instead')
@@ -107,6 +109,7 @@ export function registerMcpCommands(program: Command): void {
   mcp
     .command('call')
     .description('Call one tool and print its result: text, or the structured result with --json')
+    .addHelpText('after', '\nExamples:\n  $ portunix-db mcp call db_status\n  $ portunix-db mcp call db_tables --type postgresql --database shop --include_sizes true --json')
     .argument('<tool>', 'tool name, e.g. db_status')
     .argument('[arguments...]', 'tool arguments as --name value (e.g. --type postgresql --limit 10)')
     .option('--args <json>', 'tool arguments as a JSON object')
@@ -152,6 +155,7 @@ export function registerMcpCommands(program: Command): void {
   mcp
     .command('config')
     .description(`Print (or --write) the snippet that registers this server with an MCP client: ${CLIENTS.join(', ')}`)
+    .addHelpText('after', '\nExample:\n  $ portunix-db mcp config claude-code --write')
     .argument('<client>', CLIENTS.join(' | '))
     .option('--write', "merge it into the client's config file (other entries stay; the old file is backed up)")
     .option('--file <file>', 'config file to use instead of the client\'s default')
