@@ -89,7 +89,9 @@ export function registerData(program: Command): void {
     .action(async (name: string, o: Target & { passwordStdin?: boolean }) => {
       await emit(o, async () => createUser({ type: o.type, instance: o.instance, name, password: await readPassword(o) }), (r) => r.message);
     });
-  targetOptions(user.command('delete').description('Delete a user').argument('<name>')).action(async (name: string, o: Target) => {
+  targetOptions(user.command('delete').description('Delete a user').argument('<name>'))
+    .addHelpText('after', '\nExample:\n  $ portunix-db user delete app --type postgresql')
+    .action(async (name: string, o: Target) => {
     await emit(o, () => deleteUser({ type: o.type, instance: o.instance, name }), (r) => r.message);
   });
   for (const mode of ['grant', 'revoke'] as const) {
@@ -101,7 +103,9 @@ export function registerData(program: Command): void {
         await emit(o, () => changeGrant({ type: o.type, instance: o.instance, mode, user: name, privileges: o.privileges, ...(o.database ? { database: o.database } : {}) }), (r) => [r.message, ...r.statements.map((s) => `  ${s}`)].join('\n'));
       });
   }
-  targetOptions(user.command('list').description('List users')).action(async (o: Target) => {
+  targetOptions(user.command('list').description('List users'))
+    .addHelpText('after', '\nExample:\n  $ portunix-db user list --type mariadb --json')
+    .action(async (o: Target) => {
     await emit(o, () => listUsers({ type: o.type, instance: o.instance }), (rows) => table(rows.map((u) => ({ user: u.name, superuser: u.superuser, login: u.canLogin, grants: u.grants }))));
   });
 

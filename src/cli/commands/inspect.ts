@@ -32,6 +32,7 @@ export function registerInspect(program: Command): void {
 
   pageOptions(targetOptions(program.command('schema').description('Schemas and objects of a database').argument('<db>', 'database')))
     .option('--schema <schema>', 'only this schema')
+    .addHelpText('after', '\nExample:\n  $ portunix-db schema shop --type postgresql --schema public')
     .action(async (db: string, o: Target & Paged & { schema?: string }) => {
       await emit(o, () => schema({ type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), ...paged(o) }), (s) => `${table(s.schemas)}\n\n${table(s.objects.items)}${more(s.objects)}`);
     });
@@ -39,6 +40,7 @@ export function registerInspect(program: Command): void {
   targetOptions(program.command('table-info').description('Columns, keys, size of one table').argument('<table>', 'table name'))
     .requiredOption('--database <db>', 'database')
     .option('--schema <schema>', 'schema')
+    .addHelpText('after', '\nExample:\n  $ portunix-db table-info orders --database shop --type postgresql')
     .action(async (t: string, o: Target & { database: string; schema?: string }) => {
       await emit(o, () => tableInfo({ type: o.type, instance: o.instance, database: o.database, table: t, ...(o.schema ? { schema: o.schema } : {}) }), (r) =>
         [`${r.schema ? r.schema + '.' : ''}${r.name} (${r.kind}) rows: ${r.rows ?? '-'} size: ${bytes(r.sizeBytes)}${r.primaryKey?.length ? ` primary key: (${r.primaryKey.join(', ')})` : ''}`, table(r.columns.map((c) => ({ column: c.name, type: c.type, nullable: c.nullable, default: c.default })))].join('\n'),
@@ -52,6 +54,7 @@ export function registerInspect(program: Command): void {
     pageOptions(targetOptions(program.command(name).description(desc).argument('<db>', 'database')))
       .option('--schema <schema>', 'only this schema')
       .option('--table <table>', 'only this table')
+      .addHelpText('after', `\nExample:\n  $ portunix-db ${name} shop --type postgresql --table orders`)
       .action(async (db: string, o: Target & Paged & { schema?: string; table?: string }) => {
         const args = { type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), ...(o.table ? { table: o.table } : {}), ...paged(o) };
         if (name === 'indexes') {
@@ -62,11 +65,11 @@ export function registerInspect(program: Command): void {
       });
   }
 
-  pageOptions(engineTarget(program.command('connections').description('Active connections'))).action(async (engine: string, o: Target & Paged) => {
+  pageOptions(engineTarget(program.command('connections').description('Active connections'))).addHelpText('after', '\nExample:\n  $ portunix-db connections postgresql --limit 20').action(async (engine: string, o: Target & Paged) => {
     await emit(o, () => connections({ type: engine, instance: o.instance, ...paged(o) }), (p) => table(p.items.map((c) => ({ id: c.id, user: c.user, database: c.database, client: c.client, state: c.state, since: c.queryStart, query: c.query }))) + more(p));
   });
 
-  pageOptions(engineTarget(program.command('size').description('Database sizes'))).option('--database <db>', 'only this database').action(async (engine: string, o: Target & Paged & { database?: string }) => {
+  pageOptions(engineTarget(program.command('size').description('Database sizes'))).option('--database <db>', 'only this database').addHelpText('after', '\nExample:\n  $ portunix-db size postgresql --database shop').action(async (engine: string, o: Target & Paged & { database?: string }) => {
     await emit(o, () => sizes({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}), ...paged(o) }), (p) => table(p.items.map((d) => ({ database: d.name, size: bytes(d.sizeBytes), keys: d.keys }))) + `\ntotal: ${bytes(p.total_bytes)}` + more(p));
   });
 
@@ -103,6 +106,7 @@ export function registerInspect(program: Command): void {
 
   engineTarget(program.command('logs').description('The tail of the server log'))
     .option('--lines <n>', 'number of lines', intOption, 50)
+    .addHelpText('after', '\nExample:\n  $ portunix-db logs postgresql --instance pg15 --lines 100')
     .action(async (engine: string, o: Target & { lines: number }) => {
       await emit(o, () => logs({ type: engine, instance: o.instance, lines: o.lines }), (r) => (r.lines.length ? r.lines.join('\n') : `(log ${r.file} is empty)`));
     });
