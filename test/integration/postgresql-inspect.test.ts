@@ -6,11 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
-import { pgClient, pgQuery } from '../helpers/pg.js';
+import { pgClient, pgQuery, pgSsl, tlsFacts } from '../helpers/pg.js';
 
 const home = freshHome('pginspect');
 const opts = { home };
@@ -47,14 +47,52 @@ describe('postgresql inspection and admin (apt 15)', () => {
     const dataDir: string = status.json[0].data_dir;
     const hba = readFileSync(join(dataDir, 'pg_hba.conf'), 'utf8');
     const rules = hba.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
-    assert.ok(rules.length > 0 && rules.every((l) => /scram-sha-256\s*$/.test(l)), hba);
+    assert.ok(rules.length > 0 && rules.every((l) => /scram-sha-256\s*$/.test(l) || /^hostnossl\s.*\sreject\s*$/.test(l)), hba);
+    assert.ok(!rules.some((l) => /^host\s/.test(l)), 'no TCP rule without TLS');
     const settings = await pgQuery<{ name: string; setting: string }>(home, 'insp', 'postgres', `SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'password_encryption')`);
     assert.deepEqual(Object.fromEntries(settings.map((s) => [s.name, s.setting])), { listen_addresses: '127.0.0.1', password_encryption: 'scram-sha-256' });
-    const wrong = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'wrong', database: 'postgres' });
+    const wrong = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'wrong', database: 'postgres', ssl: await pgSsl(home, 'insp') });
     await assert.rejects(wrong.connect(), /password authentication failed/);
     await wrong.end().catch(() => undefined);
     const url = await cliOk(['url', 'postgresql', '--instance', 'insp'], opts);
     assert.match(url.stdout, /postgresql:\/\/postgres:\*\*\*\*@127\.0\.0\.1:\d+\/postgres/);
+  });
+
+  it('encrypts TCP by default: a self-signed certificate, TLS required, verified by the tool, pg and psql', async () => {
+    const status = await cliOk(['status', 'postgresql', '--instance', 'insp', '--json'], opts);
+    const dataDir: string = status.json[0].data_dir;
+    const key = statSync(join(dataDir, 'server.key'));
+    const crt = statSync(join(dataDir, 'server.crt'));
+    assert.equal(key.mode & 0o777, 0o600);
+    assert.equal(crt.mode & 0o777, 0o644);
+    const conf = readFileSync(join(dataDir, 'portunix.conf'), 'utf8');
+    assert.match(conf, /^ssl = on$/m);
+    assert.match(conf, /^ssl_min_protocol_version = 'TLSv1\.2'$/m);
+    const settings = await pgQuery<{ ssl: string; min: string }>(home, 'insp', 'postgres', `SELECT current_setting('ssl') AS ssl, current_setting('ssl_min_protocol_version') AS min`);
+    assert.deepEqual([settings[0]!.ssl, settings[0]!.min], ['on', 'TLSv1.2']);
+    if (process.getuid?.() === 0) assert.notEqual(key.uid, 0, 'the key belongs to the service user, not root');
+
+    const facts = await tlsFacts(home, 'insp', port);
+    assert.match(facts.plainError, /pg_hba\.conf rejects connection .*no encryption/);
+    assert.match(facts.unpinnedError, /self[- ]signed certificate/, 'a client that does not pin the certificate cannot verify it');
+    assert.equal(facts.ssl, true);
+    assert.match(facts.version, /^TLSv1\.[23]$/);
+    assert.equal(facts.psql, 'psql true');
+    const url = await cliOk(['url', 'postgresql', '--instance', 'insp', '--json'], opts);
+    assert.match(url.json.url, /\?sslmode=verify-full&sslrootcert=\//);
+
+    const h = await cliOk(['health', 'postgresql', '--instance', 'insp', '--json'], opts);
+    const tls = h.json.checks.find((c: { name: string }) => c.name === 'tls');
+    assert.equal(tls?.status, 'ok', JSON.stringify(tls));
+    assert.match(tls.detail, /TLSv1\.[23]/);
+  });
+
+  it('backs up with pg_dump 15 over verified TLS and verifies the dump', async () => {
+    const b = await cliOk(['backup', 'shop', ...I, '--json'], opts);
+    assert.match(b.json.manifest.method, /pg_dump custom format \(pg_dump 15\./);
+    const v = await cliOk(['backup', 'verify', b.json.file, '--json'], opts);
+    assert.equal(v.json.ok, true, JSON.stringify(v.json));
+    assert.ok(v.json.tables.length >= 2 && v.json.tables.every((t: { checksum_match: boolean }) => t.checksum_match === true));
   });
 
   it('lists tables with estimated rows and sizes, and the schema', async () => {
@@ -102,7 +140,7 @@ describe('postgresql inspection and admin (apt 15)', () => {
     const g = await cliOk(['user', 'grant', 'reader1', ...I, '--database', 'shop', '--privileges', 'read', '--json'], opts);
     assert.ok(JSON.stringify(g.json).includes('GRANT SELECT ON ALL TABLES IN SCHEMA public TO \\"reader1\\"'));
     assert.ok(!JSON.stringify(g.json).includes('Reader-pw-42'));
-    const asUser = new pg.Client({ host: '127.0.0.1', port, user: 'reader1', password: 'Reader-pw-42', database: 'shop' });
+    const asUser = new pg.Client({ host: '127.0.0.1', port, user: 'reader1', password: 'Reader-pw-42', database: 'shop', ssl: await pgSsl(home, 'insp') });
     await asUser.connect();
     try {
       assert.equal((await asUser.query('SELECT count(*)::int AS n FROM customers')).rows[0].n, 200);

@@ -8,10 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
-import { pgClient, pgQuery } from '../helpers/pg.js';
+import { pgClient, pgQuery, pgUrl, tlsFacts } from '../helpers/pg.js';
+import { renderHba } from '../../src/engines/postgresql/instance.js';
 
 const home = freshHome('pg');
 const opts = { home };
@@ -52,7 +53,8 @@ describe('postgresql: install side by side', () => {
   it('secures instances from the first start: loopback, scram-sha-256, no trust, no password in the config', async () => {
     const dataDir = (await cliOk(['status', 'postgresql', '--json'], opts)).json[0].data_dir as string;
     const hba = readFileSync(join(dataDir, 'pg_hba.conf'), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
-    assert.ok(hba.every((l) => l.trim().endsWith('scram-sha-256')), hba.join('\n'));
+    assert.ok(hba.every((l) => l.trim().endsWith('scram-sha-256') || /^hostnossl\s.*\sreject$/.test(l.trim())), hba.join('\n'));
+    assert.ok(!hba.some((l) => /^host\s/.test(l)), 'TCP only over TLS');
     const rows = await pgQuery<{ listen: string; enc: string }>(home, 'main', 'postgres', "SELECT current_setting('listen_addresses') AS listen, current_setting('password_encryption') AS enc");
     assert.deepEqual(rows[0], { listen: '127.0.0.1', enc: 'scram-sha-256' });
     const url = await cliOk(['url', 'postgresql', '--json'], opts);
@@ -63,6 +65,59 @@ describe('postgresql: install side by side', () => {
     assert.ok(!readFileSync(join(home, 'config.json'), 'utf8').includes(password), 'the password is not in the config file');
     const audit = existsSync(join(home, 'audit.log')) ? readFileSync(join(home, 'audit.log'), 'utf8') : '';
     assert.ok(!audit.includes(password));
+  });
+});
+
+describe('postgresql: TLS by default', () => {
+  before(async () => {
+    for (const instance of ['main', 'pg15', 'pg14']) await cliOk(['start', 'postgresql', '--instance', instance, '-q'], opts);
+  });
+  after(async () => {
+    for (const instance of ['main', 'pg15', 'pg14']) await runCli(['stop', 'postgresql', '--instance', instance], opts);
+  });
+
+  for (const instance of ['main', 'pg15', 'pg14']) {
+    it(`${instance}: TCP without TLS is refused, TLS is verified against the pinned certificate, psql takes the URL`, async () => {
+      const st = (await cliOk(['status', 'postgresql', '--instance', instance, '--json'], opts)).json[0];
+      const facts = await tlsFacts(home, instance, st.port);
+      assert.match(facts.plainError, /pg_hba\.conf rejects connection .*no encryption/);
+      assert.match(facts.unpinnedError, /self[- ]signed certificate/);
+      assert.equal(facts.ssl, true);
+      assert.equal(facts.psql, 'psql true');
+      const h = await cliOk(['health', 'postgresql', '--instance', instance, '--json'], opts);
+      assert.equal(h.json.checks.find((c: { name: string }) => c.name === 'tls')?.status, 'ok', JSON.stringify(h.json.checks));
+    });
+  }
+
+  it('an instance made before TLS (no certificate) keeps working without it: URL, queries, health, backup, verify', async () => {
+    const st = (await cliOk(['status', 'postgresql', '--instance', 'pg15', '--json'], opts)).json[0];
+    const dataDir: string = st.data_dir;
+    const publicCert = new URL(await pgUrl(home, 'pg15')).searchParams.get('sslrootcert')!;
+    await cliOk(['stop', 'postgresql', '--instance', 'pg15', '-q'], opts);
+    // what an instance initialised by an earlier portunix-db looks like
+    rmSync(join(dataDir, 'server.crt'));
+    rmSync(join(dataDir, 'server.key'));
+    rmSync(dirname(publicCert), { recursive: true });
+    const confFile = join(dataDir, 'portunix.conf');
+    writeFileSync(confFile, readFileSync(confFile, 'utf8').split('\n').filter((l) => !/^(ssl|#.*TLS)/.test(l)).join('\n'));
+    writeFileSync(join(dataDir, 'pg_hba.conf'), renderHba({ tls: false }));
+    await cliOk(['start', 'postgresql', '--instance', 'pg15', '-q'], opts);
+
+    const url = await pgUrl(home, 'pg15');
+    assert.doesNotMatch(url, /sslmode/);
+    await cliOk(['create', 'legacy', '--type', 'postgresql', '--instance', 'pg15'], opts);
+    await pgQuery(home, 'pg15', 'legacy', 'CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 50) g');
+    const rows = await pgQuery<{ ssl: boolean }>(home, 'pg15', 'postgres', 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+    assert.equal(rows[0]!.ssl, false);
+    const h = await cliOk(['health', 'postgresql', '--instance', 'pg15', '--json'], opts);
+    assert.equal(h.json.healthy, true);
+    const tls = h.json.checks.find((c: { name: string }) => c.name === 'tls');
+    assert.equal(tls?.status, 'warn');
+    assert.match(tls.detail, /not encrypted/);
+    const b = await cliOk(['backup', 'legacy', '--type', 'postgresql', '--instance', 'pg15', '--json'], opts);
+    assert.match(b.json.manifest.method, /pg_dump custom/);
+    const v = await cliOk(['backup', 'verify', b.json.file, '--json'], opts);
+    assert.equal(v.json.ok, true, JSON.stringify(v.json));
   });
 });
 

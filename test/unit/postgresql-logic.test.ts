@@ -2,26 +2,52 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { renderHba, renderPortunixConf, socketDir } from '../../src/engines/postgresql/instance.js';
+import { connectionUrl, renderCertConfig, renderHba, renderPortunixConf, socketDir } from '../../src/engines/postgresql/instance.js';
 import { normalizePrivileges, privilegeStatements, saslprep, scramVerifier } from '../../src/engines/postgresql/admin.js';
-import { classifyIndexes, estimateRows, ratioStatus, type RawIndexRow } from '../../src/engines/postgresql/inspect.js';
+import { classifyIndexes, estimateRows, ratioStatus, tlsCheck, type RawIndexRow } from '../../src/engines/postgresql/inspect.js';
 import { settingValueSql } from '../../src/engines/postgresql/config.js';
 import { vacuumSql } from '../../src/engines/postgresql/maintenance.js';
 import { validateIdentifier } from '../../src/engines/postgresql/identifiers.js';
 import { DbError } from '../../src/core/errors.js';
 import type { InstanceConfig } from '../../src/core/config.js';
-import type { InstancePaths } from '../../src/engines/contract.js';
+import type { InstanceContext, InstancePaths } from '../../src/engines/contract.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-test('pg_hba allows only scram-sha-256 on loopback and the local socket, never trust', () => {
-  const rules = renderHba()
+function hbaRules(text: string): string[][] {
+  return text
     .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('#'));
+    .filter((l) => l.trim() && !l.trim().startsWith('#'))
+    .map((l) => l.trim().split(/\s+/));
+}
+
+test('pg_hba (TLS, the default): TCP only over TLS with scram-sha-256 on loopback, TCP without TLS rejected, socket scram', () => {
+  const rules = hbaRules(renderHba());
+  assert.deepEqual(rules, hbaRules(renderHba({ tls: true })));
+  assert.ok(!rules.some((f) => f[0] === 'host'), 'no plain "host" rule: it would accept TCP without TLS');
+  assert.ok(!rules.some((f) => f.includes('trust')), 'never trust');
+  const accepts = rules.filter((f) => f[f.length - 1] !== 'reject');
+  for (const f of accepts) {
+    assert.equal(f[f.length - 1], 'scram-sha-256', f.join(' '));
+    if (f[0] === 'hostssl') assert.ok(['127.0.0.1/32', '::1/128'].includes(f[3]!), f.join(' '));
+    else assert.equal(f[0], 'local', f.join(' '));
+  }
+  for (const db of ['all', 'replication']) {
+    for (const addr of ['127.0.0.1/32', '::1/128']) assert.ok(rules.some((f) => f.join(' ') === `hostssl ${db} all ${addr} scram-sha-256`), `${db} ${addr}`);
+    assert.ok(rules.some((f) => f.join(' ') === `local ${db} all scram-sha-256`), `local ${db}`);
+    // "all" in the database column does not match replication connections, hence a reject line for each
+    assert.ok(rules.some((f) => f.join(' ') === `hostnossl ${db} all all reject`), `hostnossl ${db}`);
+  }
+});
+
+test('pg_hba without TLS (no openssl at install): the previous scram-only loopback rules, nothing rejected', () => {
+  const rules = hbaRules(renderHba({ tls: false }));
   assert.ok(rules.length >= 3);
-  for (const rule of rules) {
-    const fields = rule.trim().split(/\s+/);
-    assert.equal(fields[fields.length - 1], 'scram-sha-256', rule);
-    if (fields[0] === 'host') assert.ok(['127.0.0.1/32', '::1/128'].includes(fields[3]!), rule);
-    else assert.equal(fields[0], 'local', rule);
+  for (const f of rules) {
+    assert.equal(f[f.length - 1], 'scram-sha-256', f.join(' '));
+    if (f[0] === 'host') assert.ok(['127.0.0.1/32', '::1/128'].includes(f[3]!), f.join(' '));
+    else assert.equal(f[0], 'local', f.join(' '));
   }
 });
 
@@ -31,6 +57,52 @@ test('portunix.conf listens on 127.0.0.1 and quotes the socket dir', () => {
   assert.match(conf, /^port = 54321$/m);
   assert.match(conf, /^unix_socket_directories = '\/tmp\/it''s'$/m);
   assert.match(conf, /^password_encryption = 'scram-sha-256'$/m);
+  assert.doesNotMatch(conf, /^ssl/m, 'no ssl settings without a certificate');
+});
+
+test('portunix.conf turns TLS on with the certificate, the key and TLS 1.2 at least', () => {
+  const conf = renderPortunixConf({ port: 5432, socketDir: '/run/x', tls: { certFile: 'server.crt', keyFile: "k'ey" } });
+  assert.match(conf, /^ssl = on$/m);
+  assert.match(conf, /^ssl_cert_file = 'server\.crt'$/m);
+  assert.match(conf, /^ssl_key_file = 'k''ey'$/m);
+  assert.match(conf, /^ssl_min_protocol_version = 'TLSv1\.2'$/m);
+  assert.match(conf, /^listen_addresses = '127\.0\.0\.1'$/m, 'the rest is unchanged');
+});
+
+test('the certificate config: self-signed CA naming the instance, loopback IPs and localhost as subjectAltName', () => {
+  const cnf = renderCertConfig('main');
+  assert.match(cnf, /^CN = portunix-db postgresql main$/m);
+  assert.match(cnf, /^subjectAltName = IP:127\.0\.0\.1, IP:::1, DNS:localhost$/m);
+  assert.match(cnf, /^basicConstraints = critical, CA:TRUE$/m);
+  assert.match(renderCertConfig('a/b\nCN=x'), /^CN = portunix-db postgresql a_b_CN_x$/m, 'no config injection through the name');
+});
+
+test('tls health check: ok only when ssl is on and this connection uses it; warn without a certificate', () => {
+  assert.equal(tlsCheck(true, { ssl_on: 'on', in_use: true, version: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384' }).status, 'ok');
+  assert.equal(tlsCheck(true, { ssl_on: 'off', in_use: false, version: null, cipher: null }).status, 'fail');
+  assert.equal(tlsCheck(true, { ssl_on: 'on', in_use: false, version: null, cipher: null }).status, 'fail');
+  assert.equal(tlsCheck(true, undefined).status, 'fail');
+  const old = tlsCheck(false, { ssl_on: 'off', in_use: false, version: null, cipher: null });
+  assert.equal(old.status, 'warn');
+  assert.match(old.detail, /not encrypted/);
+});
+
+test('connection URL pins the instance certificate with verify-full when there is one, and stays plain otherwise', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pdb-url-'));
+  try {
+    const ctx = { config: { port: 5433 } as InstanceConfig, paths: { root: dir, dataDir: join(dir, 'data') } as InstancePaths } as InstanceContext;
+    const plain = connectionUrl(ctx, { showPassword: true, password: 'p@ss' });
+    assert.equal(plain, 'postgresql://postgres:p%40ss@127.0.0.1:5433/postgres');
+    mkdirSync(join(dir, 'tls'));
+    writeFileSync(join(dir, 'tls', 'server.crt'), 'cert');
+    const url = new URL(connectionUrl(ctx, { showPassword: false, password: 'x', database: 'shop' }));
+    assert.equal(url.searchParams.get('sslmode'), 'verify-full');
+    assert.equal(url.searchParams.get('sslrootcert'), join(dir, 'tls', 'server.crt'));
+    assert.equal(url.password, '****');
+    assert.equal(url.pathname, '/shop');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('socket dir falls back to a short /tmp dir when the run dir is too long for sun_path', () => {

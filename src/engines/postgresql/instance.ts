@@ -250,9 +250,30 @@ export async function initialize(ctx: InstanceContext): Promise<void> {
   await writeOwned(ctx, join(dataDir, 'pg_hba.conf'), renderHba({ tls }));
 }
 
+/**
+ * After a crash (kill -9), postmaster.pid still names the dead postmaster; until its parent
+ * reaps it, the zombie answers kill(pid, 0) and the new postmaster refuses to start ("lock file
+ * already exists"). Waits, briefly, for such a zombie to go. Linux only (/proc).
+ */
+async function waitForDeadPostmaster(dataDir: string, timeoutMs = 10_000): Promise<void> {
+  if (process.platform !== 'linux') return;
+  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '');
+  const pid = Number(text.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined) return;
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state !== 'Z' && state !== 'X') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function launchSpec(ctx: InstanceContext): Promise<LaunchSpec> {
   // the socket dir may be a /tmp dir that a reboot removed
   await ensureOwnedDir(ctx, socketDir(ctx));
+  await waitForDeadPostmaster(ctx.paths.dataDir);
   const postgres = ctx.config.bin_dir ? join(ctx.config.bin_dir, 'postgres') : 'postgres';
   return { argv: [postgres, '-D', ctx.paths.dataDir], env: { LC_ALL: 'C', LANG: 'C' } };
 }
