@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# better-sqlite3 is a native addon: build it against the running node's own headers when they
+# are installed beside it, so node-gyp needs no download from nodejs.org
+node_prefix="$(dirname "$(dirname "$(command -v node)")")"
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node.h" ]; then
+  export npm_config_nodedir="$node_prefix"
+fi
+
 echo "==> installing dependencies (npm ci)" >&2
 npm ci --no-audit --no-fund >&2
 echo "==> building" >&2
