@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
-import { appendFile, chmod, chown, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { appendFile, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { InstanceContext, LaunchSpec } from '../contract.js';
 import { DbError } from '../../core/errors.js';
 import { generatePassword } from '../../core/secrets.js';
 import { SUPERUSER, withClient } from './client.js';
+import { makeServerCertificate, publicCertPath, SERVER_CERT, SERVER_KEY } from '../../core/tls.js';
 
 /** Name of the file we own inside the data dir; postgresql.conf includes it. */
 export const PORTUNIX_CONF = 'portunix.conf';
@@ -43,24 +44,13 @@ function confString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
-/** The server certificate and key, in the data dir (so copies of the data dir, e.g. scratch servers, carry them). */
-export const SERVER_CERT = 'server.crt';
-export const SERVER_KEY = 'server.key';
+export { SERVER_CERT, SERVER_KEY, publicCertPath } from '../../core/tls.js';
 
-/** The instance's certificate in the data dir: what the tool's own clients trust. */
+/** The instance's certificate in the data dir (copies of the data dir, e.g. scratch servers, carry it): what the tool's own clients trust. */
 export function serverCertPath(ctx: Pick<InstanceContext, 'paths'>): string {
   return join(ctx.paths.dataDir, SERVER_CERT);
 }
 
-/**
- * A world-readable copy of the certificate beside the instance (the data dir is 0700 and owned
- * by the service user): what users' clients trust, through the URL's sslrootcert.
- */
-export function publicCertPath(ctx: Pick<InstanceContext, 'paths'>): string {
-  return join(ctx.paths.root, 'tls', SERVER_CERT);
-}
-
-/** The settings portunix-db owns; the rest of postgresql.conf stays initdb's. Pure, for tests. */
 export function renderPortunixConf(options: { port: number; socketDir: string; tls?: { certFile: string; keyFile: string } }): string {
   const tls = options.tls
     ? [
@@ -125,96 +115,6 @@ export function renderHba(options: { tls: boolean } = { tls: true }): string {
   ].join('\n');
 }
 
-/** An executable on PATH (or the usual system dirs), as an absolute path: ctx.exec would look a bare name up in bin_dir. */
-export function findProgram(name: string, path = process.env['PATH'] ?? ''): string | undefined {
-  const dirs = [...path.split(delimiter).filter(Boolean), '/usr/bin', '/usr/local/bin', '/bin', '/opt/homebrew/bin'];
-  const exe = process.platform === 'win32' ? [`${name}.exe`, name] : [name];
-  for (const dir of dirs) {
-    for (const file of exe) {
-      const candidate = join(dir, file);
-      try {
-        accessSync(candidate, fsConstants.X_OK);
-        return candidate;
-      } catch {
-        /* next */
-      }
-    }
-  }
-  return undefined;
-}
-
-/** The openssl config for the instance's self-signed certificate. Pure, for tests. */
-export function renderCertConfig(instance: string): string {
-  const cn = `portunix-db postgresql ${instance.replace(/[^A-Za-z0-9._-]/g, '_')}`;
-  return [
-    '[req]',
-    'distinguished_name = dn',
-    'x509_extensions = v3',
-    'prompt = no',
-    '[dn]',
-    `CN = ${cn}`,
-    '[v3]',
-    // self-signed: it is its own CA, which is what clients pin (sslrootcert / ssl.ca)
-    'basicConstraints = critical, CA:TRUE',
-    'subjectKeyIdentifier = hash',
-    'subjectAltName = IP:127.0.0.1, IP:::1, DNS:localhost',
-    '',
-  ].join('\n');
-}
-
-/**
- * A self-signed EC P-256 certificate valid 10 years, made with the openssl CLI as the service
- * user (so the key is its own, 0600) in the data dir. Returns false, with a progress message
- * saying what it means, when openssl is missing or fails: the install goes on without TLS.
- */
-async function makeServerCertificate(ctx: InstanceContext): Promise<boolean> {
-  const openssl = findProgram('openssl');
-  if (!openssl) {
-    ctx.progress('WARNING: openssl is not installed, so this instance gets no TLS certificate: TCP connections to it are not encrypted (scram-sha-256 still protects the password). Install openssl and re-create the instance to get TLS.');
-    return false;
-  }
-  const dataDir = ctx.paths.dataDir;
-  const cert = join(dataDir, SERVER_CERT);
-  const key = join(dataDir, SERVER_KEY);
-  const cnf = join(dataDir, `.portunix-openssl-${randomBytes(6).toString('hex')}.cnf`);
-  await writeOwned(ctx, cnf, renderCertConfig(ctx.name));
-  try {
-    ctx.progress('openssl: making a self-signed TLS certificate for the server (EC P-256, 10 years, 127.0.0.1 / ::1 / localhost)');
-    await ctx.exec(
-      [openssl, 'req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-sha256', '-days', '3650', '-config', cnf, '-keyout', key, '-out', cert],
-      { timeoutMs: 60_000, env: { OPENSSL_CONF: cnf } },
-    );
-    await chmod(key, 0o600);
-    await chmod(cert, 0o644);
-    if (ctx.runAs) {
-      await chown(key, ctx.runAs.uid, ctx.runAs.gid);
-      await chown(cert, ctx.runAs.uid, ctx.runAs.gid);
-    }
-  } catch (err) {
-    await rm(cert, { force: true });
-    await rm(key, { force: true });
-    ctx.progress(`WARNING: openssl could not make a TLS certificate (${(err as Error).message.split('\n')[0]}); this instance listens without TLS: TCP connections to it are not encrypted.`);
-    return false;
-  } finally {
-    await rm(cnf, { force: true });
-  }
-  await publishCertificate(ctx);
-  return true;
-}
-
-/** Copies the certificate (public data) to a place any local user can read, for the URL's sslrootcert. */
-async function publishCertificate(ctx: InstanceContext): Promise<void> {
-  const target = publicCertPath(ctx);
-  await mkdir(join(ctx.paths.root, 'tls'), { recursive: true, mode: 0o755 });
-  await chmod(join(ctx.paths.root, 'tls'), 0o755);
-  await copyFile(serverCertPath(ctx), target);
-  await chmod(target, 0o644);
-  if (ctx.runAs) {
-    await chown(join(ctx.paths.root, 'tls'), ctx.runAs.uid, ctx.runAs.gid);
-    await chown(target, ctx.runAs.uid, ctx.runAs.gid);
-  }
-}
-
 export async function initialize(ctx: InstanceContext): Promise<void> {
   const dataDir = ctx.paths.dataDir;
   const port = ctx.config.port;
@@ -240,7 +140,7 @@ export async function initialize(ctx: InstanceContext): Promise<void> {
   }
   await ctx.setAdminPassword(password);
 
-  const tls = await makeServerCertificate(ctx);
+  const tls = !!(await makeServerCertificate(ctx, dataDir));
   const sockets = socketDir(ctx);
   await ensureOwnedDir(ctx, sockets);
   // relative paths: the data dir's own files, also in copies of it (scratch servers, restored snapshots)
