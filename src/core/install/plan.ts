@@ -1,4 +1,5 @@
 import type { EngineId, SourceId } from '../../engines/ids.js';
+import { DbError } from '../errors.js';
 
 /** What the host is; plans are pure functions of (request, host). */
 export interface HostPlatform {
@@ -81,4 +82,15 @@ export function shellQuote(arg: string): string {
 /** apt-get that waits for another package manager run instead of failing on the dpkg lock. */
 export function aptGet(...args: string[]): string[] {
   return ['apt-get', '-o', 'DPkg::Lock::Timeout=600', ...args];
+}
+
+export type SourcePlanner = (request: InstallRequest, host: HostPlatform, resolver: ArtifactResolver) => InstallPlan | Promise<InstallPlan>;
+
+/** The `plan` of an engine's InstallOps from one planner per source, with one error for a source it lacks. */
+export function planBySource(displayName: string, planners: Partial<Record<SourceId, SourcePlanner>>): (request: InstallRequest, host: HostPlatform, resolver: ArtifactResolver) => Promise<InstallPlan> {
+  return async (request, host, resolver) => {
+    const planner = planners[request.source];
+    if (!planner) throw new DbError(`${displayName} cannot be installed from "${request.source}".`, 'UNKNOWN_SOURCE', `Sources for ${displayName}: ${Object.keys(planners).join(', ')}.`);
+    return planner(request, host, resolver);
+  };
 }

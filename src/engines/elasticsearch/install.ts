@@ -2,6 +2,7 @@ import { DbError } from '../../core/errors.js';
 import { homePaths } from '../../core/home.js';
 import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import type { HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
+import { planBySource } from '../../core/install/plan.js';
 import { aptRepoSteps, containerSteps, dnfRepoSteps, hostLabel, platformSummary, runVendorStep, unsupported, verifiedDownloadSteps } from '../../core/install/vendor-steps.js';
 import type { InstallOps, VersionInfo } from '../contract.js';
 import type { SourceId } from '../ids.js';
@@ -104,22 +105,7 @@ export function elasticDefaultSource(host: HostPlatform, _version: string): Sour
 }
 
 export const install: InstallOps = {
-  async plan(req, host) {
-    switch (req.source) {
-      case 'apt':
-        return aptPlan(req, host);
-      case 'dnf':
-        return dnfPlan(req, host);
-      case 'brew':
-        return brewPlan(req, host);
-      case 'download':
-        return downloadPlan(req, host);
-      case 'container':
-        return containerPlan(req, host);
-      default:
-        throw new DbError(`Elasticsearch cannot be installed from "${req.source}".`, 'UNKNOWN_SOURCE', `Sources for Elasticsearch: ${ELASTICSEARCH_SOURCES.join(', ')}.`);
-    }
-  },
+  plan: planBySource('Elasticsearch', { apt: aptPlan, dnf: dnfPlan, brew: brewPlan, download: downloadPlan, container: containerPlan }),
   async runStep(action, params, progress) {
     if (await runVendorStep(action, params, progress)) return;
     throw new DbError(`Unknown Elasticsearch install step ${action}`, 'INTERNAL');

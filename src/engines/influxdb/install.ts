@@ -2,6 +2,7 @@ import { DbError } from '../../core/errors.js';
 import { homePaths } from '../../core/home.js';
 import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import type { HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
+import { planBySource } from '../../core/install/plan.js';
 import { aptRepoSteps, containerSteps, dnfRepoSteps, hostLabel, platformSummary, runVendorStep, unsupported, verifiedDownloadSteps } from '../../core/install/vendor-steps.js';
 import type { InstallOps, VersionInfo } from '../contract.js';
 import type { SourceId } from '../ids.js';
@@ -110,22 +111,7 @@ export function influxDefaultSource(host: HostPlatform, _version: string): Sourc
 }
 
 export const install: InstallOps = {
-  async plan(req, host) {
-    switch (req.source) {
-      case 'apt':
-        return aptPlan(req, host);
-      case 'dnf':
-        return dnfPlan(req, host);
-      case 'brew':
-        return brewPlan(req, host);
-      case 'download':
-        return downloadPlan(req, host);
-      case 'container':
-        return containerPlan(req, host);
-      default:
-        throw new DbError(`InfluxDB cannot be installed from "${req.source}".`, 'UNKNOWN_SOURCE', `Sources for InfluxDB: ${INFLUXDB_SOURCES.join(', ')}.`);
-    }
-  },
+  plan: planBySource('InfluxDB', { apt: aptPlan, dnf: dnfPlan, brew: brewPlan, download: downloadPlan, container: containerPlan }),
   async runStep(action, params, progress) {
     if (await runVendorStep(action, params, progress)) return;
     throw new DbError(`Unknown InfluxDB install step ${action}`, 'INTERNAL');

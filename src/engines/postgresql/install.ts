@@ -5,6 +5,7 @@ import { DbError } from '../../core/errors.js';
 import { homePaths } from '../../core/home.js';
 import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import type { ArtifactResolver, HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
+import { planBySource } from '../../core/install/plan.js';
 import { aptGet } from '../../core/install/plan.js';
 import type { InstallOps, Progress, VersionInfo } from '../contract.js';
 import type { SourceId } from '../ids.js';
@@ -162,22 +163,7 @@ async function relink(dir: string, progress: Progress): Promise<void> {
 }
 
 export const install: InstallOps = {
-  async plan(req, host, resolver) {
-    switch (req.source) {
-      case 'portable':
-        return portablePlan(req, host, resolver);
-      case 'apt':
-        return aptPlan(req, host);
-      case 'dnf':
-        return dnfPlan(req, host);
-      case 'brew':
-        return brewPlan(req, host);
-      case 'winget':
-        return wingetPlan(req, host);
-      default:
-        throw new DbError(`PostgreSQL cannot be installed from "${req.source}".`, 'UNKNOWN_SOURCE', `Sources: ${PG_SOURCES.join(', ')}.`);
-    }
-  },
+  plan: planBySource('PostgreSQL', { portable: portablePlan, apt: aptPlan, dnf: dnfPlan, brew: brewPlan, winget: wingetPlan }),
   async runStep(action, params, progress) {
     if (action === 'relink' && params['dir']) return relink(params['dir'], progress);
     throw new DbError(`Unknown PostgreSQL install step ${action}`, 'INTERNAL');
