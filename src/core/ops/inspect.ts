@@ -98,7 +98,7 @@ export async function performance(target: Target & { database?: string }): Promi
       result = { ...report, rates, sample_interval_seconds: Math.round(seconds * 10) / 10 };
     }
   } catch {
-    result = { ...report, notes: [...(report.notes ?? []), 'First sample: rates (e.g. transactions per second) appear from the next call.'] };
+    if (Object.keys(report.counters).length > 0) result = { ...report, notes: [...(report.notes ?? []), 'First sample: rates (e.g. transactions per second) appear from the next call.'] };
   }
   await mkdir(homePaths.state(), { recursive: true });
   await writeFile(file, JSON.stringify({ at: now, counters: report.counters }));
