@@ -1,14 +1,18 @@
 /**
  * MariaDB 10.11 end to end through the built CLI: installed from Debian's apt by the tool itself
- * into a fresh PORTUNIX_HOME. Lifecycle (kill -9 → crashed → start), two instances side by side,
+ * into a fresh PORTUNIX_HOME. TLS by default (TCP without TLS refused, the pinned certificate
+ * verified, the socket still allowed), an instance without a certificate still working,
+ * lifecycle (kill -9 → crashed → start), two instances side by side,
  * admin, load data, every inspection command, backup → drop → restore → verify, config, vacuum,
  * and the bad inputs (injection, port in use, corrupt backup, idempotent start).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { copyFileSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'mysql2/promise';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 
 const home = freshHome('mariadb');
@@ -18,9 +22,44 @@ async function rootUrl(instance = 'main'): Promise<string> {
   return (await cliOk(['url', 'mariadb', '--instance', instance, '--show-password', '--json'], opts)).json.url as string;
 }
 
+/**
+ * mysql2 options for the URL the CLI prints. Its TLS parameters are MySQL's URI ones
+ * (ssl-mode=VERIFY_CA&ssl-ca=<file>), which mysql2 does not read: as a user would, take the
+ * certificate file and give mysql2 `ssl: { ca, rejectUnauthorized: true }`.
+ */
+function mysql2Options(url: string): ConnectionOptions {
+  const u = new URL(url);
+  const ca = u.searchParams.get('ssl-ca');
+  u.search = '';
+  return { uri: u.toString(), ...(ca ? { ssl: { ca: readFileSync(ca, 'utf8'), rejectUnauthorized: true } } : {}) };
+}
+
+/** The same URL with another database (and optionally another user). */
+function withDb(url: string, database: string, user?: { name: string; password: string }): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  if (user) {
+    u.username = user.name;
+    u.password = user.password;
+  }
+  return u.toString();
+}
+
+/** What a connection attempt ends with: 'connected' or the error message. */
+async function attempt(options: ConnectionOptions): Promise<string> {
+  const mysql = await import('mysql2/promise');
+  try {
+    const conn = await mysql.createConnection({ connectTimeout: 5000, ...options });
+    await conn.end();
+    return 'connected';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 async function sql<T = Record<string, unknown>>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
   const mysql = await import('mysql2/promise');
-  const conn = await mysql.createConnection({ uri: url, multipleStatements: true });
+  const conn = await mysql.createConnection({ ...mysql2Options(url), multipleStatements: true });
   try {
     const [rows] = await conn.query(text, params);
     return rows as T[];
@@ -66,7 +105,8 @@ describe('mariadb 10.11 via apt', () => {
     const url = await rootUrl();
     const password = new URL(url).password;
     assert.ok(password.length >= 16);
-    assert.equal((await cliOk(['url', 'mariadb', '--json'], opts)).json.url, `mysql://root:***@127.0.0.1:${mainPort}/`);
+    const publicCert = join(home, 'instances', 'mariadb', 'main', 'tls', 'server.crt');
+    assert.equal((await cliOk(['url', 'mariadb', '--json'], opts)).json.url, `mysql://root:***@127.0.0.1:${mainPort}/?ssl-mode=VERIFY_CA&ssl-ca=${encodeURIComponent(publicCert)}`);
     assert.ok(!conf.includes(password) && !readFileSync(join(home, 'config.json'), 'utf8').includes(password));
     const rows = await sql<{ u: string; b: string }>(url, 'SELECT CURRENT_USER() AS u, @@bind_address AS b');
     assert.deepEqual(rows[0], { u: 'root@127.0.0.1', b: '127.0.0.1' });
@@ -89,6 +129,56 @@ describe('mariadb 10.11 via apt', () => {
     await cliOk(['stop', 'mariadb', '--instance', 'b'], opts);
     assert.equal((await cliOk(['status', 'mariadb', '--instance', 'b', '--json'], opts)).json[0].state, 'stopped');
     assert.equal((await cliOk(['status', 'mariadb', '--instance', 'main', '--json'], opts)).json[0].state, 'running', 'stopping b leaves main alone');
+  });
+
+  it('TLS by default: TCP without TLS is refused, the pinned certificate is verified, the socket needs none; health says so', async () => {
+    const st = (await cliOk(['status', 'mariadb', '--instance', 'main', '--json'], opts)).json[0] as { data_dir: string };
+    const conf = readFileSync(join(home, 'instances', 'mariadb', 'main', 'server.conf'), 'utf8');
+    const cert = join(st.data_dir, 'server.crt');
+    assert.match(conf, new RegExp(`^ssl-cert=${cert}$`, 'm'));
+    assert.match(conf, new RegExp(`^ssl-ca=${cert}$`, 'm'), 'the self-signed certificate is its own CA');
+    assert.match(conf, new RegExp(`^ssl-key=${join(st.data_dir, 'server.key')}$`, 'm'));
+    assert.match(conf, /^require_secure_transport=ON$/m);
+    assert.equal(statSync(join(st.data_dir, 'server.key')).mode & 0o077, 0, 'the key is private');
+    assert.notEqual(statSync(join(st.data_dir, 'server.key')).uid, 0, 'the key belongs to the service user');
+    const url = await rootUrl();
+    const publicCert = new URL(url).searchParams.get('ssl-ca')!;
+    assert.equal(new URL(url).searchParams.get('ssl-mode'), 'VERIFY_CA');
+    assert.equal(statSync(publicCert).mode & 0o777, 0o644, 'users can read the certificate to trust');
+    assert.equal(readFileSync(publicCert, 'utf8'), readFileSync(cert, 'utf8'));
+
+    const base = { host: '127.0.0.1', port: mainPort, user: 'root', password: decodeURIComponent(new URL(url).password) };
+    // MariaDB 10.11 answers a password login over plain TCP with "Access denied" (MySQL 8: "Connections using insecure transport are prohibited");
+    // the same credentials over TLS get in, so it is the transport that is refused
+    assert.match(await attempt({ ...base }), /Access denied|insecure transport/i, 'plain TCP is refused');
+    assert.equal(await attempt({ ...base, ssl: { ca: readFileSync(publicCert, 'utf8'), rejectUnauthorized: true } }), 'connected', 'the same credentials over TLS with the pinned certificate');
+    assert.match(await attempt({ ...base, ssl: { rejectUnauthorized: true } }), /self[- ]signed/i, 'an unpinned client does not trust the certificate');
+    const other = join(home, 'not-this-cert.pem');
+    copyFileSync(join(home, 'instances', 'mariadb', 'b', 'tls', 'server.crt'), other);
+    assert.notEqual(await attempt({ ...base, ssl: { ca: readFileSync(other, 'utf8'), rejectUnauthorized: true } }), 'connected', "another instance's certificate is not accepted");
+    const vars = await sql<{ Variable_name: string; Value: string }>(url, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('have_ssl', 'require_secure_transport')");
+    assert.deepEqual(Object.fromEntries(vars.map((v) => [v.Variable_name, v.Value])), { have_ssl: 'YES', require_secure_transport: 'ON' });
+    const cipher = await sql<{ Variable_name: string; Value: string }>(url, "SHOW STATUS LIKE 'Ssl_cipher'");
+    assert.ok(cipher[0]?.Value, `the URL's client is encrypted: ${JSON.stringify(cipher)}`);
+    // the local socket is not a network: require_secure_transport lets it through without TLS
+    const mysql = await import('mysql2/promise');
+    const sock = await mysql.createConnection({ socketPath: join(home, 'instances', 'mariadb', 'main', 'run', 'mysqld.sock'), user: 'root', password: base.password });
+    try {
+      const [rows] = await sock.query("SHOW STATUS LIKE 'Ssl_cipher'");
+      assert.equal((rows as { Value: string }[])[0]?.Value, '');
+    } finally {
+      await sock.end();
+    }
+    // Debian's mariadb client verifies the certificate and the 127.0.0.1 subjectAltName with the settings the tool writes
+    const client = (ca: string) =>
+      execFileSync('/usr/bin/mariadb', ['--no-defaults', '--protocol=TCP', '-h', '127.0.0.1', '-P', String(mainPort), '-u', 'root', `--ssl-ca=${ca}`, '--ssl-verify-server-cert', '-N', '-e', "SHOW STATUS LIKE 'Ssl_version'"], { encoding: 'utf8', env: { ...process.env, MYSQL_PWD: base.password }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    assert.match(client(publicCert), /Ssl_version\s+TLSv1\.[23]/);
+    assert.throws(() => client(other), /certificate|SSL|TLS/i);
+
+    const h = await cliOk(['health', 'mariadb', '--json'], opts);
+    const tls = h.json.checks.find((c: { name: string }) => c.name === 'tls');
+    assert.equal(tls?.status, 'ok', JSON.stringify(h.json.checks));
+    assert.match(tls.detail, /TLSv1\.[23]/);
   });
 
   it('lifecycle: start is idempotent, kill -9 is reported as crashed, start recovers, restart works', async () => {
@@ -138,16 +228,16 @@ describe('mariadb 10.11 via apt', () => {
 
   it('loads data (root), and the app user can read and insert but not delete', async () => {
     const url = await rootUrl();
-    await sql(url.replace(/\/$/, '/shop'), `
+    await sql(withDb(url, 'shop'), `
       CREATE TABLE customers (id INT PRIMARY KEY AUTO_INCREMENT, email VARCHAR(200) NOT NULL UNIQUE, name VARCHAR(100), age INT CHECK (age >= 0), KEY idx_name (name), KEY idx_name_dup (name)) COMMENT 'people';
       CREATE TABLE orders (id INT PRIMARY KEY AUTO_INCREMENT, customer_id INT NOT NULL, total DECIMAL(10,2), CONSTRAINT fk_customer FOREIGN KEY (customer_id) REFERENCES customers(id) ON DELETE CASCADE, CONSTRAINT chk_total CHECK (total >= 0));
       CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100;
       CREATE TRIGGER orders_default BEFORE INSERT ON orders FOR EACH ROW SET NEW.total = COALESCE(NEW.total, 0);
       CREATE PROCEDURE order_count() SELECT COUNT(*) FROM orders;`);
     const values = Array.from({ length: 500 }, (_, i) => `('c${i}@example.org', 'Name ${i % 37}', ${20 + (i % 50)})`).join(',');
-    await sql(url.replace(/\/$/, '/shop'), `INSERT INTO customers (email, name, age) VALUES ${values}`);
-    await sql(url.replace(/\/$/, '/shop'), 'INSERT INTO orders (customer_id, total) SELECT id, id * 1.5 FROM customers');
-    const appUrl = `mysql://app:app-secret-pw@127.0.0.1:${mainPort}/shop`;
+    await sql(withDb(url, 'shop'), `INSERT INTO customers (email, name, age) VALUES ${values}`);
+    await sql(withDb(url, 'shop'), 'INSERT INTO orders (customer_id, total) SELECT id, id * 1.5 FROM customers');
+    const appUrl = withDb(url, 'shop', { name: 'app', password: 'app-secret-pw' });
     assert.equal((await sql<{ n: number }>(appUrl, 'SELECT COUNT(*) AS n FROM customers'))[0]!.n, 500);
     await sql(appUrl, "INSERT INTO customers (email, name, age) VALUES ('app@example.org', 'App', 1)");
     await assert.rejects(sql(appUrl, 'DELETE FROM customers'), /denied/i);
@@ -250,7 +340,7 @@ describe('mariadb 10.11 via apt', () => {
     await cliOk(['drop', 'shop', '--type', 'mariadb', '--force'], opts);
     const r = await cliOk(['restore', file, '--json'], opts);
     assert.ok(r.json.actions.some((a: string) => /created database shop/.test(a)));
-    const url = (await rootUrl()).replace(/\/$/, '/shop');
+    const url = withDb(await rootUrl(), 'shop');
     assert.equal((await sql<{ n: number }>(url, 'SELECT COUNT(*) AS n FROM orders'))[0]!.n, 500);
     assert.equal((await sql(url, "SHOW TRIGGERS LIKE 'orders'")).length, 1, 'triggers come back');
     assert.equal((await sql(url, "SHOW PROCEDURE STATUS WHERE Db = 'shop'")).length, 1, 'routines come back');
@@ -287,5 +377,31 @@ describe('mariadb 10.11 via apt', () => {
     assert.equal((await sql<{ n: number }>(url, 'SELECT COUNT(*) AS n FROM orders'))[0]!.n, 499, 'nothing was changed');
     const cv = await runCli(['backup', 'verify', bad, '--json'], opts);
     assert.notEqual(cv.code, 0);
+  });
+
+  it('an instance made before TLS (no certificate) keeps working without it: URL, queries, health, config set, backup, verify', async () => {
+    await runCli(['stop', 'mariadb', '--instance', 'b'], opts);
+    const st = (await cliOk(['status', 'mariadb', '--instance', 'b', '--json'], opts)).json[0] as { data_dir: string; port: number };
+    const root = join(home, 'instances', 'mariadb', 'b');
+    // what an instance initialised before this change looks like: no certificate, no TLS settings
+    for (const f of [join(st.data_dir, 'server.crt'), join(st.data_dir, 'server.key'), join(root, 'tls', 'server.crt')]) rmSync(f);
+    const confFile = join(root, 'server.conf');
+    writeFileSync(confFile, readFileSync(confFile, 'utf8').split('\n').filter((l) => !/^(ssl-|tls_version|require_secure_transport|#.*TLS)/.test(l)).join('\n'));
+    await cliOk(['start', 'mariadb', '--instance', 'b'], opts);
+    const url = await rootUrl('b');
+    assert.doesNotMatch(url, /ssl/);
+    const plain = await sql<{ Value: string }>(url, "SHOW STATUS LIKE 'Ssl_cipher'");
+    assert.equal(plain[0]!.Value, '', 'a plain connection works and is not encrypted');
+    const h = await cliOk(['health', 'mariadb', '--instance', 'b', '--json'], opts);
+    const tls = h.json.checks.find((c: { name: string }) => c.name === 'tls');
+    assert.equal(tls?.status, 'warn');
+    assert.match(tls.detail, /not encrypted/);
+    await cliOk(['config', 'set', 'mariadb', 'max_connections', '150', '--instance', 'b'], opts);
+    assert.doesNotMatch(readFileSync(confFile, 'utf8'), /^(ssl-|require_secure_transport)/m, 'a rewritten option file adds no TLS without a certificate');
+    await cliOk(['create', 'legacy', '--type', 'mariadb', '--instance', 'b'], opts);
+    await sql(withDb(url, 'legacy'), 'CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, "a"), (2, "b")');
+    const b = await cliOk(['backup', 'legacy', '--type', 'mariadb', '--instance', 'b', '--json'], opts);
+    const v = await cliOk(['backup', 'verify', b.json.file, '--json'], opts);
+    assert.equal(v.json.ok, true, JSON.stringify(v.json));
   });
 });

@@ -25,7 +25,10 @@ async function connect(database?: string): Promise<Connection> {
   const mysql = await import('mysql2/promise');
   const u = new URL(url);
   if (database) u.pathname = `/${database}`;
-  return mysql.createConnection({ uri: u.toString(), multipleStatements: true });
+  // the URL's TLS parameters are MySQL's URI ones (ssl-mode, ssl-ca=<file>); mysql2 takes the certificate itself
+  const ca = u.searchParams.get('ssl-ca');
+  u.search = '';
+  return mysql.createConnection({ uri: u.toString(), multipleStatements: true, ...(ca ? { ssl: { ca: readFileSync(ca, 'utf8'), rejectUnauthorized: true } } : {}) });
 }
 
 async function sql<T = Record<string, unknown>>(text: string, database?: string): Promise<T[]> {

@@ -219,7 +219,8 @@ test('config values: integers and size suffixes become numbers', () => {
 });
 
 test('connection URL masks the password unless asked', () => {
-  const ctx = { config: { port: 13306 } } as unknown as InstanceContext;
+  // an instance without a certificate (paths that do not exist): no TLS parameters
+  const ctx = { config: { port: 13306 }, paths: { root: '/nonexistent/portunix-db/i', dataDir: '/nonexistent/portunix-db/i/data' } } as unknown as InstanceContext;
   assert.equal(mariadb.connectionUrl!(ctx, { showPassword: false, password: 'sekret99' }), 'mysql://root:***@127.0.0.1:13306/');
   assert.equal(mariadb.connectionUrl!(ctx, { database: 'shop', showPassword: true, password: 'sekret99' }), 'mysql://root:sekret99@127.0.0.1:13306/shop');
 });

@@ -52,7 +52,7 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
   const version = await serverVersion(ctx);
   const password = await ctx.adminPassword();
   const cs = await withConnection(ctx, undefined, async (c) => (await query<{ cs: string; co: string }>(c, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [options.database]))[0]);
-  await withClientOptionFile(ctx, async (optionFile) => {
+  await withClientOptionFile(ctx, flavour, async (optionFile) => {
     const gzip = createGzip({ level: 6 });
     const out = createWriteStream(options.file, { mode: 0o600 });
     const written = pipeline(gzip, out);
@@ -105,7 +105,7 @@ export async function checkDumpFile(file: string): Promise<{ charset?: string; c
 async function loadInto(ctx: InstanceContext, flavour: Flavour, file: string, database: string): Promise<void> {
   const client = await findProgram(ctx, flavour.client);
   const password = await ctx.adminPassword();
-  await withClientOptionFile(ctx, async (optionFile) => {
+  await withClientOptionFile(ctx, flavour, async (optionFile) => {
     const input = new PassThrough();
     const feeding = pipeline(createReadStream(file), createGunzip(), input);
     try {

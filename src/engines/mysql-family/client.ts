@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { access, constants, rm } from 'node:fs/promises';
+import { access, constants, readFile, rm } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { InstanceContext } from '../contract.js';
 import { DbError } from '../../core/errors.js';
+import { SERVER_CERT, SERVER_KEY } from '../../core/tls.js';
 
 export type FlavourId = 'mysql' | 'mariadb';
 
@@ -54,11 +55,53 @@ function startHint(ctx: InstanceContext): string {
   return `Start it with \`portunix-db start ${ctx.engine}${ctx.name === 'main' ? '' : ` --instance ${ctx.name}`}\`.`;
 }
 
+export { SERVER_CERT, SERVER_KEY };
+
+/**
+ * The instance's certificate and key live in its data dir, owned by the service user (the
+ * server reads them there); the certificate is its own CA, which the tool's clients pin.
+ */
+export function serverCertPath(ctx: Pick<InstanceContext, 'paths'>): string {
+  return join(ctx.paths.dataDir, SERVER_CERT);
+}
+
+export function serverKeyPath(ctx: Pick<InstanceContext, 'paths'>): string {
+  return join(ctx.paths.dataDir, SERVER_KEY);
+}
+
+/**
+ * The instance's self-signed certificate, or undefined for an instance made without TLS (before
+ * TLS was the default, or without openssl): only then do the tool's clients go without TLS.
+ */
+export async function instanceCertificate(ctx: Pick<InstanceContext, 'paths'>): Promise<{ path: string; pem: string } | undefined> {
+  const path = serverCertPath(ctx);
+  try {
+    return { path, pem: await readFile(path, 'utf8') };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new DbError(`Cannot read the server certificate ${path}: ${(err as Error).message}`, 'PERMISSION_DENIED', 'Run portunix-db as the user that installed the instance (or root).');
+  }
+}
+
 /** Maps mysql2 errors to a few codes with next steps; never leaks a stack trace. */
 export function mapMysqlError(err: unknown, ctx: InstanceContext, database?: string): DbError {
   if (err instanceof DbError) return err;
   const e = err as { code?: string; errno?: number; message?: string; sqlMessage?: string };
   const msg = e.sqlMessage ?? e.message ?? String(err);
+  if ((e.code && /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|HANDSHAKE_NO_SSL_SUPPORT/.test(e.code))) {
+    return new DbError(
+      `TLS to ${ctx.engine}/${ctx.name} on 127.0.0.1:${ctx.config.port} failed: ${msg}`,
+      'CONNECTION_FAILED',
+      `The server must present the certificate in ${serverCertPath(ctx)} (ssl-cert in ${ctx.paths.configFile}); another server may be listening on this port.`,
+    );
+  }
+  if (e.code === 'ER_SECURE_TRANSPORT_REQUIRED' || /insecure transport/i.test(msg)) {
+    return new DbError(
+      `${ctx.engine}/${ctx.name} refuses connections without TLS (require_secure_transport), and this instance has no certificate at ${serverCertPath(ctx)}: ${msg}`,
+      'CONNECTION_FAILED',
+      `Put the instance's certificate back at ${serverCertPath(ctx)}, or remove require_secure_transport from ${ctx.paths.configFile} and restart it.`,
+    );
+  }
   switch (e.code) {
     case 'ECONNREFUSED':
     case 'PROTOCOL_CONNECTION_LOST':
@@ -94,12 +137,17 @@ export function mapMysqlError(err: unknown, ctx: InstanceContext, database?: str
   }
 }
 
-/** A short-lived connection as root over TCP to 127.0.0.1. */
+/**
+ * A short-lived connection as root over TCP to 127.0.0.1; over TLS verified against the
+ * instance's own certificate (chain and the 127.0.0.1 subjectAltName) when it has one.
+ */
 export async function withConnection<T>(ctx: InstanceContext, database: string | undefined, fn: (conn: Connection) => Promise<T>, options: { timeoutMs?: number; multipleStatements?: boolean } = {}): Promise<T> {
   const mysql = await loadMysql();
+  const cert = await instanceCertificate(ctx);
   let conn: Connection;
   try {
     conn = await mysql.createConnection({
+      ...(cert ? { ssl: { ca: cert.pem, rejectUnauthorized: true } } : {}),
       host: '127.0.0.1',
       port: ctx.config.port,
       user: ctx.config.superuser ?? SUPERUSER,
@@ -113,7 +161,12 @@ export async function withConnection<T>(ctx: InstanceContext, database: string |
       charset: 'utf8mb4',
     });
   } catch (err) {
-    throw mapMysqlError(err, ctx, database);
+    const mapped = mapMysqlError(err, ctx, database);
+    // MariaDB answers a login over plain TCP with "Access denied" when it requires TLS
+    if (!cert && mapped.code === 'AUTH_FAILED') {
+      throw new DbError(mapped.message, mapped.code, `${mapped.hint ?? ''} If the server requires TLS (require_secure_transport in ${ctx.paths.configFile}), its certificate must be at ${serverCertPath(ctx)}.`.trim());
+    }
+    throw mapped;
   }
   // a server that dies mid-query emits 'error' on the connection; without a listener node crashes
   conn.on('error', () => undefined);
@@ -164,12 +217,25 @@ export async function findProgram(ctx: InstanceContext, names: string[]): Promis
 }
 
 /**
- * Writes a 0600 client option file with the root credentials, runs `fn` with its path and
- * removes it afterwards. The password never goes in argv.
+ * The [client] option file of the client programs (mariadb-dump, mariadb, mysqldump, mysql).
+ * Always TCP to 127.0.0.1 (host "localhost" would mean the socket); with a certificate, TLS
+ * verified against it: MariaDB's clients check the chain and the 127.0.0.1 subjectAltName
+ * (ssl-verify-server-cert), MySQL's the chain (ssl-mode=VERIFY_CA). Pure, for tests.
  */
-export async function withClientOptionFile<T>(ctx: InstanceContext, fn: (file: string) => Promise<T>): Promise<T> {
+export function renderClientOptions(options: { flavour: Pick<Flavour, 'id'>; user: string; password: string; port: number; ca?: string }): string {
+  const tls = options.ca ? [`ssl-ca=${options.ca}`, ...(options.flavour.id === 'mariadb' ? ['ssl-verify-server-cert'] : ['ssl-mode=VERIFY_CA'])] : [];
+  return ['[client]', `user=${options.user}`, `password=${options.password}`, 'host=127.0.0.1', `port=${options.port}`, 'protocol=TCP', 'default-character-set=utf8mb4', ...tls, ''].join('\n');
+}
+
+/**
+ * Writes a 0600 client option file with the root credentials (and the TLS settings), runs `fn`
+ * with its path and removes it afterwards. The password never goes in argv.
+ */
+export async function withClientOptionFile<T>(ctx: InstanceContext, flavour: Pick<Flavour, 'id'>, fn: (file: string) => Promise<T>): Promise<T> {
   const file = join(ctx.paths.runDir, `client-${process.pid}-${randomBytes(4).toString('hex')}.cnf`);
-  const content = ['[client]', `user=${ctx.config.superuser ?? SUPERUSER}`, `password=${await ctx.adminPassword()}`, 'host=127.0.0.1', `port=${ctx.config.port}`, 'protocol=TCP', 'default-character-set=utf8mb4', ''].join('\n');
+  if (ctx.config.port === undefined) throw new DbError(`${ctx.engine}/${ctx.name} has no port in its config.`, 'INVALID_CONFIG', 'Re-install the instance with --port.');
+  const cert = await instanceCertificate(ctx);
+  const content = renderClientOptions({ flavour, user: ctx.config.superuser ?? SUPERUSER, password: await ctx.adminPassword(), port: ctx.config.port, ...(cert ? { ca: cert.path } : {}) });
   await ctx.writePrivateFile(file, content);
   try {
     return await fn(file);

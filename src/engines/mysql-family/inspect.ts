@@ -3,7 +3,7 @@ import type { Connection } from 'mysql2/promise';
 import type { ConnectionInfo, ConstraintInfo, DatabaseSummary, HealthCheck, IndexInfo, InstanceContext, PerformanceReport, SchemaSummary, TableInfo, TableSummary } from '../contract.js';
 import { DbError } from '../../core/errors.js';
 import { tailFile } from '../../core/process/supervisor.js';
-import { num, query, withConnection, type Flavour } from './client.js';
+import { instanceCertificate, num, query, withConnection, type Flavour } from './client.js';
 import { quoteIdent, validateMysqlIdentifier } from './identifiers.js';
 import { SYSTEM_DATABASES } from './admin.js';
 
@@ -443,8 +443,47 @@ export async function performance(ctx: InstanceContext, options: { database?: st
   });
 }
 
+export interface TlsFacts {
+  /** have_ssl: YES / DISABLED / NO; absent where the server no longer has the variable (MySQL 8.4). */
+  haveSsl?: string;
+  /** require_secure_transport: ON / OFF. */
+  requireSecure?: string;
+  /** Ssl_version and Ssl_cipher of this session: empty when it is not encrypted. */
+  version?: string;
+  cipher?: string;
+}
+
+const NO_CERT = 'no TLS: this instance has no server certificate (made before TLS was the default, or openssl was missing at install), so TCP connections to it are not encrypted; re-create it with openssl installed to get TLS';
+
+/** The "tls" health check from the server's TLS variables and this session's status. Pure, for tests. */
+export function tlsCheck(hasCert: boolean, facts: TlsFacts): HealthCheck {
+  if (!hasCert) return { name: 'tls', status: 'warn', detail: NO_CERT };
+  if (facts.haveSsl !== undefined && facts.haveSsl.toUpperCase() !== 'YES') {
+    return { name: 'tls', status: 'fail', detail: `the instance has a certificate but have_ssl is ${facts.haveSsl}; check ssl-cert/ssl-key in the option file and the error log, then restart it` };
+  }
+  if (!facts.cipher) return { name: 'tls', status: 'fail', detail: 'the instance has a certificate but this connection is not encrypted (Ssl_cipher is empty)' };
+  const required = (facts.requireSecure ?? '').toUpperCase() === 'ON';
+  return {
+    name: 'tls',
+    status: required ? 'ok' : 'warn',
+    detail: `this connection uses ${facts.version || 'TLS'} (${facts.cipher}), certificate verified; ${required ? 'TCP without TLS is refused (require_secure_transport=ON)' : `require_secure_transport is ${facts.requireSecure ?? 'unknown'}: clients may still connect over TCP without TLS`}`,
+  };
+}
+
+async function tlsFacts(c: Connection): Promise<TlsFacts> {
+  const vars = new Map((await query<{ Variable_name: string; Value: string }>(c, "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('have_ssl', 'require_secure_transport')")).map((r) => [r.Variable_name.toLowerCase(), String(r.Value ?? '')]));
+  const status = new Map((await query<{ Variable_name: string; Value: string }>(c, "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_cipher', 'Ssl_version')")).map((r) => [r.Variable_name.toLowerCase(), String(r.Value ?? '')]));
+  const facts: TlsFacts = {};
+  if (vars.has('have_ssl')) facts.haveSsl = vars.get('have_ssl')!;
+  if (vars.has('require_secure_transport')) facts.requireSecure = vars.get('require_secure_transport')!;
+  if (status.get('ssl_version')) facts.version = status.get('ssl_version')!;
+  if (status.get('ssl_cipher')) facts.cipher = status.get('ssl_cipher')!;
+  return facts;
+}
+
 export async function health(ctx: InstanceContext): Promise<HealthCheck[]> {
   const checks: HealthCheck[] = [];
+  const cert = await instanceCertificate(ctx);
   await withConnection(ctx, undefined, async (c) => {
     const status = await globalStatus(c);
     const version = (await query<{ v: string }>(c, 'SELECT VERSION() AS v'))[0]?.v ?? '?';
@@ -466,6 +505,7 @@ export async function health(ctx: InstanceContext): Promise<HealthCheck[]> {
     checks.push({ name: 'failed logins', status: conns > 100 && aborted / conns > 0.1 ? 'warn' : 'ok', detail: `${aborted} aborted connection attempts of ${conns}` });
     const ro = num((await query<{ r: unknown }>(c, 'SELECT @@read_only AS r'))[0]?.r) ?? 0;
     checks.push({ name: 'read-only', status: ro ? 'warn' : 'ok', detail: ro ? 'the server is read-only (read_only=ON)' : 'writable' });
+    checks.push(tlsCheck(!!cert, await tlsFacts(c)));
     const ps = num((await query<{ p: unknown }>(c, 'SELECT @@performance_schema AS p'))[0]?.p) ?? 0;
     checks.push({ name: 'statement statistics', status: 'ok', detail: ps ? 'performance_schema is on' : 'performance_schema is off: slow-query statistics are not collected (enable it; needs a restart)' });
   });

@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceContext, LaunchSpec } from '../contract.js';
 import { DbError } from '../../core/errors.js';
 import { generatePassword } from '../../core/secrets.js';
-import { findProgram, SUPERUSER, withConnection, query, type Flavour } from './client.js';
+import { findProgram, serverCertPath, serverKeyPath, SUPERUSER, withConnection, query, type Flavour } from './client.js';
+import { makeServerCertificate, publicCertPath } from '../../core/tls.js';
 import { quoteString } from './identifiers.js';
 
 export interface OptionFileInput {
@@ -16,6 +18,8 @@ export interface OptionFileInput {
   user?: string;
   /** Settings persisted with `config set` (MariaDB) or chosen at install. */
   extra?: Record<string, string>;
+  /** The instance's self-signed certificate (its own CA) and key; absent: no TLS (made before TLS was the default, or without openssl). */
+  tls?: { cert: string; key: string };
 }
 
 /** Marker lines that delimit the settings `config set` writes, so a regenerated file keeps them. */
@@ -44,6 +48,17 @@ export function renderOptionFile(input: OptionFileInput): string {
     'character-set-server=utf8mb4',
     input.flavour.id === 'mariadb' ? 'collation-server=utf8mb4_unicode_ci' : 'collation-server=utf8mb4_0900_ai_ci',
     ...(input.user ? [`user=${input.user}`] : []),
+    ...(input.tls
+      ? [
+          '# TLS with the self-signed certificate made at initialisation (its own CA); TCP without TLS is refused.',
+          '# The Unix socket (not a network) counts as a secure transport and stays without TLS.',
+          `ssl-ca=${input.tls.cert}`,
+          `ssl-cert=${input.tls.cert}`,
+          `ssl-key=${input.tls.key}`,
+          'tls_version=TLSv1.2,TLSv1.3',
+          'require_secure_transport=ON',
+        ]
+      : ['# no TLS: this instance has no certificate (made before TLS was the default, or openssl was missing)']),
     '',
     '[client]',
     `port=${input.port}`,
@@ -69,8 +84,13 @@ export function parseExtraSettings(text: string): Record<string, string> {
   return out;
 }
 
+/**
+ * (Re)writes the instance's option file. TLS settings go in when the data dir holds the
+ * instance's certificate, so `config set` keeps them and instances made without one stay as they are.
+ */
 export async function writeOptionFile(ctx: InstanceContext, flavour: Flavour, extra?: Record<string, string>): Promise<void> {
   if (ctx.config.port === undefined) throw new DbError(`${ctx.engine}/${ctx.name} has no port in its config.`, 'INVALID_CONFIG', 'Re-install the instance with --port.');
+  const tls = existsSync(serverCertPath(ctx)) && existsSync(serverKeyPath(ctx));
   const text = renderOptionFile({
     flavour,
     port: ctx.config.port,
@@ -79,6 +99,7 @@ export async function writeOptionFile(ctx: InstanceContext, flavour: Flavour, ex
     logFile: ctx.paths.logFile,
     ...(ctx.runAs ? { user: ctx.runAs.user } : {}),
     ...(extra ? { extra } : {}),
+    ...(tls ? { tls: { cert: serverCertPath(ctx), key: serverKeyPath(ctx) } } : {}),
   });
   await mkdir(ctx.paths.runDir, { recursive: true });
   if (ctx.runAs) await import('node:fs/promises').then((fs) => fs.chown(ctx.paths.runDir, ctx.runAs!.uid, ctx.runAs!.gid));
@@ -131,6 +152,11 @@ export async function initialize(ctx: InstanceContext, flavour: Flavour): Promis
     }
   }
   await ctx.setAdminPassword(password);
+  // after the system tables (MySQL's --initialize wants an empty data dir); the option file then names the certificate
+  if (await makeServerCertificate(ctx, ctx.paths.dataDir)) {
+    await writeOptionFile(ctx, flavour);
+    ctx.progress('TLS: the server requires it on TCP (require_secure_transport=ON); the certificate to trust is ' + publicCertPath(ctx));
+  }
 }
 
 /** mariadb-install-db needs --basedir when the server is not under /usr (tarballs, Homebrew). */
@@ -173,7 +199,17 @@ export async function serverVersion(ctx: InstanceContext): Promise<string> {
   });
 }
 
+/**
+ * The URL, in MySQL's URI-like connection string form. With TLS it carries
+ * `ssl-mode=VERIFY_CA&ssl-ca=<the instance's certificate, percent-encoded>`: the parameters of
+ * MySQL's URI syntax (MySQL Shell, Connector/Node.js X DevAPI). There is no form every driver
+ * understands: node's mysql2 ignores them (it wants `ssl: { ca: <the file's content> }`),
+ * MariaDB's command-line clients take no URL (use --ssl-ca=<file> --ssl-verify-server-cert).
+ * VERIFY_CA pins the instance's own self-signed certificate, which is its own CA.
+ */
 export function connectionUrl(ctx: InstanceContext, options: { database?: string; showPassword: boolean; password: string }): string {
   const pw = options.showPassword ? encodeURIComponent(options.password) : '***';
-  return `mysql://${ctx.config.superuser ?? SUPERUSER}:${pw}@127.0.0.1:${ctx.config.port}/${options.database ? encodeURIComponent(options.database) : ''}`;
+  const base = `mysql://${ctx.config.superuser ?? SUPERUSER}:${pw}@127.0.0.1:${ctx.config.port}/${options.database ? encodeURIComponent(options.database) : ''}`;
+  const ca = existsSync(publicCertPath(ctx)) ? publicCertPath(ctx) : existsSync(serverCertPath(ctx)) ? serverCertPath(ctx) : undefined;
+  return ca ? `${base}?ssl-mode=VERIFY_CA&ssl-ca=${encodeURIComponent(ca)}` : base;
 }
