@@ -28,7 +28,9 @@ interface Conn {
 
 async function connect(db = 0): Promise<Conn> {
   const { createClient } = await import('redis');
-  const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false }, username: 'default', password, database: db, RESP: 2 });
+  // TLS pinned to the instance's certificate (the public copy users' clients get)
+  const ca = readFileSync(join(home, 'instances', 'redis', 'main', 'tls', 'server.crt'), 'utf8');
+  const client = createClient({ socket: { host: '127.0.0.1', port, tls: true, ca, reconnectStrategy: false }, username: 'default', password, database: db, RESP: 2 });
   client.on('error', () => undefined);
   await client.connect();
   return { send: (args) => client.sendCommand(args), close: () => client.close() };

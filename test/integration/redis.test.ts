@@ -5,6 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,10 +33,47 @@ interface Conn {
   close(): Promise<void>;
 }
 
-async function connect(port: number, password: string, options: { user?: string; db?: number } = {}): Promise<Conn> {
+/** The world-readable copy of an instance's certificate: what users' clients pin. */
+function caFile(instance = 'main'): string {
+  return join(home, 'instances', 'redis', instance, 'tls', 'server.crt');
+}
+
+/**
+ * node-redis options for the instance: TLS pinned to its certificate (`ca`, verification on, the
+ * 127.0.0.1 IP subjectAltName checked), or plain TCP with `tls: false`, or TLS against the
+ * system CAs only (`tls: 'unpinned'`).
+ */
+async function socketFor(port: number, tls: 'pinned' | 'unpinned' | false, instance = 'main'): Promise<Record<string, unknown>> {
+  const base = { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 5000 };
+  if (tls === false) return base;
+  if (tls === 'unpinned') return { ...base, tls: true };
+  return { ...base, tls: true, ca: await readFile(caFile(instance), 'utf8') };
+}
+
+/** Connects and sends PING; the error message if that fails. */
+async function pingError(port: number, password: string, tls: 'pinned' | 'unpinned' | false, instance = 'main'): Promise<string> {
+  const { createClient } = await import('redis');
+  const client = createClient({ socket: (await socketFor(port, tls, instance)) as any, username: 'default', password, RESP: 2 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const pong = await client.sendCommand(['PING']);
+    await client.close();
+    return `connected: ${String(pong)}`;
+  } catch (err) {
+    try {
+      client.destroy();
+    } catch {
+      /* never connected */
+    }
+    return `${(err as { code?: string }).code ?? ''} ${(err as Error).message}`;
+  }
+}
+
+async function connect(port: number, password: string, options: { user?: string; db?: number; instance?: string; tls?: false } = {}): Promise<Conn> {
   const { createClient } = await import('redis');
   const client = createClient({
-    socket: { host: '127.0.0.1', port, reconnectStrategy: false },
+    socket: (await socketFor(port, options.tls ?? 'pinned', options.instance)) as any,
     username: options.user ?? 'default',
     password,
     ...(options.db !== undefined ? { database: options.db } : {}),
@@ -82,7 +121,7 @@ describe('redis 7.0 via apt', { timeout: 20 * 60_000 }, () => {
 
   after(async () => {
     await admin?.close().catch(() => undefined);
-    for (const instance of ['main', 'second']) await runCli(['stop', 'redis', '--instance', instance, '--json'], opts).catch(() => undefined);
+    for (const instance of ['main', 'second', 'legacy']) await runCli(['stop', 'redis', '--instance', instance, '--json'], opts).catch(() => undefined);
     await rm(home, { recursive: true, force: true });
   });
 
@@ -105,14 +144,58 @@ describe('redis 7.0 via apt', { timeout: 20 * 60_000 }, () => {
     assert.ok(!acl.includes(password));
     assert.match(acl, /^user default on #[0-9a-f]{64} /m);
     const url = await cli(['url', 'redis']);
-    assert.equal(url.json.url, `redis://default:***@127.0.0.1:${port}/0`);
+    assert.equal(url.json.url, `rediss://default:***@127.0.0.1:${port}/0`);
     // unauthenticated clients are refused
     const { createClient } = await import('redis');
-    const anon = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false }, RESP: 2 });
+    const anon = createClient({ socket: (await socketFor(port, 'pinned')) as any, RESP: 2 });
     anon.on('error', () => undefined);
     await anon.connect();
     await assert.rejects(anon.sendCommand(['GET', 'x']), /NOAUTH/);
     await anon.close();
+  });
+
+  test('TLS by default: no plain TCP port, TLS pinned to the instance certificate, health says so', async () => {
+    const conf = await readFile(join(home, 'instances', 'redis', 'main', 'server.conf'), 'utf8');
+    assert.match(conf, /^port 0$/m, 'no plain TCP port');
+    assert.match(conf, new RegExp(`^tls-port ${port}$`, 'm'), 'the instance port is the TLS port');
+    assert.match(conf, /^tls-auth-clients no$/m);
+    assert.match(conf, /^tls-protocols "TLSv1\.2 TLSv1\.3"$/m);
+    const certLine = /^tls-cert-file (.+)$/m.exec(conf);
+    assert.ok(certLine, conf);
+    assert.match(conf, new RegExp(`^tls-ca-cert-file ${certLine[1]!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'), 'the self-signed certificate is its own CA');
+    assert.equal(await readFile(certLine[1]!, 'utf8'), await readFile(caFile(), 'utf8'), 'the public copy is the server certificate');
+    assert.ok(!conf.includes('requirepass'));
+
+    // a client without TLS cannot talk to it: the server hangs up on the clear-text RESP
+    const plain = await pingError(port, password, false);
+    assert.doesNotMatch(plain, /^connected/, plain);
+    // TLS pinned to the instance certificate works; TLS verified against the system CAs does not (self-signed)
+    assert.equal(await pingError(port, password, 'pinned'), 'connected: PONG');
+    const unpinned = await pingError(port, password, 'unpinned');
+    assert.match(unpinned, /self[- ]signed|SELF_SIGNED/i, unpinned);
+
+    // the URL is rediss:// and node-redis takes it with the CA file as socket.ca
+    const url = (await cli(['url', 'redis', '--show-password'])).json.url as string;
+    assert.match(url, /^rediss:\/\/default:/);
+    const { createClient } = await import('redis');
+    const byUrl = createClient({ url, socket: { ca: await readFile(caFile(), 'utf8'), reconnectStrategy: false } });
+    byUrl.on('error', () => undefined);
+    await byUrl.connect();
+    assert.equal(await byUrl.sendCommand(['PING']), 'PONG');
+    await byUrl.close();
+    // so does redis-cli (Debian's, installed with the server), with --tls --cacert
+    const cliPong = execFileSync('/usr/bin/redis-cli', ['--tls', '--cacert', caFile(), '-u', url, '--no-auth-warning', 'PING'], { encoding: 'utf8', timeout: 30_000 }).trim();
+    assert.equal(cliPong, 'PONG');
+
+    const h = await cli(['health', 'redis']);
+    const tls = (h.json.checks as any[]).find((c) => c.name === 'tls');
+    assert.equal(tls?.status, 'ok', JSON.stringify(h.json.checks));
+    assert.match(tls.detail, new RegExp(`tls-port ${port}, no plain TCP port`));
+    // the TLS settings are the tool's to manage
+    for (const key of ['tls-port', 'tls-cert-file', 'tls-auth-clients']) {
+      const r = await runCli(['config', 'set', 'redis', key, '0', '--json'], opts);
+      assert.equal(errorOf(r).code, 'FORBIDDEN', key);
+    }
   });
 
   test('start when running is idempotent', async () => {
@@ -144,7 +227,9 @@ describe('redis 7.0 via apt', { timeout: 20 * 60_000 }, () => {
     assert.equal(r.json.state, 'running');
     const pw2 = await urlPassword('second');
     assert.notEqual(pw2, password);
-    const c2 = await connect(port2, pw2);
+    const c2 = await connect(port2, pw2, { instance: 'second' });
+    // each instance has its own certificate: main's does not verify second
+    assert.match(await pingError(port2, pw2, 'pinned', 'main'), /self[- ]signed|SELF_SIGNED|certificate/i);
     await c2.send(['SET', 'only-in-second', '1']);
     assert.equal(await admin.send(['EXISTS', 'only-in-second']), 0);
     await c2.close();
@@ -314,6 +399,8 @@ describe('redis 7.0 via apt', { timeout: 20 * 60_000 }, () => {
 
     const verified = await cli(['backup', 'verify', file]);
     assert.equal(verified.json.ok, true);
+    // the scratch server that loads the copy listens on no TCP port (so needs no TLS)
+    assert.match(verified.json.method, /Unix socket .* no TCP port/);
     assert.deepEqual(Object.fromEntries((verified.json.tables as any[]).map((t) => [t.name, t.actual_rows])), expected);
 
     await admin.send(['FLUSHALL', 'SYNC']);
@@ -370,6 +457,38 @@ describe('redis 7.0 via apt', { timeout: 20 * 60_000 }, () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  test('an instance made before TLS (no certificate) keeps working on plain TCP: URL, commands, health, backup, verify', async () => {
+    const port3 = await freePort();
+    await cli(['install', 'redis', '--version=7.0', '--source', 'apt', '--instance', 'legacy', '--port', String(port3)]);
+    await cli(['stop', 'redis', '--instance', 'legacy']);
+    // what initialisation wrote before TLS was the default: `port N`, no tls-* lines, no certificate
+    const root = join(home, 'instances', 'redis', 'legacy');
+    const confFile = join(root, 'server.conf');
+    const conf = await readFile(confFile, 'utf8');
+    await writeFile(confFile, conf.split('\n').filter((l) => !/^(tls-|port |#.*TLS)/.test(l)).join('\n').replace(/^bind /m, `port ${port3}\nbind `));
+    for (const f of [join(root, 'data', 'server.crt'), join(root, 'data', 'server.key'), caFile('legacy')]) await rm(f);
+    assert.ok(!existsSync(caFile('legacy')));
+    await cli(['start', 'redis', '--instance', 'legacy']);
+
+    const url = (await cli(['url', 'redis', '--instance', 'legacy'])).json.url as string;
+    assert.equal(url, `redis://default:***@127.0.0.1:${port3}/0`);
+    const pw3 = await urlPassword('legacy');
+    const c3 = await connect(port3, pw3, { tls: false });
+    await c3.send(['SET', 'legacy:1', 'x']);
+    await c3.close();
+    const list = await cli(['list', '--type', 'redis']);
+    assert.deepEqual((list.json.find((e: any) => e.instance === 'legacy').databases as any[]).map((d) => [d.name, d.keys]), [['0', 1]]);
+    const h = await cli(['health', 'redis', '--instance', 'legacy']);
+    const tls = (h.json.checks as any[]).find((c) => c.name === 'tls');
+    assert.equal(tls?.status, 'warn', JSON.stringify(h.json.checks));
+    assert.match(tls.detail, /not encrypted/);
+    const b = await cli(['backup', '0', '--type', 'redis', '--instance', 'legacy']);
+    assert.deepEqual(counts(b.json.manifest.tables), { db0: 1 });
+    const v = await cli(['backup', 'verify', b.json.file as string]);
+    assert.equal(v.json.ok, true);
+    await cli(['stop', 'redis', '--instance', 'legacy']);
   });
 
   test('port in use is refused at install', async () => {

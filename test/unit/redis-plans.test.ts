@@ -202,7 +202,8 @@ test('generated redis.conf: loopback, protected mode, RDB, no password in it; AC
 });
 
 test('connection URL masks the password unless asked, and checks the keyspace', () => {
-  const ctx = { name: 'main', config: { port: 6390 } } as unknown as InstanceContext;
+  // an instance without a certificate (made before TLS, or without openssl): plain redis://
+  const ctx = { name: 'main', config: { port: 6390 }, paths: { root: '/nonexistent/portunix-db/i', dataDir: '/nonexistent/portunix-db/i/data' } } as unknown as InstanceContext;
   const url = need(engine, 'connectionUrl');
   assert.equal(url(ctx, { showPassword: false, password: 'pw' }), 'redis://default:***@127.0.0.1:6390/0');
   assert.equal(url(ctx, { showPassword: true, password: 'pw', database: '2' }), 'redis://default:pw@127.0.0.1:6390/2');

@@ -4,7 +4,7 @@ import { chown, copyFile, mkdtemp, open, rename, rm, stat, writeFile, chmod } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DbError } from '../../core/errors.js';
-import { freePort, processStatus, sleep, startServer, stopServer } from '../../core/process/supervisor.js';
+import { processStatus, sleep, startServer, stopServer } from '../../core/process/supervisor.js';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
 import { info, num, parseKeyspace, withRedis, type RedisConn } from './client.js';
 import { RDB_FILE, redisBin } from './instance.js';
@@ -100,8 +100,10 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
 }
 
 /**
- * Starts a throwaway redis-server on a free loopback port with a copy of the RDB in a temp
- * directory, counts the keys per keyspace, and kills it. The live instance is not touched.
+ * Starts a throwaway redis-server with a copy of the RDB in a private temp directory, counts the
+ * keys per keyspace, and kills it. It listens on no TCP port at all (`port 0`), only on a Unix
+ * socket inside that 0700 directory, so it needs no TLS and nothing else can reach it. The live
+ * instance is not touched.
  */
 export async function loadInScratch(ctx: InstanceContext, file: string): Promise<TableFingerprint[]> {
   await checkRdbHeader(file);
@@ -111,11 +113,11 @@ export async function loadInScratch(ctx: InstanceContext, file: string): Promise
   let output = '';
   try {
     await copyFile(file, join(dir, RDB_FILE));
-    const port = await freePort();
+    const socket = join(dir, 'redis.sock');
     const conf = join(dir, 'redis.conf');
     await writeFile(
       conf,
-      [`port ${port}`, 'bind 127.0.0.1', 'protected-mode yes', 'daemonize no', `dir ${dir}`, `dbfilename ${RDB_FILE}`, 'save ""', 'appendonly no', 'logfile ""', `requirepass ${password}`, 'databases 16', ''].join('\n'),
+      ['port 0', `unixsocket ${socket}`, 'unixsocketperm 700', 'bind 127.0.0.1', 'protected-mode yes', 'daemonize no', `dir ${dir}`, `dbfilename ${RDB_FILE}`, 'save ""', 'appendonly no', 'logfile ""', `requirepass ${password}`, 'databases 16', ''].join('\n'),
       { mode: 0o600 },
     );
     if (ctx.runAs) {
@@ -147,7 +149,7 @@ export async function loadInScratch(ctx: InstanceContext, file: string): Promise
           versionProblem ? 'Restore it on an instance with the same or a newer Redis version.' : 'Nothing was changed. Use another backup.',
         );
       }
-      const counts = await withRedis(ctx, async (c) => (await c.send(['PING'])) === 'PONG' ? parseKeyspace(await info(c, 'keyspace')) : undefined, { port, user: 'default', password, timeoutMs: 1000 }).catch(() => undefined);
+      const counts = await withRedis(ctx, async (c) => (await c.send(['PING'])) === 'PONG' ? parseKeyspace(await info(c, 'keyspace')) : undefined, { path: socket, user: 'default', password, timeoutMs: 1000 }).catch(() => undefined);
       if (counts) return fingerprints(counts);
       if (Date.now() > deadline) throw new DbError(`Loading ${file} in a scratch server took too long.`, 'TIMEOUT');
       await sleep(100);
@@ -163,7 +165,7 @@ export async function loadInScratch(ctx: InstanceContext, file: string): Promise
 
 export async function verifyBackup(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView }): Promise<{ tables: TableFingerprint[]; method: string }> {
   const tables = await loadInScratch(ctx, options.file);
-  return { tables, method: 'loaded the RDB in a scratch redis-server on a free 127.0.0.1 port and counted keys per keyspace' };
+  return { tables, method: 'loaded the RDB in a scratch redis-server (Unix socket in a private temp dir, no TCP port) and counted keys per keyspace' };
 }
 
 function sameCounts(a: TableFingerprint[], b: TableFingerprint[]): boolean {

@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { InstanceContext } from '../contract.js';
 import { DbError } from '../../core/errors.js';
+import { publicCertPath, SERVER_CERT } from '../../core/tls.js';
 
 /** The ACL user portunix-db manages every Redis instance as. */
 export const ADMIN_USER = 'default';
@@ -34,6 +37,13 @@ export function mapRedisError(err: unknown, ctx: InstanceContext): DbError {
   const e = err as { code?: string; message?: string; errors?: { code?: string }[] };
   const msg = e?.message ?? String(err);
   const code = e?.code ?? e?.errors?.[0]?.code;
+  if ((code && /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(code)) || /wrong version number|packet length too long/i.test(msg)) {
+    return new DbError(
+      `TLS to redis/${ctx.name} on 127.0.0.1:${ctx.config.port} failed: ${msg}`,
+      'CONNECTION_FAILED',
+      `The server must listen with TLS (tls-port ${ctx.config.port}) and present the certificate in ${serverCertPath(ctx)}; another server may be listening on this port.`,
+    );
+  }
   if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(msg)) {
     return new DbError(`Instance redis/${ctx.name} refuses connections on 127.0.0.1:${ctx.config.port}.`, 'NOT_RUNNING', startHint(ctx));
   }
@@ -47,20 +57,63 @@ export function mapRedisError(err: unknown, ctx: InstanceContext): DbError {
   return new DbError(msg, 'QUERY_FAILED');
 }
 
+/** Where initialisation puts the instance's certificate and key (owned by the service user, next to dump.rdb). */
+export function serverCertPath(ctx: Pick<InstanceContext, 'paths'>): string {
+  return join(ctx.paths.dataDir, SERVER_CERT);
+}
+
+/**
+ * The instance's self-signed certificate, which the tool's clients pin (read from the data dir,
+ * or from the public copy when the data dir is not readable), or undefined for an instance
+ * made without TLS (before TLS was the default, or without openssl): only then does the
+ * tool talk to it over plain TCP.
+ */
+export async function instanceCertificate(ctx: Pick<InstanceContext, 'paths'>): Promise<{ path: string; pem: string } | undefined> {
+  const path = serverCertPath(ctx);
+  try {
+    return { path, pem: await readFile(path, 'utf8') };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    const copy = publicCertPath(ctx);
+    const pem = await readFile(copy, 'utf8').catch(() => undefined);
+    if (pem !== undefined) return { path: copy, pem };
+    throw new DbError(`Cannot read the server certificate ${path}: ${(err as Error).message}`, 'PERMISSION_DENIED', 'Run portunix-db as the user that installed the instance (or root).');
+  }
+}
+
 export interface ConnectOptions {
   port?: number;
+  /** A Unix socket instead of TCP (the scratch server of backup checks): no TLS there. */
+  path?: string;
   database?: number;
   user?: string;
   password?: string;
   timeoutMs?: number;
 }
 
-/** A short-lived authenticated connection to 127.0.0.1, RESP2, no reconnects. */
+/**
+ * A short-lived authenticated connection to 127.0.0.1, RESP2, no reconnects. Over TLS verified
+ * against the instance's own certificate (its chain, and the 127.0.0.1 IP subjectAltName: node's
+ * tls.connect checks the identity against `host` when no servername is given), unless the
+ * instance has no certificate or `path` names a Unix socket.
+ */
 export async function withRedis<T>(ctx: InstanceContext, fn: (conn: RedisConn) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
   const createClient = await loadDriver();
   const timeout = options.timeoutMs ?? 5000;
+  const cert = options.path === undefined ? await instanceCertificate(ctx) : undefined;
+  const socket =
+    options.path !== undefined
+      ? { path: options.path, connectTimeout: timeout, reconnectStrategy: false }
+      : {
+          host: '127.0.0.1',
+          port: options.port ?? ctx.config.port,
+          connectTimeout: timeout,
+          reconnectStrategy: false,
+          ...(cert ? { tls: true, ca: cert.pem, rejectUnauthorized: true } : {}),
+        };
   const client = createClient({
-    socket: { host: '127.0.0.1', port: options.port ?? ctx.config.port, connectTimeout: timeout, reconnectStrategy: false },
+    socket,
     username: options.user ?? ADMIN_USER,
     password: options.password ?? (await ctx.adminPassword()),
     ...(options.database !== undefined ? { database: options.database } : {}),

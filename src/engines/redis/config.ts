@@ -45,7 +45,15 @@ export const MANAGED: Record<string, string> = {
   requirepass: 'The admin password is the ACL default user; manage users with `portunix-db user`.',
   masterauth: 'Replication is not managed by portunix-db.',
   masteruser: 'Replication is not managed by portunix-db.',
+  'tls-port': 'The TLS port is the instance port (part of its registration); re-install the instance with another --port.',
+  'tls-cert-file': 'The instance certificate is made at initialisation; the tool and the URL pin it.',
+  'tls-key-file': 'The instance certificate is made at initialisation; the tool and the URL pin it.',
+  'tls-ca-cert-file': 'The instance certificate is its own CA.',
+  'tls-auth-clients': 'Clients authenticate with ACL passwords, not client certificates (portunix-db has none).',
 };
+
+/** Secrets CONFIG GET would show: never listed or printed. */
+const SECRET_SETTINGS = ['requirepass', 'masterauth', 'tls-key-file-pass', 'tls-client-key-file-pass'];
 
 const NAME = /^[a-z][a-z0-9-]{0,63}$/;
 
@@ -56,7 +64,7 @@ function describe(name: string, value: string): ConfigSetting {
 export async function configList(ctx: InstanceContext): Promise<ConfigSetting[]> {
   return withRedis(ctx, async (c) =>
     pairs(await c.send(['CONFIG', 'GET', '*']))
-      .filter(([n]) => !['requirepass', 'masterauth'].includes(n))
+      .filter(([n]) => !SECRET_SETTINGS.includes(n))
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([n, v]) => describe(n, v)),
   );
@@ -76,7 +84,7 @@ async function getOne(ctx: InstanceContext, name: string): Promise<{ value: stri
 }
 
 export async function configGet(ctx: InstanceContext, name: string): Promise<ConfigSetting> {
-  if (name === 'requirepass' || name === 'masterauth') throw new DbError(`${name} is a secret and is not shown.`, 'FORBIDDEN', '`portunix-db url redis --show-password` shows the admin password.');
+  if (SECRET_SETTINGS.includes(name)) throw new DbError(`${name} is a secret and is not shown.`, 'FORBIDDEN', '`portunix-db url redis --show-password` shows the admin password.');
   const { value } = await getOne(ctx, name);
   return describe(name, value);
 }

@@ -1,5 +1,5 @@
 import type { ConnectionInfo, DatabaseSummary, HealthCheck, InstanceContext, PerformanceReport, TableSummary } from '../contract.js';
-import { info, num, pairs, parseKeyspace, withRedis, type RedisConn } from './client.js';
+import { info, instanceCertificate, num, pairs, parseKeyspace, withRedis, type RedisConn } from './client.js';
 import { escapeGlob, validateIdentifier } from './identifiers.js';
 
 /** SCAN stops after this many keys and says the answer was sampled. */
@@ -219,7 +219,35 @@ export async function performance(ctx: InstanceContext, options: { database?: st
   });
 }
 
+/**
+ * TLS as the server runs it (CONFIG GET), seen from the tool's own connection, which got this far
+ * only by verifying the instance's certificate when it has one. Pure over the replies, for tests.
+ */
+export function tlsCheck(expectedPort: number | undefined, hasCert: boolean, settings: Record<string, string | undefined>): HealthCheck {
+  if (!hasCert) {
+    return {
+      name: 'tls',
+      status: 'warn',
+      detail: 'no TLS: this instance has no server certificate (made before TLS was the default, or openssl or a TLS-enabled redis-server was missing at install), so TCP connections to it are not encrypted; re-create it to get TLS',
+    };
+  }
+  const tlsPort = settings['tls-port'];
+  const plainPort = settings['port'];
+  if (tlsPort === undefined || tlsPort === '0' || tlsPort !== String(expectedPort)) {
+    return { name: 'tls', status: 'fail', detail: `the instance has a certificate but tls-port is ${tlsPort ?? 'unknown'} (expected ${expectedPort}); check its redis.conf and restart it` };
+  }
+  if (plainPort !== '0') {
+    return { name: 'tls', status: 'warn', detail: `TLS on port ${tlsPort}, but plain TCP is also open on port ${plainPort}: connections there are not encrypted; set port 0 in its redis.conf and restart it` };
+  }
+  return {
+    name: 'tls',
+    status: 'ok',
+    detail: `TLS only: tls-port ${tlsPort}, no plain TCP port (port 0); protocols ${settings['tls-protocols'] || 'default'}; clients authenticate with ACL passwords (tls-auth-clients ${settings['tls-auth-clients'] ?? '?'}); this connection verified the instance certificate`,
+  };
+}
+
 export async function health(ctx: InstanceContext): Promise<HealthCheck[]> {
+  const cert = await instanceCertificate(ctx);
   return withRedis(ctx, async (c) => {
     const checks: HealthCheck[] = [];
     const pong = await c.send(['PING']);
@@ -255,6 +283,11 @@ export async function health(ctx: InstanceContext): Promise<HealthCheck[]> {
     const protectedMode = pairs(await c.send(['CONFIG', 'GET', 'protected-mode']))[0]?.[1];
     const loopbackOnly = bind.split(/\s+/).every((a) => a === '127.0.0.1' || a === '::1' || a === '-::1');
     checks.push({ name: 'exposure', status: loopbackOnly ? 'ok' : 'warn', detail: `bind ${bind}, protected-mode ${protectedMode}${loopbackOnly ? '' : ': reachable beyond this machine'}.` });
+    const tlsSettings: Record<string, string> = {};
+    for (const name of ['port', 'tls-port', 'tls-protocols', 'tls-auth-clients']) {
+      for (const [n, v] of pairs(await c.send(['CONFIG', 'GET', name]))) tlsSettings[n] = v;
+    }
+    checks.push(tlsCheck(ctx.config.port, !!cert, tlsSettings));
     const latency = ((await c.send(['LATENCY', 'LATEST'])) as unknown[][]) ?? [];
     checks.push({
       name: 'latency',
