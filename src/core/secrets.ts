@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { DbError } from './errors.js';
 import { homePaths } from './home.js';
 import { withFileLock } from './file-lock.js';
@@ -31,21 +32,104 @@ interface KeyringEntry {
   deletePassword(): boolean | void;
 }
 
-async function keychain(): Promise<{ Entry: new (service: string, account: string) => KeyringEntry } | undefined> {
-  const choice = process.env['PORTUNIX_DB_SECRET_BACKEND'] ?? 'auto';
+type EntryOptions = { linux?: { store?: 'secret-service' | 'keyutils' } };
+type EntryClass = new (service: string, account: string, options?: EntryOptions) => KeyringEntry;
+
+/**
+ * On Linux the keychain means the Secret Service (gnome-keyring, KWallet, KeePassXC) and nothing
+ * else. @napi-rs/keyring's default store also writes every secret into the kernel keyring, which
+ * is volatile (gone after a reboot) and keeps the value even when the Secret Service then refuses
+ * it, so the default would leave secrets behind in the kernel and could report success for a
+ * password that is lost on the next reboot. Other platforms ignore this option.
+ */
+const ENTRY_OPTIONS: EntryOptions = { linux: { store: 'secret-service' } };
+
+/**
+ * How long the probe may take. A D-Bus session bus that accepts connections but never answers
+ * blocks the keyring's synchronous calls forever, so the probe runs in a child process that is
+ * killed after this long.
+ */
+const PROBE_TIMEOUT_MS = 5_000;
+
+type BackendChoice = 'auto' | 'file' | 'keychain';
+
+function backendChoice(): BackendChoice {
+  const raw = (process.env['PORTUNIX_DB_SECRET_BACKEND'] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'auto') return 'auto';
+  if (raw === 'file' || raw === 'keychain') return raw;
+  throw new DbError(`PORTUNIX_DB_SECRET_BACKEND=${raw} is not a secret backend.`, 'SECRET_STORE', 'Set PORTUNIX_DB_SECRET_BACKEND to auto (the default: the keychain when it answers, else the encrypted file), keychain or file.');
+}
+
+function keychainHint(): string {
+  const fallback = 'or unset PORTUNIX_DB_SECRET_BACKEND (or set it to file) to use the encrypted file instead.';
+  if (process.platform === 'linux') {
+    return `Run a Secret Service (e.g. gnome-keyring-daemon --unlock --components=secrets, started inside a D-Bus session: DBUS_SESSION_BUS_ADDRESS must be set) with an unlocked default keyring, ${fallback}`;
+  }
+  return `Unlock the OS keychain for this user, ${fallback}`;
+}
+
+/**
+ * Stores, reads back and deletes a probe entry in a child process, killed after PROBE_TIMEOUT_MS.
+ * Resolves undefined when the keychain works, else the reason it does not.
+ */
+async function probeKeychain(modulePath: string): Promise<string | undefined> {
+  const script = `
+const { Entry } = require(${JSON.stringify(modulePath)});
+try {
+  const e = new Entry(${JSON.stringify(SERVICE)}, 'probe-' + process.pid, ${JSON.stringify(ENTRY_OPTIONS)});
+  e.setPassword('probe');
+  const back = e.getPassword();
+  e.deletePassword();
+  process.stdout.write(JSON.stringify(back === 'probe' ? { ok: true } : { ok: false, reason: 'the keychain did not return what was stored' }));
+} catch (err) {
+  process.stdout.write(JSON.stringify({ ok: false, reason: String(err && err.message || err) }));
+}`;
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['-e', script], { timeout: PROBE_TIMEOUT_MS, killSignal: 'SIGKILL', encoding: 'utf8', windowsHide: true }, (err, stdout) => {
+      let answer: { ok: boolean; reason?: string } | undefined;
+      try {
+        answer = JSON.parse(stdout) as { ok: boolean; reason?: string };
+      } catch {
+        answer = undefined;
+      }
+      if (answer?.ok) return resolve(undefined);
+      if (answer?.reason) return resolve(answer.reason);
+      if (err && (err as { killed?: boolean }).killed) return resolve(`no answer within ${PROBE_TIMEOUT_MS / 1000} s (is the D-Bus session bus or the keychain hanging?)`);
+      resolve(err ? err.message.split('\n')[0] ?? String(err) : 'the keychain probe printed nothing');
+    });
+  });
+}
+
+async function keychain(): Promise<{ Entry: EntryClass } | undefined> {
+  const choice = backendChoice();
   if (choice === 'file') return undefined;
-  try {
-    const mod = (await import('@napi-rs/keyring')) as unknown as { Entry: new (service: string, account: string) => KeyringEntry };
-    // probe: a keychain that is present but locked or absent throws here
-    const probe = new mod.Entry(SERVICE, `probe-${process.pid}`);
-    probe.setPassword('probe');
-    const back = probe.getPassword();
-    probe.deletePassword();
-    if (back !== 'probe') throw new Error('keychain did not return what was stored');
-    return mod;
-  } catch (err) {
-    if (choice === 'keychain') throw new DbError(`The OS keychain is not available: ${(err as Error).message}`, 'SECRET_STORE', 'Unset PORTUNIX_DB_SECRET_BACKEND to fall back to the encrypted file.');
+  const unavailable = (reason: string): undefined => {
+    if (choice === 'keychain') throw new DbError(`The OS keychain is not available: ${reason}`, 'SECRET_STORE', keychainHint());
     return undefined;
+  };
+  let modulePath: string;
+  try {
+    modulePath = createRequire(import.meta.url).resolve('@napi-rs/keyring');
+  } catch (err) {
+    return unavailable(`@napi-rs/keyring is not installed (${(err as Error).message.split('\n')[0]})`);
+  }
+  const reason = await probeKeychain(modulePath);
+  if (reason !== undefined) return unavailable(reason);
+  try {
+    const mod = (await import('@napi-rs/keyring')) as unknown as { Entry: EntryClass };
+    return { Entry: mod.Entry };
+  } catch (err) {
+    return unavailable((err as Error).message);
+  }
+}
+
+/** Runs one keychain call; its failures become SECRET_STORE errors that say what to do. */
+function inKeychain<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw new DbError(`The OS keychain failed to ${what}: ${(err as Error).message}`, 'SECRET_STORE', keychainHint());
   }
 }
 
@@ -141,28 +225,25 @@ let shared: SecretStore | undefined;
 
 export function getSecretStore(): SecretStore {
   if (shared) return shared;
-  let chosen: Promise<{ kind: 'keychain'; Entry: new (s: string, a: string) => KeyringEntry } | { kind: 'encrypted-file'; file: EncryptedFileStore }> | undefined;
+  let chosen: Promise<{ kind: 'keychain'; Entry: EntryClass } | { kind: 'encrypted-file'; file: EncryptedFileStore }> | undefined;
   const pick = () =>
     (chosen ??= keychain().then((k) => (k ? { kind: 'keychain' as const, Entry: k.Entry } : { kind: 'encrypted-file' as const, file: new EncryptedFileStore() })));
   shared = {
     async get(key) {
       const b = await pick();
       if (b.kind === 'encrypted-file') return b.file.get(key);
-      return new b.Entry(SERVICE, key).getPassword() ?? undefined;
+      return inKeychain('read a secret', () => new b.Entry(SERVICE, key, ENTRY_OPTIONS).getPassword() ?? undefined);
     },
     async set(key, value) {
       const b = await pick();
       if (b.kind === 'encrypted-file') return b.file.set(key, value);
-      new b.Entry(SERVICE, key).setPassword(value);
+      inKeychain('store a secret', () => new b.Entry(SERVICE, key, ENTRY_OPTIONS).setPassword(value));
     },
     async delete(key) {
       const b = await pick();
       if (b.kind === 'encrypted-file') return b.file.delete(key);
-      try {
-        new b.Entry(SERVICE, key).deletePassword();
-      } catch {
-        /* absent */
-      }
+      // deletePassword() answers false for an absent entry and throws only when the keychain fails
+      inKeychain('delete a secret', () => new b.Entry(SERVICE, key, ENTRY_OPTIONS).deletePassword());
     },
     async backend() {
       return (await pick()).kind;

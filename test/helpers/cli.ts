@@ -22,10 +22,13 @@ export function freshHome(label = 'home'): string {
   return dir;
 }
 
-export function runCli(args: string[], options: { home: string; input?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
+/** `env` is merged over this process's environment; a key given as undefined is removed from the child's. */
+export function runCli(args: string[], options: { home: string; input?: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
+    const env: Record<string, string | undefined> = { ...process.env, PORTUNIX_HOME: options.home, PORTUNIX_DB_SECRET_BACKEND: process.env['PORTUNIX_DB_SECRET_BACKEND'] ?? 'file', NO_COLOR: '1', ...(options.env ?? {}) };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, PORTUNIX_HOME: options.home, PORTUNIX_DB_SECRET_BACKEND: process.env['PORTUNIX_DB_SECRET_BACKEND'] ?? 'file', NO_COLOR: '1', ...(options.env ?? {}) },
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
