@@ -331,7 +331,11 @@ export async function uninstall(options: Target & { keepData?: boolean; version?
 
 export async function connectionUrl(target: Target & { database?: string; showPassword?: boolean }): Promise<{ url: string; password_shown: boolean }> {
   const { engine, ctx } = await openInstance(target);
-  const password = await ctx.adminPassword().catch(() => '');
+  // no stored password gives a URL without one; a secret store that cannot answer is an error, not an empty password
+  const password = await ctx.adminPassword().catch((err: unknown) => {
+    if (err instanceof DbError && err.code === 'SECRET_STORE') throw err;
+    return '';
+  });
   const url = need(engine, 'connectionUrl')(ctx, { ...(target.database ? { database: target.database } : {}), showPassword: !!target.showPassword, password });
   return { url, password_shown: !!target.showPassword };
 }
