@@ -31,6 +31,8 @@ export const instanceSchema = z
     socket_dir: z.string().optional(),
     run_as: z.string().optional(),
     superuser: z.string().optional(),
+    /** Where the admin password was stored at install, so a missing keychain is named, not guessed at. */
+    secret_store: z.enum(['keychain', 'encrypted-file']).optional(),
     registered_files: z.array(z.string()).optional(),
     created_at: z.string().optional(),
   })

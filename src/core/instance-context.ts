@@ -57,7 +57,18 @@ export function createInstanceContext(engine: EngineId, name: string, config: In
     async adminPassword() {
       if (cachedPassword) return cachedPassword;
       const value = await store.get(adminKey);
-      if (!value) throw new DbError(`No stored admin password for ${engine}/${name}.`, 'AUTH_FAILED', `Re-install the instance, or store one with \`portunix-db url ${engine} --instance ${name}\` after resetting it.`);
+      if (!value) {
+        if (config.secret_store && config.secret_store !== (await store.backend())) {
+          throw new DbError(
+            `The admin password of ${engine}/${name} is in the ${config.secret_store === 'keychain' ? 'OS keychain' : 'encrypted secret file'}, but this run uses the ${config.secret_store === 'keychain' ? 'encrypted secret file (no keychain answered)' : 'OS keychain'}.`,
+            'SECRET_STORE',
+            config.secret_store === 'keychain'
+              ? 'Run portunix-db where that keychain is unlocked (your desktop session), or set PORTUNIX_DB_SECRET_BACKEND=keychain to see why it does not answer.'
+              : 'Set PORTUNIX_DB_SECRET_BACKEND=file.',
+          );
+        }
+        throw new DbError(`No stored admin password for ${engine}/${name}.`, 'AUTH_FAILED', "The password is lost: reset it with the engine's own tools, or re-install the instance.");
+      }
       cachedPassword = value;
       return value;
     },

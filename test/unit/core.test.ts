@@ -148,3 +148,17 @@ describe('postgresql identifiers', () => {
     }
   });
 });
+
+describe('admin password lookup', () => {
+  it('names the keychain when the password was stored there but this run only has the file', async () => {
+    process.env['PORTUNIX_HOME'] = mkdtempSync(join(tmpdir(), 'sec-'));
+    process.env['PORTUNIX_DB_SECRET_BACKEND'] = 'file';
+    resetSecretStore();
+    const { createInstanceContext } = await import('../../src/core/instance-context.js');
+    const base = { version: '16', port: 5432, host: '127.0.0.1', data_dir: '/d', backup_dir: '/b', auto_backup: false, backup_schedule: 'daily' } as const;
+    const inKeychain = createInstanceContext('postgresql', 'main', { ...base, secret_store: 'keychain' });
+    await assert.rejects(inKeychain.adminPassword(), (e: DbError) => e.code === 'SECRET_STORE' && /OS keychain/.test(e.message) && /unlocked/.test(e.hint ?? ''));
+    const plain = createInstanceContext('postgresql', 'main', { ...base });
+    await assert.rejects(plain.adminPassword(), (e: DbError) => e.code === 'AUTH_FAILED');
+  });
+});

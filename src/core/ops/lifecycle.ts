@@ -171,6 +171,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       }
       const ctx = createInstanceContext(engineId, name, instanceConfig, progress);
       await need(engine, 'initialize')(ctx);
+      if (await getSecretStore().get(secretKey(engineId, name, 'admin'))) instanceConfig.secret_store = await getSecretStore().backend();
       await import('node:fs/promises').then((fs) => fs.writeFile(join(dataDir, '.portunix-db'), JSON.stringify({ engine: engineId, instance: name }) + '\n').catch(() => undefined));
       let started = false;
       try {
