@@ -251,10 +251,18 @@ export async function listBackups(options: { type?: string; instance?: string; d
     .sort((a, b) => b.finished_at.localeCompare(a.finished_at));
 }
 
+/** Backup files whose latest verification failed: not good, whatever their manifest says. */
+export async function failedVerifications(): Promise<Set<string>> {
+  const latest = new Map<string, boolean>();
+  for (const h of await readHistory()) if (h.kind === 'verify' && h.file) latest.set(h.file, h.ok);
+  return new Set([...latest].filter(([, ok]) => !ok).map(([file]) => file));
+}
+
 export interface BackupStatusEntry {
   engine: EngineId;
   instance: string;
   database: string;
+  /** May be a whole-instance backup (Redis RDB, PostgreSQL snapshot) whose manifest names another database: it holds this one too. */
   last_backup?: { file: string; finished_at: string; method: string; size_bytes: number };
   last_attempt?: { at: string; ok: boolean; error?: string };
   last_verify?: { at: string; ok: boolean; error?: string };
@@ -267,8 +275,10 @@ export async function backupStatus(options: { type?: string; instance?: string; 
   const engineId = options.type ? parseEngineId(options.type) : undefined;
   const key = (e: { engine: string; instance: string; database: string }) => `${e.engine}/${e.instance}/${e.database}`;
   const map = new Map<string, BackupStatusEntry>();
+  const instanceWide = new Map<string, BackupListEntry>();
   for (const b of [...good].reverse()) {
     map.set(key(b), { engine: b.engine, instance: b.instance, database: b.database, last_backup: { file: b.file, finished_at: b.finished_at, method: b.method, size_bytes: b.size_bytes } });
+    if (b.scope === 'instance') instanceWide.set(`${b.engine}/${b.instance}`, b);
   }
   for (const h of history) {
     if ((engineId && h.engine !== engineId) || (options.instance && h.instance !== options.instance) || (options.database && h.database !== options.database)) continue;
@@ -276,6 +286,13 @@ export async function backupStatus(options: { type?: string; instance?: string; 
     if (h.kind === 'backup') entry.last_attempt = { at: h.at, ok: h.ok, ...(h.error ? { error: h.error } : {}) };
     if (h.kind === 'verify') entry.last_verify = { at: h.at, ok: h.ok, ...(h.error ? { error: h.error } : {}) };
     map.set(key(h), entry);
+  }
+  // a newer whole-instance backup is the last good backup of every database of that instance
+  for (const entry of map.values()) {
+    const wide = instanceWide.get(`${entry.engine}/${entry.instance}`);
+    if (wide && (!entry.last_backup || wide.finished_at > entry.last_backup.finished_at)) {
+      entry.last_backup = { file: wide.file, finished_at: wide.finished_at, method: wide.method, size_bytes: wide.size_bytes };
+    }
   }
   return [...map.values()].sort((a, b) => key(a).localeCompare(key(b)));
 }
