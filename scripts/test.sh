@@ -25,5 +25,7 @@ export PORTUNIX_DB_SECRET_BACKEND=file
 echo "==> unit tests" >&2
 shopt -s globstar nullglob
 node --test --test-concurrency=4 dist/test/unit/**/*.test.js
+echo "==> test servers (fetched from registries, cached; see test/servers/)" >&2
+node dist/test/servers/provision.js
 echo "==> integration tests (real servers, installed by the tool)" >&2
 node --test --test-concurrency=1 dist/test/integration/**/*.test.js

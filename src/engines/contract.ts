@@ -277,7 +277,24 @@ export interface VacuumOutcome {
 
 // ---------- operations ----------
 
+/**
+ * Server programs an engine can run from a folder the tool did not install itself: the
+ * `--archive FILE` source (unpacked into the cache) and the `--bin-dir DIR` source (adopted in
+ * place) both find them through this. The core locates `required[0]` in the tree, checks the
+ * rest, and asks `version` what the binary itself reports.
+ */
+export interface LocalBinaries {
+  /** Programs that must be in the bin dir, the server first: ['redis-server', 'redis-cli'], ['mongod']. */
+  required: string[];
+  /** Programs used when present (clients, dump tools). */
+  optional?: string[];
+  /** The full version the server binary reports ("7.2.0", "11.4.5"), read by running it. */
+  version(binDir: string, run: (argv: string[]) => Promise<string>): Promise<string>;
+}
+
 export interface InstallOps {
+  /** How archive and bin-dir installs find and identify this engine's binaries. */
+  localBinaries?: LocalBinaries;
   /** Pure (apart from resolving registry metadata): the steps for this source on this host. */
   plan(request: InstallRequest, host: HostPlatform, resolver: ArtifactResolver): Promise<InstallPlan>;
   /** Runs an `engine-step` from a plan (e.g. re-create portable .so symlinks). */
