@@ -143,12 +143,17 @@ export interface TableInfo {
   rowsEstimated?: boolean;
   sizeBytes?: number;
   comment?: string | null;
+  /** Engine-specific facts (a document store's validator, options, sample size). */
+  details?: Record<string, unknown>;
+  notes?: string[];
 }
 
 export interface SchemaSummary {
   database: string;
   schemas: { name: string; tables: number; views: number; owner?: string }[];
   objects?: { schema?: string; name: string; kind: string; columns?: number }[];
+  /** How the answer was found, when it is not exact (e.g. fields from a bounded sample). */
+  notes?: string[];
 }
 
 export interface IndexInfo {

@@ -36,7 +36,7 @@ export async function schema(target: Target & { database: string; schema?: strin
   checkIdent(engine, 'database', target.database);
   checkIdent(engine, 'schema', target.schema);
   const s = await need(engine, 'schema')(ctx, { database: target.database, ...(target.schema ? { schema: target.schema } : {}) });
-  return { database: s.database, schemas: s.schemas, objects: page(s.objects ?? [], target) };
+  return { database: s.database, schemas: s.schemas, objects: page(s.objects ?? [], target), ...(s.notes?.length ? { notes: s.notes } : {}) };
 }
 
 export async function tableInfo(target: Target & { database: string; schema?: string; table: string }): Promise<TableInfo> {

@@ -1,6 +1,12 @@
 import type { Engine, EngineInfo } from '../contract.js';
-import { plansOnlyUnsupported } from '../../core/install/vendor-steps.js';
+import { createDatabase, createUser, deleteUser, dropDatabase, grant, listDatabases, listUsers, revoke } from './admin.js';
+import { backup, fingerprint, restore } from './backup.js';
+import { configGet, configList, configSet } from './config.js';
+import { validateIdentifier } from './identifiers.js';
+import { connections, constraints, databaseSizes, enableStatements, health, indexes, listTables, performance, schema, tableInfo } from './inspect.js';
 import { install, MONGODB_SOURCES, MONGODB_VERSIONS, mongoDefaultSource } from './install.js';
+import { connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
+import { vacuum } from './maintenance.js';
 
 export const info: EngineInfo = {
   id: 'mongodb',
@@ -15,19 +21,42 @@ export const info: EngineInfo = {
   terms: { database: 'database', table: 'collection' },
 };
 
-const STATEMENT =
-  'MongoDB support in this version covers install plans (apt, dnf, brew, winget, checksum-verified download, container; dry-run tested). ' +
-  'Instance lifecycle, administration, inspection and backups are not yet implemented for MongoDB. ' +
-  'Start the server yourself with `mongod --dbpath <dir> --bind_ip 127.0.0.1 --port 27017`, and use mongosh, mongodump and mongorestore for administration.';
-
 export const engine: Engine = {
   info,
   install,
-  unsupported: plansOnlyUnsupported(STATEMENT, {
-    listTables: 'MongoDB support covers install plans only; collections cannot be listed yet. Use `mongosh --eval "db.getCollectionNames()"`.',
-    backup: 'MongoDB support covers install plans only; backups are not implemented. Use `mongodump --uri mongodb://127.0.0.1:27017 --archive=<file> --gzip`.',
-    restore: 'MongoDB support covers install plans only; restores are not implemented. Use `mongorestore --archive=<file> --gzip`.',
-    vacuum: 'MongoDB has no VACUUM; it reclaims space with the `compact` command (`db.runCommand({ compact: "<collection>" })`), which portunix-db does not run yet.',
-    constraints: 'MongoDB has no table constraints; document validation rules live in each collection\'s validator (`db.getCollectionInfos()`).',
-  }),
+  unsupported: {
+    embeddedStatus: 'MongoDB is a server: use `portunix-db status mongodb`.',
+  },
+  initialize,
+  launchSpec,
+  isReady,
+  shutdown,
+  serverVersion,
+  connectionUrl,
+  listDatabases,
+  createDatabase,
+  dropDatabase,
+  listUsers,
+  createUser,
+  deleteUser,
+  grant,
+  revoke,
+  databaseSizes,
+  listTables,
+  schema,
+  tableInfo,
+  indexes,
+  constraints,
+  connections,
+  performance,
+  health,
+  enableStatements,
+  backup,
+  restore,
+  fingerprint,
+  configList,
+  configGet,
+  configSet,
+  vacuum,
+  validateIdentifier,
 };

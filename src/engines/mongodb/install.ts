@@ -4,7 +4,8 @@ import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import type { HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
 import { planBySource } from '../../core/install/plan.js';
 import { aptRepoSteps, containerSteps, dnfRepoSteps, hostLabel, platformSummary, runVendorStep, unsupported, verifiedDownloadSteps } from '../../core/install/vendor-steps.js';
-import type { InstallOps, VersionInfo } from '../contract.js';
+import type { InstallOps, LocalBinaries, VersionInfo } from '../contract.js';
+import { fullVersion, parseVersionOutput } from './servers.js';
 import type { SourceId } from '../ids.js';
 
 export const MONGODB_VERSIONS: VersionInfo[] = [
@@ -61,7 +62,8 @@ function base(req: InstallRequest, host: HostPlatform, source: SourceId, steps: 
   return { engine: req.engine, version: req.version, source, platform: platformSummary(host), steps, ...(binDir ? { binDir } : {}), notes };
 }
 
-export const LIFECYCLE_NOTE = 'portunix-db installs MongoDB but does not yet run or manage MongoDB instances; after installing, start it yourself: `mongod --dbpath <dir> --bind_ip 127.0.0.1 --port 27017`.';
+export const LIFECYCLE_NOTE = 'portunix-db then runs its own mongod for the instance (127.0.0.1 only, authorization on, TLS required with the instance\'s certificate); the package\'s own service is not used.';
+const CONTAINER_NOTE = 'The container runs mongod itself: portunix-db does not supervise, inspect or back up container instances; for a managed instance use --source apt/dnf/brew/download, --archive or --bin-dir.';
 
 function aptPlan(req: InstallRequest, host: HostPlatform): InstallPlan {
   if (host.os !== 'linux' || !isDebianLike(host)) throw unsupported(`--source apt needs Debian or Ubuntu; this host is ${hostLabel(host)}.`, host.os === 'linux' ? 'Use --source dnf or container.' : 'Use --source download or container.');
@@ -176,7 +178,7 @@ function containerPlan(req: InstallRequest, host: HostPlatform): InstallPlan {
     env: { MONGO_INITDB_ROOT_USERNAME: 'admin' },
     secretEnv: { MONGO_INITDB_ROOT_PASSWORD: 'admin' },
   });
-  return base(req, host, 'container', steps, ['The admin password is generated, kept in the secret store, and reaches the container only through the 0600 --env-file.', LIFECYCLE_NOTE]);
+  return base(req, host, 'container', steps, ['The admin password is generated, kept in the secret store, and reaches the container only through the 0600 --env-file.', CONTAINER_NOTE]);
 }
 
 export function mongoDefaultSource(host: HostPlatform, _version: string): SourceId {
@@ -187,7 +189,25 @@ export function mongoDefaultSource(host: HostPlatform, _version: string): Source
   return 'container';
 }
 
+/**
+ * `--archive` (a mongod tarball) and `--bin-dir`: the folder holds mongod, and optionally the
+ * database tools and mongosh. The version is what `mongod --version` prints; a FerretDB binary
+ * (installed as, or linked to, `mongod`) is recognised by its own --version output and recorded
+ * as the MongoDB version it emulates plus its FerretDB version, e.g. "7.0.42 (FerretDB 1.24.2)".
+ */
+export const localBinaries: LocalBinaries = {
+  required: ['mongod'],
+  optional: ['mongodump', 'mongorestore', 'mongosh'],
+  async version(_binDir, run) {
+    const out = await run(['mongod', '--version']);
+    const id = parseVersionOutput(out);
+    if (!id) throw new DbError(`mongod --version printed no MongoDB or FerretDB version: ${out.trim().slice(0, 200)}`, 'COMMAND_FAILED', 'Point --bin-dir at the bin folder of a MongoDB server (or a FerretDB build). Nothing was installed.');
+    return fullVersion(id);
+  },
+};
+
 export const install: InstallOps = {
+  localBinaries,
   plan: planBySource('MongoDB', { apt: aptPlan, dnf: dnfPlan, brew: brewPlan, winget: wingetPlan, download: downloadPlan, container: containerPlan }),
   async runStep(action, params, progress) {
     if (await runVendorStep(action, params, progress)) return;
