@@ -16,6 +16,7 @@ export const dbSchema = defineTool({
       items: z.array(z.object({ schema: z.string().optional(), name: z.string(), kind: z.string(), columns: z.number().optional() })),
       ...pageOutput,
     }),
+    notes: z.array(z.string()).optional().describe('How the answer was found when it is not exact (document stores: fields from a bounded sample)'),
   },
   async run(args, { core }) {
     const s = await core.schema(args);
@@ -28,6 +29,7 @@ export const dbSchema = defineTool({
         '',
         table(['OBJECT', 'KIND', 'COLUMNS'], s.objects.items.map((o) => [o.schema ? `${o.schema}.${o.name}` : o.name, o.kind, o.columns])),
         pageFooter(s.objects, 'objects'),
+        ...(s.notes?.length ? ['', ...s.notes.map((n) => `note: ${n}`)] : []),
       ].join('\n'),
     };
   },

@@ -22,6 +22,8 @@ export const dbTableInfo = defineTool({
     rowsEstimated: z.boolean().optional(),
     sizeBytes: z.number().optional(),
     comment: z.string().nullish(),
+    details: z.record(z.string(), z.unknown()).optional().describe('Engine-specific facts (a collection\'s validator, options, indexes, sample size)'),
+    notes: z.array(z.string()).optional(),
   },
   async run(args, { core }) {
     const t = await core.tableInfo(args);
@@ -35,7 +37,7 @@ export const dbTableInfo = defineTool({
     })}`;
     return {
       structured,
-      text: `${head}\n${table(['COLUMN', 'TYPE', 'NULL', 'DEFAULT', 'COMMENT'], columns.map((c) => [c.name, c.type, c.nullable ? 'yes' : 'no', c.default, c.comment]))}${t.columns.length > MAX_COLUMNS ? `\n(first ${MAX_COLUMNS} of ${t.columns.length} columns)` : ''}`,
+      text: `${head}\n${table(['COLUMN', 'TYPE', 'NULL', 'DEFAULT', 'COMMENT'], columns.map((c) => [c.name, c.type, c.nullable ? 'yes' : 'no', c.default, c.comment]))}${t.columns.length > MAX_COLUMNS ? `\n(first ${MAX_COLUMNS} of ${t.columns.length} columns)` : ''}${t.notes?.length ? `\n${t.notes.map((n) => `note: ${n}`).join('\n')}` : ''}`,
     };
   },
 });
