@@ -34,7 +34,7 @@ export function registerInspect(program: Command): void {
     .option('--schema <schema>', 'only this schema')
     .addHelpText('after', '\nExample:\n  $ portunix-db schema shop --type postgresql --schema public')
     .action(async (db: string, o: Target & Paged & { schema?: string }) => {
-      await emit(o, () => schema({ type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), ...paged(o) }), (s) => `${table(s.schemas)}\n\n${table(s.objects.items)}${more(s.objects)}`);
+      await emit(o, () => schema({ type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), ...paged(o) }), (s) => `${table(s.schemas)}\n\n${table(s.objects.items)}${more(s.objects)}${s.notes?.length ? `\n${s.notes.map((n) => `note: ${n}`).join('\n')}` : ''}`);
     });
 
   targetOptions(program.command('table-info').description('Columns, keys, size of one table').argument('<table>', 'table name'))
@@ -43,7 +43,7 @@ export function registerInspect(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ portunix-db table-info orders --database shop --type postgresql')
     .action(async (t: string, o: Target & { database: string; schema?: string }) => {
       await emit(o, () => tableInfo({ type: o.type, instance: o.instance, database: o.database, table: t, ...(o.schema ? { schema: o.schema } : {}) }), (r) =>
-        [`${r.schema ? r.schema + '.' : ''}${r.name} (${r.kind}) rows: ${r.rows ?? '-'} size: ${bytes(r.sizeBytes)}${r.primaryKey?.length ? ` primary key: (${r.primaryKey.join(', ')})` : ''}`, table(r.columns.map((c) => ({ column: c.name, type: c.type, nullable: c.nullable, default: c.default })))].join('\n'),
+        [`${r.schema ? r.schema + '.' : ''}${r.name} (${r.kind}) rows: ${r.rows ?? '-'} size: ${bytes(r.sizeBytes)}${r.primaryKey?.length ? ` primary key: (${r.primaryKey.join(', ')})` : ''}`, table(r.columns.map((c) => ({ column: c.name, type: c.type, nullable: c.nullable, default: c.default }))), ...(r.notes ?? []).map((n) => `note: ${n}`)].join('\n'),
       );
     });
 
