@@ -259,3 +259,17 @@ test('the engine fills every operation except embedded status', () => {
   for (const op of ['initialize', 'launchSpec', 'isReady', 'shutdown', 'backup', 'restore', 'fingerprint', 'vacuum', 'indexes', 'constraints', 'configSet', 'grant'] as const) assert.equal(typeof engine[op], 'function', op);
   assert.match(engine.unsupported.embeddedStatus!, /server/);
 });
+
+test('connection URL: masked password, authSource, TLS with the instance CA; container instances are not initialised', async () => {
+  const { connectionUrl, initialize } = await import('../../src/engines/mongodb/instance.js');
+  const dir = mkdtempSync(join(tmpdir(), 'pdb-mongo-url-'));
+  const ctx = { name: 'main', config: { port: 27100 }, paths: { root: dir, dataDir: join(dir, 'data') } } as never;
+  assert.equal(connectionUrl(ctx, { showPassword: false, password: 'p@ss' }), 'mongodb://admin:***@127.0.0.1:27100/?authSource=admin');
+  assert.equal(connectionUrl(ctx, { database: 'shop', showPassword: true, password: 'p@ss' }), 'mongodb://admin:p%40ss@127.0.0.1:27100/shop?authSource=admin');
+  assert.throws(() => connectionUrl(ctx, { database: '$x', showPassword: false, password: '' }), { code: 'INVALID_IDENTIFIER' });
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(dir, 'tls'));
+  writeFileSync(join(dir, 'tls', 'server.crt'), 'x');
+  assert.equal(connectionUrl(ctx, { showPassword: false, password: '' }), `mongodb://admin:***@127.0.0.1:27100/?authSource=admin&tls=true&tlsCAFile=${encodeURIComponent(join(dir, 'tls', 'server.crt'))}`);
+  await assert.rejects(initialize({ name: 'main', config: { port: 1, source: 'container' }, paths: { root: dir, dataDir: dir } } as never), { code: 'NOT_APPLICABLE' });
+});

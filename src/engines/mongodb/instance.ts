@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DbError } from '../../core/errors.js';
+import { DbError, NotApplicableError } from '../../core/errors.js';
 import { sleep } from '../../core/process/supervisor.js';
 import { generatePassword } from '../../core/secrets.js';
 import { makeServerCertificate, publicCertPath } from '../../core/tls.js';
 import type { InstanceContext, LaunchSpec } from '../contract.js';
 import { ADMIN_USER, AUTH_DB, instanceCertificate, loadDriver, mapMongoError, serverCertPath, serverPemPath, withMongo } from './client.js';
 import { validateIdentifier } from './identifiers.js';
-import { fullVersion, launchArgv, parseVersionOutput, renderMongodConf, serverLabel, type ServerIdentity } from './servers.js';
+import { ferretDbFile, fullVersion, launchArgv, parseVersionOutput, renderMongodConf, serverLabel, type ServerIdentity } from './servers.js';
 
 export function mongoBin(ctx: Pick<InstanceContext, 'config'>, program: string): string {
   return ctx.config.bin_dir ? join(ctx.config.bin_dir, program) : program;
@@ -51,6 +51,9 @@ function tlsFiles(ctx: InstanceContext): { cert: string; key: string; pem: strin
 }
 
 export async function initialize(ctx: InstanceContext): Promise<void> {
+  if (ctx.config.source === 'container') {
+    throw new NotApplicableError('A --source container instance runs mongod inside the official image; portunix-db does not supervise container instances.', 'Manage it with your container runtime, or install with --source apt/dnf/brew/download, --archive or --bin-dir for a managed instance.');
+  }
   const id = await detectServer(ctx);
   await writeFile(identityFile(ctx), JSON.stringify(id) + '\n', { mode: 0o644 });
   const password = generatePassword();
@@ -118,7 +121,7 @@ export async function launchSpec(ctx: InstanceContext): Promise<LaunchSpec> {
   const argv = launchArgv(id.kind, { program: mongoBin(ctx, 'mongod'), port: ctx.config.port ?? 27017, dataDir: ctx.paths.dataDir, configFile: ctx.paths.configFile, ...(tls ? { tls } : {}) });
   if (id.kind === 'ferretdb') {
     // the first user comes from the environment, only while the admin database does not exist yet
-    const env: Record<string, string> = existsSync(join(ctx.paths.dataDir, 'admin.sqlite')) ? {} : { FERRETDB_SETUP_PASSWORD: await ctx.adminPassword() };
+    const env: Record<string, string> = existsSync(ferretDbFile(ctx.paths.dataDir, AUTH_DB)) ? {} : { FERRETDB_SETUP_PASSWORD: await ctx.adminPassword() };
     return { argv, env, cwd: ctx.paths.dataDir };
   }
   return { argv, cwd: ctx.paths.dataDir };
