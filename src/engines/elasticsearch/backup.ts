@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DbError, NotApplicableError } from '../../core/errors.js';
 import { chownRecursive } from '../../core/process/service-user.js';
@@ -134,6 +134,9 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
       }
       await c.req('DELETE', `/_snapshot/${repo}`);
       ctx.progress(`archiving the snapshot repository (tar.gz)`);
+      // created 0600 first: tar keeps the mode of the file it truncates (the backup holds data)
+      await writeFile(options.file, '', { mode: 0o600 });
+      await chmod(options.file, 0o600);
       await ctx.exec([tar(), '-czf', options.file, '-C', location, '.'], { asServiceUser: false, timeoutMs: 3_600_000 });
       return {
         method: `Elasticsearch snapshot (fs repository, ${db.name} only), archived as tar.gz`,
