@@ -36,6 +36,10 @@ export interface EngineInfo {
   defaultSource(host: HostPlatform, version: string): SourceId;
   /** Words for this engine's things, used in messages ("keyspace", "collection", "file"). */
   terms: { database: string; table: string };
+  /** How long a start may take before the supervisor gives up (JVM engines need longer); PORTUNIX_DB_START_TIMEOUT_MS overrides it. */
+  startTimeoutMs?: number;
+  /** What `create --setting KEY=VALUE` sets, for engines that take creation settings; absent: --setting is refused. */
+  creationSettings?: string;
 }
 
 // ---------- runtime context ----------
@@ -326,8 +330,9 @@ export interface EngineOps {
 
   // databases
   listDatabases(ctx: InstanceContext): Promise<DatabaseSummary[]>;
+  /** `settings`: engine-specific creation settings (`--setting KEY=VALUE`: Elasticsearch index settings). */
   /** `path`: embedded engines register (or create) a database file at that path instead of in the instance directory. */
-  createDatabase(ctx: InstanceContext, name: string, options: { owner?: string; charset?: string; collation?: string; path?: string }): Promise<{ created: boolean; message?: string }>;
+  createDatabase(ctx: InstanceContext, name: string, options: { owner?: string; charset?: string; collation?: string; path?: string; settings?: Record<string, string> }): Promise<{ created: boolean; message?: string }>;
   dropDatabase(ctx: InstanceContext, name: string): Promise<void>;
 
   // users

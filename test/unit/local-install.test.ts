@@ -271,8 +271,13 @@ test('path attacks: absolute names, "..", and symlinks out of the tree are refus
 });
 
 test('an engine without localBinaries answers NOT_APPLICABLE with its sources', async () => {
+  const bin = fakeRedisTree(join(root, 'bindir-influx'));
+  await rejects(install({ type: 'influxdb', binDir: bin, dryRun: true, port: 18086 }), 'NOT_APPLICABLE', /InfluxDB/);
+});
+
+test('a Redis tree given as Elasticsearch is the wrong engine', async () => {
   const bin = fakeRedisTree(join(root, 'bindir-es'));
-  await rejects(install({ type: 'elasticsearch', binDir: bin, dryRun: true, port: 19200 }), 'NOT_APPLICABLE', /Elasticsearch/);
+  await rejects(install({ type: 'elasticsearch', binDir: bin, dryRun: true, port: 19200 }), 'WRONG_ENGINE', /holds no elasticsearch/);
 });
 
 test('unpacked trees are readable by the service user', async () => {

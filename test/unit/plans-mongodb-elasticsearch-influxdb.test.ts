@@ -246,7 +246,7 @@ test('influxdb container: password and operator token only in the env file', asy
 });
 
 test('elasticsearch and influxdb operations are absent with plain statements', () => {
-  assert.throws(() => need(elasticsearch, 'listDatabases'), /Elasticsearch support in this version covers install plans/);
+  assert.throws(() => need(elasticsearch, 'constraints'), /no constraints/);
   assert.throws(() => need(influxdb, 'backup'), /influx backup/);
   assert.throws(() => need(influxdb, 'constraints'), /no constraints/);
 });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
-import { changeGrant, createDatabase, createUser, deleteUser, dropDatabase, listAllDatabases, listUsers } from '../../core/ops/data.js';
+import { changeGrant, parseSettings, createDatabase, createUser, deleteUser, dropDatabase, listAllDatabases, listUsers } from '../../core/ops/data.js';
 import { vacuum } from '../../core/ops/maintenance.js';
 import { DbError } from '../../core/errors.js';
 import { bytes, emit, table } from '../output.js';
@@ -53,9 +53,10 @@ export function registerData(program: Command): void {
     .option('--charset <charset>', 'character set (MySQL family)')
     .option('--collation <collation>', 'collation')
     .option('--path <file>', 'SQLite: register an existing database file under this name instead of creating one')
-    .addHelpText('after', '\nExamples:\n  $ portunix-db create myapp --type postgresql --owner app\n  $ portunix-db create legacy --type sqlite --path ./legacy.db')
-    .action(async (db: string, o: Target & { owner?: string; charset?: string; collation?: string; path?: string }) => {
-      await emit(o, () => createDatabase({ type: o.type, instance: o.instance, name: db, ...(o.owner ? { owner: o.owner } : {}), ...(o.charset ? { charset: o.charset } : {}), ...(o.collation ? { collation: o.collation } : {}), ...(o.path ? { path: o.path } : {}) }), (r) => r.message);
+    .option('--setting <key=value>', 'engine creation setting, repeatable (Elasticsearch index settings: --setting number_of_shards=2)', (v: string, all: string[] = []) => [...all, v])
+    .addHelpText('after', '\nExamples:\n  $ portunix-db create myapp --type postgresql --owner app\n  $ portunix-db create legacy --type sqlite --path ./legacy.db\n  $ portunix-db create logs --type elasticsearch --setting number_of_shards=2')
+    .action(async (db: string, o: Target & { owner?: string; charset?: string; collation?: string; path?: string; setting?: string[] }) => {
+      await emit(o, async () => createDatabase({ type: o.type, instance: o.instance, name: db, ...(o.owner ? { owner: o.owner } : {}), ...(o.charset ? { charset: o.charset } : {}), ...(o.collation ? { collation: o.collation } : {}), ...(o.path ? { path: o.path } : {}), ...(o.setting ? { settings: parseSettings(o.setting) } : {}) }), (r) => r.message);
     });
 
   targetOptions(program.command('drop').description('Drop a database (needs --force)').argument('<db>', 'database name'))

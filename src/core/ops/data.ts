@@ -1,5 +1,5 @@
 import { audit } from '../audit.js';
-import { DbError } from '../errors.js';
+import { DbError, NotApplicableError } from '../errors.js';
 import { page, type Page } from '../paging.js';
 import { need } from '../../engines/need.js';
 import type { DatabaseSummary, UserSummary } from '../../engines/contract.js';
@@ -32,13 +32,27 @@ export async function listAllDatabases(type?: string): Promise<{ engine: string;
   );
 }
 
-export async function createDatabase(target: Target & { name: string; owner?: string; charset?: string; collation?: string; path?: string; via?: Via }): Promise<{ database: string; created: boolean; message: string }> {
+export async function createDatabase(target: Target & { name: string; owner?: string; charset?: string; collation?: string; path?: string; settings?: Record<string, string>; via?: Via }): Promise<{ database: string; created: boolean; message: string }> {
   const { engine, ctx } = await openRunning(target);
   need(engine, 'validateIdentifier')('database', target.name);
   if (target.owner) need(engine, 'validateIdentifier')('user', target.owner);
-  const r = await need(engine, 'createDatabase')(ctx, target.name, { ...(target.owner ? { owner: target.owner } : {}), ...(target.charset ? { charset: target.charset } : {}), ...(target.collation ? { collation: target.collation } : {}), ...(target.path ? { path: target.path } : {}) });
+  if (target.settings && Object.keys(target.settings).length && !engine.info.creationSettings) {
+    throw new NotApplicableError(`${engine.info.displayName} takes no --setting when creating a ${engine.info.terms.database}.`, 'Leave out --setting; change server settings with `portunix-db config set`.');
+  }
+  const r = await need(engine, 'createDatabase')(ctx, target.name, { ...(target.owner ? { owner: target.owner } : {}), ...(target.charset ? { charset: target.charset } : {}), ...(target.collation ? { collation: target.collation } : {}), ...(target.path ? { path: target.path } : {}), ...(target.settings ? { settings: target.settings } : {}) });
   await audit({ action: 'create-database', engine: ctx.engine, instance: ctx.name, target: target.name, via: target.via ?? 'cli', ok: true });
   return { database: target.name, created: r.created, message: r.message ?? `Created ${engine.info.terms.database} ${target.name} on ${ctx.engine}/${ctx.name}.` };
+}
+
+/** `KEY=VALUE` pairs of `--setting`. */
+export function parseSettings(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new DbError(`--setting "${p}" is not KEY=VALUE.`, 'USAGE', 'Example: --setting number_of_shards=2');
+    out[p.slice(0, i).trim()] = p.slice(i + 1);
+  }
+  return out;
 }
 
 export async function dropDatabase(target: Target & { name: string; force?: boolean; via?: Via }): Promise<{ database: string; message: string }> {

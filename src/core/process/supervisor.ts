@@ -23,7 +23,12 @@ interface PidRecord {
   program: string;
 }
 
-const READY_TIMEOUT_MS = Number(process.env['PORTUNIX_DB_START_TIMEOUT_MS'] ?? 90_000);
+const DEFAULT_READY_TIMEOUT_MS = 90_000;
+
+function readyTimeout(engine: Engine): number {
+  const env = process.env['PORTUNIX_DB_START_TIMEOUT_MS'];
+  return env ? Number(env) : engine.info.startTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+}
 
 export async function readPidRecord(pidFile: string): Promise<PidRecord | undefined> {
   try {
@@ -153,7 +158,8 @@ export async function startServer(engine: Engine, ctx: InstanceContext): Promise
   await writeFile(ctx.paths.pidFile, JSON.stringify(record) + '\n');
   child.unref();
 
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const timeoutMs = readyTimeout(engine);
+  const deadline = Date.now() + timeoutMs;
   let lastProgress = Date.now();
   for (;;) {
     if (exited) {
@@ -173,7 +179,7 @@ export async function startServer(engine: Engine, ctx: InstanceContext): Promise
       await sleep(2000);
       if (!exited) signal(child.pid, 'SIGKILL');
       await rm(ctx.paths.pidFile, { force: true });
-      throw new DbError(`${ctx.engine}/${ctx.name} did not accept connections within ${READY_TIMEOUT_MS / 1000} s.`, 'TIMEOUT', `Look at \`portunix-db logs ${ctx.engine} --instance ${ctx.name}\`.`);
+      throw new DbError(`${ctx.engine}/${ctx.name} did not accept connections within ${timeoutMs / 1000} s.`, 'TIMEOUT', `Look at \`portunix-db logs ${ctx.engine} --instance ${ctx.name}\`.`);
     }
     if (Date.now() - lastProgress > 5000) {
       ctx.progress(`waiting for ${ctx.engine}/${ctx.name} to accept connections...`);

@@ -1,6 +1,11 @@
 import type { Engine, EngineInfo } from '../contract.js';
-import { plansOnlyUnsupported } from '../../core/install/vendor-steps.js';
+import { createDatabase, createUser, deleteUser, dropDatabase, grant, listDatabases, listUsers, revoke, vacuum } from './admin.js';
+import { backup, fingerprint, restore, verifyBackup } from './backup.js';
+import { configGet, configList, configSet } from './config.js';
+import { validateIdentifier } from './identifiers.js';
+import { connections, databaseSizes, health, indexes, listTables, performance, schema, tableInfo } from './inspect.js';
 import { ELASTICSEARCH_SOURCES, ELASTICSEARCH_VERSIONS, elasticDefaultSource, install } from './install.js';
+import { connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
 
 export const info: EngineInfo = {
   id: 'elasticsearch',
@@ -12,23 +17,51 @@ export const info: EngineInfo = {
   defaultPort: 9200,
   sources: ELASTICSEARCH_SOURCES,
   defaultSource: elasticDefaultSource,
-  // An index is what users create, list and drop; inside it there are no tables, only its field mapping.
+  // one mapping of our words, the same in every tool: a database is an index (or a data stream);
+  // its "table" is its mapping, and db_tables lists the mapping's fields
   terms: { database: 'index', table: 'mapping' },
+  // a JVM: start-up takes tens of seconds, more on a small shared machine
+  startTimeoutMs: 240_000,
+  creationSettings: 'index settings (the "index." prefix is optional); defaults number_of_shards=1, number_of_replicas=0',
 };
-
-const STATEMENT =
-  'Elasticsearch support in this version covers install plans (apt, dnf, checksum-verified download, container; dry-run tested). ' +
-  'Instance lifecycle, administration, inspection and snapshots are not yet implemented for Elasticsearch. ' +
-  'Start it yourself with `bin/elasticsearch -E http.host=127.0.0.1 -E http.port=9200` and use its REST API (curl -u elastic https://127.0.0.1:9200/_cat/indices).';
 
 export const engine: Engine = {
   info,
   install,
-  unsupported: plansOnlyUnsupported(STATEMENT, {
-    listTables: 'Elasticsearch indices hold documents, not tables; an index has one field mapping (GET /<index>/_mapping). Listing is not implemented yet: use `curl -u elastic https://127.0.0.1:9200/_cat/indices`.',
-    constraints: 'Elasticsearch has no constraints; field rules live in the index mapping (GET /<index>/_mapping).',
-    vacuum: 'Elasticsearch has no VACUUM; the nearest is force-merge (POST /<index>/_forcemerge), which portunix-db does not run yet.',
-    backup: 'Elasticsearch backups are snapshots to a registered repository (PUT /_snapshot/...); portunix-db does not create them yet.',
-    restore: 'Elasticsearch restores come from snapshots (POST /_snapshot/<repo>/<snapshot>/_restore); portunix-db does not run them yet.',
-  }),
+  unsupported: {
+    embeddedStatus: 'Elasticsearch is a server: use `portunix-db status elasticsearch`.',
+    constraints: 'Elasticsearch has no constraints, keys or foreign keys: documents are checked only against the index mapping. Use db_table_info (`portunix-db table-info _mapping --database INDEX --type elasticsearch`) to see field types, and `dynamic: strict` in a mapping to refuse unknown fields.',
+    enableStatements: 'Elasticsearch has no statement statistics to enable; slow searches go to the per-index slow log (index.search.slowlog.threshold.* settings, given with --setting when you create the index).',
+  },
+  initialize,
+  launchSpec,
+  isReady,
+  shutdown,
+  serverVersion,
+  connectionUrl,
+  listDatabases,
+  createDatabase,
+  dropDatabase,
+  listUsers,
+  createUser,
+  deleteUser,
+  grant,
+  revoke,
+  databaseSizes,
+  listTables,
+  schema,
+  tableInfo,
+  indexes,
+  connections,
+  performance,
+  health,
+  backup,
+  restore,
+  fingerprint,
+  verifyBackup,
+  configList,
+  configGet,
+  configSet,
+  vacuum,
+  validateIdentifier,
 };

@@ -4,7 +4,9 @@ import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import type { HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
 import { planBySource } from '../../core/install/plan.js';
 import { aptRepoSteps, containerSteps, dnfRepoSteps, hostLabel, platformSummary, runVendorStep, unsupported, verifiedDownloadSteps } from '../../core/install/vendor-steps.js';
-import type { InstallOps, VersionInfo } from '../contract.js';
+import { readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { InstallOps, LocalBinaries, VersionInfo } from '../contract.js';
 import type { SourceId } from '../ids.js';
 
 /** Elasticsearch 8.x; no end-of-life date is given because we do not know one for certain. */
@@ -15,7 +17,7 @@ export const ELASTICSEARCH_RELEASES: Record<string, string> = { '8': '8.17.0' };
 
 export const ELASTICSEARCH_SOURCES: SourceId[] = ['apt', 'dnf', 'brew', 'download', 'container'];
 
-export const LIFECYCLE_NOTE = 'portunix-db installs Elasticsearch but does not yet run or manage Elasticsearch instances; after installing, start it yourself: `bin/elasticsearch -E http.host=127.0.0.1 -E http.port=9200` (the first start prints the generated elastic password).';
+export const LIFECYCLE_NOTE = 'portunix-db then runs it as a single node on 127.0.0.1 with its own config directory (ES_PATH_CONF), heap 512m (`config set elasticsearch heap 1g`), and, for this distribution, security on: HTTPS with its own certificate and a generated elastic password in the secret store.';
 
 function base(req: InstallRequest, host: HostPlatform, source: SourceId, steps: PlanStep[], notes: string[], binDir?: string): InstallPlan {
   return { engine: req.engine, version: req.version, source, platform: platformSummary(host), steps, ...(binDir ? { binDir } : {}), notes };
@@ -104,7 +106,28 @@ export function elasticDefaultSource(host: HostPlatform, _version: string): Sour
   return 'download';
 }
 
+/** `lib/elasticsearch-8.19.21.jar` names the version; reading it needs no JVM (the server's --version would start one). */
+export function versionFromLibNames(names: string[]): string | undefined {
+  for (const n of names) {
+    const m = /^elasticsearch-(\d+\.\d+\.\d+)\.jar$/.exec(n);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+export const localBinaries: LocalBinaries = {
+  required: ['elasticsearch'],
+  optional: ['elasticsearch-keystore', 'elasticsearch-reset-password'],
+  async version(binDir) {
+    const lib = join(dirname(binDir), 'lib');
+    const v = versionFromLibNames(await readdir(lib).catch(() => []));
+    if (!v) throw new DbError(`${lib} has no elasticsearch-X.Y.Z.jar: this is not an Elasticsearch distribution.`, 'NOT_INSTALLED', 'Give the unpacked tar.gz/zip of Elasticsearch 8 (the folder with bin/, lib/, config/).');
+    return v;
+  },
+};
+
 export const install: InstallOps = {
+  localBinaries,
   plan: planBySource('Elasticsearch', { apt: aptPlan, dnf: dnfPlan, brew: brewPlan, download: downloadPlan, container: containerPlan }),
   async runStep(action, params, progress) {
     if (await runVendorStep(action, params, progress)) return;
