@@ -37,10 +37,28 @@ export function grantStatements(kind: 'GRANT' | 'REVOKE', user: string, privileg
   return privileges.map((p) => `${kind} ${words[p]} ON ${db} ${dir} ${u}`);
 }
 
+/**
+ * InfluxDB 1.x keeps one privilege per user and database (READ, WRITE or ALL): a grant adds to
+ * it, a revoke takes from it, and the result is set with one statement. Pure, for tests.
+ */
+export function combinedPrivilege(current: string | undefined, change: Privilege[], mode: 'grant' | 'revoke'): 'READ' | 'WRITE' | 'ALL' | undefined {
+  const has = new Set<'read' | 'write'>();
+  if (current === 'READ' || current === 'ALL PRIVILEGES' || current === 'ALL') has.add('read');
+  if (current === 'WRITE' || current === 'ALL PRIVILEGES' || current === 'ALL') has.add('write');
+  const touched = new Set<'read' | 'write'>(change.flatMap((p) => (p === 'all' ? ['read', 'write'] as const : [p])));
+  for (const t of touched) (mode === 'grant' ? has.add(t) : has.delete(t));
+  return has.has('read') && has.has('write') ? 'ALL' : has.has('read') ? 'READ' : has.has('write') ? 'WRITE' : undefined;
+}
+
 // ---------- 1.x ----------
 
 export async function listDatabasesV1(ctx: InstanceContext): Promise<DatabaseSummary[]> {
-  return withInfluxQl(ctx, async (c) => rows((await c.query('SHOW DATABASES'))[0]).map((r) => ({ name: String(r['name']) })).filter((d) => d.name !== '_internal'));
+  return withInfluxQl(ctx, async (c) =>
+    rows((await c.query('SHOW DATABASES'))[0])
+      .map((r) => ({ name: String(r['name']) }))
+      .filter((d) => d.name !== '_internal')
+      .sort((a, b) => (a.name < b.name ? -1 : 1)),
+  );
 }
 
 export async function createDatabaseV1(ctx: InstanceContext, name: string): Promise<{ created: boolean; message?: string }> {
@@ -90,22 +108,34 @@ export async function deleteUserV1(ctx: InstanceContext, name: string): Promise<
   await withInfluxQl(ctx, (c) => c.query(`DROP USER ${u}`, { write: true }));
 }
 
-export async function grantV1(ctx: InstanceContext, user: string, privileges: string[], database?: string): Promise<string[]> {
-  const statements = grantStatements('GRANT', user, parsePrivileges(privileges), database);
-  if (database !== undefined && !(await listDatabasesV1(ctx)).some((d) => d.name === database)) throw new DbError(`Database ${database} does not exist on influxdb/${ctx.name}.`, 'NOT_FOUND');
-  await withInfluxQl(ctx, async (c) => {
-    for (const s of statements) await c.query(s, { write: true });
+async function changeV1(ctx: InstanceContext, mode: 'grant' | 'revoke', user: string, privileges: string[], database?: string): Promise<string[]> {
+  const parsed = parsePrivileges(privileges);
+  if (database === undefined) {
+    const statements = grantStatements(mode === 'grant' ? 'GRANT' : 'REVOKE', user, parsed);
+    await withInfluxQl(ctx, async (c) => {
+      for (const s of statements) await c.query(s, { write: true });
+    });
+    return statements;
+  }
+  const u = validateIdentifier('user', user);
+  const db = validateIdentifier('database', database);
+  if (!(await listDatabasesV1(ctx)).some((d) => d.name === database)) throw new DbError(`Database ${database} does not exist on influxdb/${ctx.name}.`, 'NOT_FOUND');
+  return withInfluxQl(ctx, async (c) => {
+    const current = rows((await c.query(`SHOW GRANTS FOR ${u}`))[0]).find((g) => g['database'] === database)?.['privilege'];
+    const next = combinedPrivilege(current === undefined ? undefined : String(current), parsed, mode);
+    const statement = next ? `GRANT ${next} ON ${db} TO ${u}` : `REVOKE ALL ON ${db} FROM ${u}`;
+    await c.query(statement, { write: true });
+    return [statement];
   });
-  return statements;
+}
+
+export async function grantV1(ctx: InstanceContext, user: string, privileges: string[], database?: string): Promise<string[]> {
+  return changeV1(ctx, 'grant', user, privileges, database);
 }
 
 export async function revokeV1(ctx: InstanceContext, user: string, privileges: string[], database?: string): Promise<string[]> {
   refuseAdmin(user, 'lose its privileges');
-  const statements = grantStatements('REVOKE', user, parsePrivileges(privileges), database);
-  await withInfluxQl(ctx, async (c) => {
-    for (const s of statements) await c.query(s, { write: true });
-  });
-  return statements;
+  return changeV1(ctx, 'revoke', user, privileges, database);
 }
 
 // ---------- 2.x: buckets as databases, authorizations as grants ----------

@@ -236,8 +236,9 @@ export async function performanceV1(ctx: InstanceContext, options: { database?: 
     const dbs = rows((await c.query('SHOW DATABASES'))[0]).map((r) => String(r['name'])).filter((n) => n !== '_internal' && (options.database === undefined || n === options.database));
     if (options.database !== undefined && !dbs.length) throw new DbError(`Database ${options.database} does not exist on influxdb/${ctx.name}.`, 'NOT_FOUND');
     for (const db of dbs) {
-      const card = rows((await c.query(`SHOW SERIES CARDINALITY ON ${quoteIdent(db)}`))[0])[0];
-      gauges[`series_cardinality.${db}`] = card ? Number(Object.values(card)[0] ?? 0) : 0;
+      // one row per shard group: the database's estimate is their sum
+      const card = (await c.query(`SHOW SERIES CARDINALITY ON ${quoteIdent(db)}`)).flatMap((s) => rows(s));
+      gauges[`series_cardinality.${db}`] = card.reduce((n, r) => n + Number(Object.values(r)[0] ?? 0), 0);
     }
     return { counters, gauges, notes: ['From SHOW STATS and SHOW DIAGNOSTICS; series cardinality per database from SHOW SERIES CARDINALITY (an estimate).'] };
   });
