@@ -116,7 +116,7 @@ describe('InfluxDB 1.6 (Debian package) through the CLI', { timeout: 15 * 60_000
     assert.ok(m.counters['httpd.pointsWrittenOK'] >= 97);
     assert.equal(m.gauges['series_cardinality.metrics'] >= 4, true, JSON.stringify(m.gauges));
     assert.match(String(m.gauges['version']), /^1\.6\.7/);
-    assert.ok(Array.isArray((await cli(['connections', 'influxdb'])).json));
+    assert.ok(Array.isArray((await cli(['connections', 'influxdb'])).json.items));
     assert.equal((await cli(['config', 'get', 'influxdb', 'httpd.https-enabled'])).json.value, 'true');
     assert.equal(errorOf(await cli(['config', 'get', 'influxdb', 'httpd.https-enable'], 3)).hint, 'Did you mean httpd.https-enabled?');
   });
