@@ -110,11 +110,11 @@ describe('mcp over stdio against a real InfluxDB 1.6', { timeout: 10 * 60_000 },
     const st = await ok(ro, 'db_backup_status', { ...I, database: 'sensors' });
     assert.equal(st.s.items[0].last_backup.file, b.s.file);
     assert.match(await fails(rw, 'db_restore', { file: b.s.file }), /CONFIRMATION_REQUIRED/);
-    const copy = await ok(rw, 'db_restore', { file: b.s.file, target: 'sensors_copy' });
+    const copy = await ok(rw, 'db_restore', { file: b.s.file, target: 'sensors_copy', confirm: true });
     assert.deepEqual(copy.s.tables.map((t: { name: string; rows: number }) => [t.name, t.rows]), [['autogen.cpu', 40], ['autogen.temp', 10]]);
     await cliOk(['drop', 'sensors', '--type', 'influxdb', '--force'], opts);
     assert.equal(await cpuCount('sensors'), 0);
-    const r = await ok(rw, 'db_restore', { file: b.s.file });
+    const r = await ok(rw, 'db_restore', { file: b.s.file, confirm: true });
     assert.ok(r.s.actions.some((a: string) => /verified points and checksums/.test(a)), r.s.actions.join('; '));
     assert.equal(await cpuCount('sensors'), 40);
     assert.equal(await cpuCount('sensors_copy'), 40);
