@@ -97,6 +97,8 @@ function portunixType(source: SourceId, plan: InstallPlan | undefined): string {
     case 'brew':
     case 'portable':
     case 'embedded':
+    case 'archive':
+    case 'bin-dir':
       return 'script';
   }
 }

@@ -290,6 +290,8 @@ export interface LocalBinaries {
   optional?: string[];
   /** The full version the server binary reports ("7.2.0", "11.4.5"), read by running it. */
   version(binDir: string, run: (argv: string[]) => Promise<string>): Promise<string>;
+  /** Vendor archives whose sha256 we know, so `--archive` needs no `--sha256` for them. */
+  knownArchives?: { sha256: string; name: string; version: string }[];
 }
 
 export interface InstallOps {

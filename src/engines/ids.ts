@@ -15,8 +15,12 @@ export const ENGINE_IDS = [
 ] as const;
 export type EngineId = (typeof ENGINE_IDS)[number];
 
-export const SOURCE_IDS = ['portable', 'apt', 'dnf', 'brew', 'winget', 'choco', 'download', 'container', 'embedded'] as const;
+export const SOURCE_IDS = ['portable', 'apt', 'dnf', 'brew', 'winget', 'choco', 'download', 'container', 'embedded', 'archive', 'bin-dir'] as const;
 export type SourceId = (typeof SOURCE_IDS)[number];
+
+/** Sources that take binaries the user already has (`--archive FILE`, `--bin-dir DIR`); any engine with `install.localBinaries` has them. */
+export const LOCAL_SOURCE_IDS = ['archive', 'bin-dir'] as const satisfies readonly SourceId[];
+export type LocalSourceId = (typeof LOCAL_SOURCE_IDS)[number];
 
 const ALIASES: Record<string, EngineId> = {
   postgres: 'postgresql',

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,12 +8,10 @@ import { run } from '../process/exec.js';
 import { isRoot, serviceUser } from '../process/service-user.js';
 import type { Engine, Progress } from '../../engines/contract.js';
 import { describeStep, type InstallPlan, type PlanStep } from './plan.js';
+import { fileDigest } from './digest.js';
+import { runLocalStep } from './local.js';
 
-export async function fileDigest(path: string, algorithm: string, encoding: 'hex' | 'base64'): Promise<string> {
-  const hash = createHash(algorithm);
-  await pipeline(createReadStream(path), hash);
-  return hash.digest(encoding);
-}
+export { fileDigest };
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
@@ -125,6 +122,11 @@ export async function executePlan(plan: InstallPlan, options: ExecuteOptions): P
         break;
       case 'init-instance':
         await options.initInstance(step);
+        break;
+      case 'verify-archive':
+      case 'unpack-archive':
+      case 'adopt-binaries':
+        await runLocalStep(options.engine, step, options.progress);
         break;
       case 'manual':
         options.progress(step.instructions.join('\n'));

@@ -22,6 +22,9 @@ export type PlanStep =
   | { kind: 'ensure-service-user'; description: string; user: string }
   | { kind: 'engine-step'; description: string; engine: EngineId; action: string; params: Record<string, string> }
   | { kind: 'init-instance'; description: string; engine: EngineId; instance: string; dataDir: string; port?: number; runAs?: string }
+  | { kind: 'verify-archive'; description: string; archive: string; sha256: string }
+  | { kind: 'unpack-archive'; description: string; engine: EngineId; archive: string; sha256: string; dest: string }
+  | { kind: 'adopt-binaries'; description: string; engine: EngineId; binDir: string; libDir?: string; version: string }
   | { kind: 'manual'; description: string; instructions: string[] };
 
 export interface InstallPlan {
@@ -70,6 +73,12 @@ export function describeStep(step: PlanStep): string {
       return `${step.engine}: ${step.action} ${Object.entries(step.params).map(([k, v]) => `${k}=${v}`).join(' ')}`;
     case 'init-instance':
       return `initialise ${step.engine}/${step.instance} in ${step.dataDir}${step.port ? ` on 127.0.0.1:${step.port}` : ''}${step.runAs ? ` as ${step.runAs}` : ''}`;
+    case 'verify-archive':
+      return `sha256 ${step.archive} == ${step.sha256}`;
+    case 'unpack-archive':
+      return `unpack ${step.archive} -> ${step.dest}`;
+    case 'adopt-binaries':
+      return `bin_dir=${step.binDir}${step.libDir ? ` lib_dir=${step.libDir}` : ''} (${step.engine} ${step.version})`;
     case 'manual':
       return step.instructions.join('\n');
   }

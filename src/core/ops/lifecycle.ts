@@ -7,6 +7,7 @@ import { createInstanceContext, silentProgress } from '../instance-context.js';
 import { detectHost } from '../install/host.js';
 import { executePlan } from '../install/execute.js';
 import { npmResolver } from '../install/npm-resolver.js';
+import { inspectLocal, localPlan, type LocalRequest } from '../install/local.js';
 import type { ArtifactResolver, HostPlatform, InstallPlan, PlanStep } from '../install/plan.js';
 import { chownRecursive, ensureTraversable, SERVICE_USER, serviceUser } from '../process/service-user.js';
 import { portInUse, processStatus, startServer, stopServer, type ProcessState } from '../process/supervisor.js';
@@ -14,7 +15,7 @@ import { versionNotice, type VersionNotice } from '../versions.js';
 import { audit } from '../audit.js';
 import { getSecretStore, secretKey } from '../secrets.js';
 import { closest } from '../did-you-mean.js';
-import { parseEngineId, parseSourceId, type EngineId, type SourceId } from '../../engines/ids.js';
+import { LOCAL_SOURCE_IDS, parseEngineId, parseSourceId, type EngineId, type SourceId } from '../../engines/ids.js';
 import { loadEngine } from '../../engines/registry.js';
 import { has, need } from '../../engines/need.js';
 import type { Engine, Progress } from '../../engines/contract.js';
@@ -33,6 +34,25 @@ export interface InstallOptions {
   resolver?: ArtifactResolver;
   progress?: Progress;
   start?: boolean;
+  /** `--archive FILE`: a vendor archive (tar.gz, tgz, zip, jar, wheel) holding the server. */
+  archive?: string;
+  /** `--sha256 HEX` for the archive; without it the archive must be a release the engine knows. */
+  sha256?: string;
+  /** `--bin-dir DIR`: server binaries already on disk, adopted in place. */
+  binDir?: string;
+}
+
+/** `--archive` / `--bin-dir` as a local request, with the usage errors for mixing them with other sources. */
+function localRequest(options: InstallOptions): LocalRequest | undefined {
+  if (options.archive !== undefined && options.binDir !== undefined) throw new UsageError('Give either --archive or --bin-dir, not both.');
+  if (options.sha256 !== undefined && options.archive === undefined) throw new UsageError('--sha256 checks the file given with --archive.');
+  const wanted = options.archive !== undefined ? 'archive' : options.binDir !== undefined ? 'bin-dir' : undefined;
+  const asked = options.source?.trim().toLowerCase();
+  if (asked && (LOCAL_SOURCE_IDS as readonly string[]).includes(asked) && asked !== wanted) throw new UsageError(`--source ${asked} takes its files from ${asked === 'archive' ? '--archive FILE [--sha256 HEX]' : '--bin-dir DIR'}; pass that instead.`);
+  if (wanted && asked && asked !== wanted) throw new UsageError(`--${wanted} is its own install source; it cannot be combined with --source ${options.source}.`);
+  if (options.archive !== undefined) return { kind: 'archive', file: options.archive, ...(options.sha256 !== undefined ? { sha256: options.sha256 } : {}) };
+  if (options.binDir !== undefined) return { kind: 'bin-dir', dir: options.binDir };
+  return undefined;
 }
 
 export interface InstallResult {
@@ -89,14 +109,29 @@ async function choosePort(engine: Engine, requested: number | undefined, taken: 
   throw new DbError('No free port found near the default.', 'PORT_IN_USE', 'Pass --port.');
 }
 
+/** The supported line of the version a local server reports; --version, when given, must agree. */
+function localVersionLine(engine: Engine, fullVersion: string, requested: string | undefined): string {
+  const line = engine.info.versions.map((v) => v.version).find((v) => fullVersion === v || fullVersion.startsWith(v + '.'));
+  if (!line) {
+    throw new DbError(`The binaries are ${engine.info.displayName} ${fullVersion}, which is not a version line portunix-db supports.`, 'UNKNOWN_VERSION', `Supported ${engine.info.displayName} lines: ${engine.info.versions.map((v) => v.version).join(', ')}. Nothing was installed.`);
+  }
+  if (requested !== undefined && resolveVersion(engine, requested) !== line) {
+    throw new DbError(`--version ${requested} was asked for, but the binaries are ${engine.info.displayName} ${fullVersion}.`, 'VERSION_MISMATCH', `Leave out --version (it is read from the binary), or pass the binaries of ${requested}. Nothing was installed.`);
+  }
+  return line;
+}
+
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const progress = options.progress ?? silentProgress;
   const engineId = parseEngineId(options.type);
   const engine = await loadEngine(engineId);
   const name = validateInstanceName(options.instance ?? DEFAULT_INSTANCE);
   const host = options.host ?? detectHost();
-  const version = resolveVersion(engine, options.version, host);
-  const source = options.source ? parseSourceId(options.source, engine.info.sources) : engine.info.defaultSource(host, version);
+  const local = localRequest(options);
+  // archive and bin-dir installs learn their version from the server binary itself
+  const found = local ? await inspectLocal(engine, local, { dryRun: !!options.dryRun, progress }) : undefined;
+  const version = found ? localVersionLine(engine, found.fullVersion, options.version) : resolveVersion(engine, options.version, host);
+  const source = found ? found.source : options.source ? parseSourceId(options.source, engine.info.sources) : engine.info.defaultSource(host, version);
   const config = await loadConfig();
   const existing = findInstance(config, { engine: engineId, name });
   const dataDir = resolve(options.dataDir ?? existing?.config.data_dir ?? join(homePaths.instanceDir(engineId, name), 'data'));
@@ -110,7 +145,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const port = existing?.config.port ?? (options.dryRun ? options.port ?? engine.info.defaultPort : await choosePort(engine, options.port, taken));
   const runAs = host.isRoot && engine.info.kind === 'server' ? SERVICE_USER : undefined;
 
-  const plan = await engine.install.plan({ engine: engineId, version, source, instance: name, ...(port !== undefined ? { port } : {}), dataDir, ...(runAs ? { serviceUser: runAs } : {}) }, host, options.resolver ?? npmResolver);
+  const plan = found
+    ? localPlan(engine, found, version, host)
+    : await engine.install.plan({ engine: engineId, version, source, instance: name, ...(port !== undefined ? { port } : {}), dataDir, ...(runAs ? { serviceUser: runAs } : {}) }, host, options.resolver ?? npmResolver);
   const steps: PlanStep[] = [...plan.steps];
   if (runAs && !plan.manualOnly && has(engine, 'initialize')) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
   // engines whose lifecycle is not managed yet (install plans only) stop after the packages
@@ -166,6 +203,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         if (opened.length) progress(`gave search permission (o+x) on ${opened.join(', ')} so ${runAs} can reach its data`);
         await ensureTraversable(root);
         if (fullPlan.binDir) await ensureTraversable(fullPlan.binDir);
+        if (fullPlan.libDir) await ensureTraversable(fullPlan.libDir);
         await chownRecursive(root, user);
         await chownRecursive(dataDir, user);
       }

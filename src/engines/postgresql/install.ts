@@ -163,6 +163,17 @@ async function relink(dir: string, progress: Progress): Promise<void> {
 }
 
 export const install: InstallOps = {
+  // vendor trees (EDB/portable zips, npm portable tarballs, a `bin` of another install): bin/ with lib/ beside it
+  localBinaries: {
+    required: ['postgres', 'initdb'],
+    optional: ['pg_ctl', 'pg_dump', 'pg_restore', 'psql'],
+    async version(binDir, run) {
+      const out = await run([join(binDir, 'postgres'), '--version']);
+      const m = /PostgreSQL\)?\s+(\d+(?:\.\d+)*)/.exec(out);
+      if (!m) throw new DbError(`postgres --version said "${out.trim()}", which names no PostgreSQL version.`, 'WRONG_ENGINE', 'Pass the bin dir of a PostgreSQL server.');
+      return m[1]!;
+    },
+  },
   plan: planBySource('PostgreSQL', { portable: portablePlan, apt: aptPlan, dnf: dnfPlan, brew: brewPlan, winget: wingetPlan }),
   async runStep(action, params, progress) {
     if (action === 'relink' && params['dir']) return relink(params['dir'], progress);

