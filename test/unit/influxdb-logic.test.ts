@@ -209,3 +209,19 @@ test('2.x through @influxdata/influxdb-client-apis: buckets as databases, users 
   await assert.rejects(listDatabasesV2(ctx), (e: { code?: string }) => e.code === 'AUTH_FAILED');
   await getSecretStore().set(secretKey('influxdb', 'v2test', 'operator-token'), 'the-operator-token');
 });
+
+test('--bin-dir: influxd is found and its version read from the binary (1.6 -> InfluxQL, 2.x -> /api/v2)', async () => {
+  const { install: installOp } = await import('../../src/core/ops/lifecycle.js');
+  const { writeFileSync, mkdirSync, chmodSync } = await import('node:fs');
+  for (const [reported, line] of [['InfluxDB v1.6.7~rc0 (git: unknown unknown)', '1.6'], ['InfluxDB v2.7.11 (git: fbf5d4ab5e) build_date: 2024-12-02T17:48:17Z', '2']] as const) {
+    const bin = join(mkdtempSync(join(tmpdir(), 'pdb-influx-bin-')), 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'influxd'), `#!/bin/sh\necho '${reported}'\n`);
+    chmodSync(join(bin, 'influxd'), 0o755);
+    const r = await installOp({ type: 'influxdb', binDir: bin, dryRun: true, port: 18999 });
+    assert.equal(r.source, 'bin-dir');
+    assert.equal(r.version, line);
+    assert.equal(r.plan.binDir, bin);
+    assert.equal(apiOf(r.version), line === '1.6' ? 'influxql' : 'v2');
+  }
+});
