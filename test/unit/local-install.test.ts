@@ -271,8 +271,8 @@ test('path attacks: absolute names, "..", and symlinks out of the tree are refus
 });
 
 test('an engine without localBinaries answers NOT_APPLICABLE with its sources', async () => {
-  const bin = fakeRedisTree(join(root, 'bindir-influx'));
-  await rejects(install({ type: 'influxdb', binDir: bin, dryRun: true, port: 18086 }), 'NOT_APPLICABLE', /InfluxDB/);
+  const bin = fakeRedisTree(join(root, 'bindir-sqlite'));
+  await rejects(install({ type: 'sqlite', binDir: bin, dryRun: true }), 'NOT_APPLICABLE', /SQLite/);
 });
 
 test('a Redis tree given as Elasticsearch is the wrong engine', async () => {

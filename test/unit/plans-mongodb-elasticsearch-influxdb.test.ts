@@ -208,9 +208,9 @@ test('elasticsearch container keeps security on and the password in the env file
 // ---------------- InfluxDB ----------------
 
 test('influxdb info and default sources', () => {
-  assert.deepEqual(influxdb.info.versions, [{ version: '2' }]);
+  assert.deepEqual(influxdb.info.versions, [{ version: '1.6', latest: '1.6.7' }, { version: '2' }]);
   assert.equal(influxdb.info.defaultPort, 8086);
-  assert.deepEqual(influxdb.info.terms, { database: 'bucket', table: 'measurement' });
+  assert.deepEqual(influxdb.info.terms, { database: 'database', table: 'measurement' });
   assert.deepEqual(Object.fromEntries(Object.entries(SAMPLE_HOSTS).map(([k, h]) => [k, influxdb.info.defaultSource(h, '2')])), {
     'debian-12': 'apt', 'ubuntu-24.04': 'apt', 'fedora-40': 'dnf', 'rhel-9': 'dnf', 'macos-arm64': 'brew', 'windows-x64': 'download',
   });
@@ -231,6 +231,21 @@ test('influxdb apt, dnf, brew', async () => {
   for (const h of ['debian-12', 'ubuntu-24.04', 'macos-arm64', 'windows-x64']) await planError(influxdb, '2', 'dnf', h);
 });
 
+test('influxdb 1.6: Debian\'s own packages, the package service kept off the network; other sources name apt', async () => {
+  const a = await plan(influxdb, '1.6', 'apt', 'debian-12');
+  assert.deepEqual(commands(a), [
+    ['apt-get', '-o', 'DPkg::Lock::Timeout=600', 'update'],
+    ['apt-get', '-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '--no-install-recommends', 'influxdb', 'influxdb-client'],
+  ]);
+  assert.equal(writes(a).length, 0, 'no third-party repository');
+  assert.ok(a.steps.some((s) => s.kind === 'engine-step' && s.action === 'release-distro-service'));
+  assert.equal(a.binDir, '/usr/bin');
+  for (const [source, h] of [['dnf', 'rhel-9'], ['brew', 'macos-arm64'], ['download', 'debian-12'], ['container', 'debian-12']] as const) {
+    assert.match((await planError(influxdb, '1.6', source, h)).message, /InfluxDB 1\.6 is not offered from --source/);
+  }
+  assert.equal(influxdb.info.defaultSource(SAMPLE_HOSTS['macos-arm64']!, '1.6'), 'apt');
+});
+
 test('influxdb download: exact URLs with .sha256 beside them', async () => {
   const b = 'https://download.influxdata.com/influxdb/releases/influxdb2-2.7.11';
   const cases: [string, string][] = [['debian-12', `${b}_linux_amd64.tar.gz`], ['rhel-9', `${b}_linux_amd64.tar.gz`], ['macos-arm64', `${b}_darwin_amd64.tar.gz`], ['windows-x64', `${b}-windows.zip`]];
@@ -247,8 +262,8 @@ test('influxdb container: password and operator token only in the env file', asy
 
 test('elasticsearch and influxdb operations are absent with plain statements', () => {
   assert.throws(() => need(elasticsearch, 'constraints'), /no constraints/);
-  assert.throws(() => need(influxdb, 'backup'), /influx backup/);
   assert.throws(() => need(influxdb, 'constraints'), /no constraints/);
+  assert.throws(() => need(influxdb, 'vacuum'), /no VACUUM/);
 });
 
 // ---------------- the vendor steps themselves ----------------

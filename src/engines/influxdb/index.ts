@@ -1,5 +1,7 @@
-import type { Engine, EngineInfo } from '../contract.js';
-import { plansOnlyUnsupported } from '../../core/install/vendor-steps.js';
+import { NotApplicableError } from '../../core/errors.js';
+import type { Engine, EngineInfo, EngineOps, InstanceContext, Operation } from '../contract.js';
+import { generationOf, offeredOps, type GenerationOp } from './generations.js';
+import { validateIdentifier } from './identifiers.js';
 import { INFLUXDB_SOURCES, INFLUXDB_VERSIONS, influxDefaultSource, install } from './install.js';
 
 export const info: EngineInfo = {
@@ -12,23 +14,34 @@ export const info: EngineInfo = {
   defaultPort: 8086,
   sources: INFLUXDB_SOURCES,
   defaultSource: influxDefaultSource,
-  terms: { database: 'bucket', table: 'measurement' },
+  terms: { database: 'database', table: 'measurement' },
 };
 
-const STATEMENT =
-  'InfluxDB support in this version covers install plans (apt, dnf, brew, checksum-verified download, container; dry-run tested). ' +
-  'Instance lifecycle, administration, inspection and backups are not yet implemented for InfluxDB. ' +
-  'Start it yourself with `influxd --http-bind-address 127.0.0.1:8086`, run `influx setup`, and use the influx CLI (influx bucket list, influx backup).';
+/** An operation that runs the instance's generation's own implementation, or says why it has none. */
+function dispatch(op: GenerationOp): (ctx: InstanceContext, ...args: unknown[]) => unknown {
+  return (ctx, ...args) => {
+    const g = generationOf(ctx);
+    const fn = g.ops[op] as ((c: InstanceContext, ...a: unknown[]) => unknown) | undefined;
+    if (!fn) throw new NotApplicableError(g.unsupported[op] ?? `InfluxDB ${ctx.config.version} (${g.label}) does not offer this.`);
+    return fn(ctx, ...args);
+  };
+}
+
+const ops: Partial<EngineOps> = Object.fromEntries(offeredOps().map((op) => [op, dispatch(op)])) as Partial<EngineOps>;
+
+const NO_INDEXES = 'InfluxDB indexes every tag itself; there are no user-defined indexes. Use db_table_info (`portunix-db table-info MEASUREMENT --type influxdb --database DB`) to see which columns are tags.';
 
 export const engine: Engine = {
   info,
   install,
-  unsupported: plansOnlyUnsupported(STATEMENT, {
-    listTables: 'InfluxDB buckets hold measurements, not tables; listing them is not implemented yet. Use `influx query \'import "influxdata/influxdb/schema" schema.measurements(bucket: "<bucket>")\'`.',
-    constraints: 'InfluxDB has no constraints or foreign keys.',
-    indexes: 'InfluxDB indexes tags automatically; there are no user-defined indexes to list.',
-    vacuum: 'InfluxDB has no VACUUM; it compacts storage itself, and retention is set per bucket (`influx bucket update --retention`).',
-    backup: 'InfluxDB backups are not implemented by portunix-db yet. Use `influx backup <dir> -t <operator token>`.',
-    restore: 'InfluxDB restores are not implemented by portunix-db yet. Use `influx restore <dir>`.',
-  }),
+  unsupported: {
+    embeddedStatus: 'InfluxDB is a server: use `portunix-db status influxdb`.',
+    indexes: NO_INDEXES,
+    constraints: 'InfluxDB has no constraints or foreign keys; a point is identified by measurement, tag set and time. Use db_table_info for tags and fields.',
+    vacuum: 'InfluxDB has no VACUUM: it compacts its TSM files itself, and retention policies (1.x) or bucket retention (2.x) drop old data. Use db_tables to see retention policies.',
+    enableStatements: 'InfluxDB needs nothing enabled for metrics: db_performance reads SHOW STATS / SHOW DIAGNOSTICS (1.x) or /metrics (2.x) directly.',
+    configSet: 'InfluxDB reads its settings at start: edit the instance config file (1.x: the influxdb.conf `portunix-db config list influxdb` comes from; 2.x: influxd flags) and run `portunix-db restart influxdb`.',
+  } satisfies Partial<Record<Operation, string>>,
+  ...ops,
+  validateIdentifier,
 };

@@ -1,21 +1,42 @@
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DbError } from '../../core/errors.js';
+import { run } from '../../core/process/exec.js';
+import { portInUse } from '../../core/process/supervisor.js';
 import { homePaths } from '../../core/home.js';
 import { isDebianLike, isRedHatLike } from '../../core/install/host.js';
 import type { HostPlatform, InstallPlan, InstallRequest, PlanStep } from '../../core/install/plan.js';
-import { planBySource } from '../../core/install/plan.js';
+import { aptGet, planBySource } from '../../core/install/plan.js';
 import { aptRepoSteps, containerSteps, dnfRepoSteps, hostLabel, platformSummary, runVendorStep, unsupported, verifiedDownloadSteps } from '../../core/install/vendor-steps.js';
 import type { InstallOps, VersionInfo } from '../contract.js';
 import type { SourceId } from '../ids.js';
 
-/** InfluxDB OSS 2.x; no end-of-life date is given because InfluxData has not published one we know of. */
-export const INFLUXDB_VERSIONS: VersionInfo[] = [{ version: '2' }];
+/**
+ * Which API each version line speaks: this table is the only place that knows. 1.6 is the line
+ * Debian packages itself (bookworm: 1.6.7); 2 is InfluxDB OSS 2.x. No end-of-life dates are
+ * given because InfluxData has not published ones we know of.
+ */
+export type InfluxApi = 'influxql' | 'v2';
+export const INFLUXDB_LINES: (VersionInfo & { api: InfluxApi })[] = [
+  { version: '1.6', latest: '1.6.7', api: 'influxql' },
+  { version: '2', api: 'v2' },
+];
+export const INFLUXDB_VERSIONS: VersionInfo[] = INFLUXDB_LINES.map(({ api: _api, ...v }) => v);
+
+/** The API a version line speaks (a version we do not know of: by its major number). */
+export function apiOf(version: string): InfluxApi {
+  return INFLUXDB_LINES.find((l) => l.version === version)?.api ?? (version.startsWith('1') ? 'influxql' : 'v2');
+}
 
 /** Release that downloads and container images are pinned to (apt/dnf/brew install the newest 2.x they carry). */
 export const INFLUXDB_RELEASES: Record<string, string> = { '2': '2.7.11' };
 
 export const INFLUXDB_SOURCES: SourceId[] = ['apt', 'dnf', 'brew', 'download', 'container'];
 
-export const LIFECYCLE_NOTE = 'portunix-db installs InfluxDB but does not yet run or manage InfluxDB instances; after installing, start it yourself: `influxd --http-bind-address 127.0.0.1:8086 --bolt-path <dir>/influxd.bolt --engine-path <dir>/engine`, then `influx setup`.';
+export const LIFECYCLE_NOTE = 'portunix-db runs its own influxd instance (loopback only, HTTPS with the instance certificate, data in the instance directory); on first start it is set up with org portunix, bucket default, user admin and an operator token kept in the secret store.';
+
+/** Debian's own InfluxDB packages: the 1.6 line (bookworm ships 1.6.7). */
+const DEBIAN_PACKAGES = ['influxdb', 'influxdb-client'];
 
 const KEY_URL = 'https://repos.influxdata.com/influxdata-archive.key';
 
@@ -23,8 +44,21 @@ function base(req: InstallRequest, host: HostPlatform, source: SourceId, steps: 
   return { engine: req.engine, version: req.version, source, platform: platformSummary(host), steps, ...(binDir ? { binDir } : {}), notes };
 }
 
+function debianPlan(req: InstallRequest, host: HostPlatform): InstallPlan {
+  const steps: PlanStep[] = [
+    { kind: 'command', description: 'Refresh the package lists', argv: aptGet('update'), sudo: true },
+    { kind: 'command', description: `Install ${host.distro?.id ?? 'Debian'}'s own InfluxDB 1.x packages (influxd and the influx shell)`, argv: aptGet('install', '-y', '--no-install-recommends', ...DEBIAN_PACKAGES), sudo: true },
+    { kind: 'engine-step', description: "Keep the package's own influxdb service off the network (it listens on all interfaces by default); portunix-db runs its own instance", engine: 'influxdb', action: 'release-distro-service', params: { port: String(req.port ?? 8086) } },
+  ];
+  return base(req, host, 'apt', steps, [
+    `InfluxDB ${req.version} comes from the distribution's own influxdb package (Debian 12 bookworm: 1.6.7); \`portunix-db status influxdb\` shows the version that runs.`,
+    "portunix-db's instance is separate from the package's service: its own influxdb.conf (HTTP and the backup RPC on 127.0.0.1, auth on, HTTPS with the instance certificate), data directory and port.",
+  ], '/usr/bin');
+}
+
 function aptPlan(req: InstallRequest, host: HostPlatform): InstallPlan {
   if (host.os !== 'linux' || !isDebianLike(host)) throw unsupported(`--source apt needs Debian or Ubuntu; this host is ${hostLabel(host)}.`, host.os === 'linux' ? 'Use --source dnf, download or container.' : 'Use --source download or container.');
+  if (apiOf(req.version) === 'influxql') return debianPlan(req, host);
   const steps = aptRepoSteps({
     label: 'InfluxData',
     keyUrl: KEY_URL,
@@ -103,7 +137,18 @@ function containerPlan(req: InstallRequest, host: HostPlatform): InstallPlan {
   return base(req, host, 'container', steps, ['The admin password and operator token are generated, kept in the secret store, and reach the container only through the 0600 --env-file.', LIFECYCLE_NOTE]);
 }
 
-export function influxDefaultSource(host: HostPlatform, _version: string): SourceId {
+/** InfluxDB 1.6 comes only from Debian's own packages here: every other source names them. */
+function only2(source: SourceId, plan: (req: InstallRequest, host: HostPlatform) => InstallPlan) {
+  return (req: InstallRequest, host: HostPlatform): InstallPlan => {
+    if (apiOf(req.version) === 'influxql') {
+      throw unsupported(`InfluxDB ${req.version} is not offered from --source ${source}.`, 'InfluxDB 1.6 installs from Debian/Ubuntu packages (--source apt); other 1.x builds can be adopted from a folder; or choose --version 2.');
+    }
+    return plan(req, host);
+  };
+}
+
+export function influxDefaultSource(host: HostPlatform, version: string): SourceId {
+  if (apiOf(version) === 'influxql') return 'apt';
   if (host.os === 'darwin') return 'brew';
   if (host.os === 'linux' && isDebianLike(host)) return 'apt';
   if (host.os === 'linux' && isRedHatLike(host)) return 'dnf';
@@ -111,9 +156,41 @@ export function influxDefaultSource(host: HostPlatform, _version: string): Sourc
 }
 
 export const install: InstallOps = {
-  plan: planBySource('InfluxDB', { apt: aptPlan, dnf: dnfPlan, brew: brewPlan, download: downloadPlan, container: containerPlan }),
+  plan: planBySource('InfluxDB', { apt: aptPlan, dnf: only2('dnf', dnfPlan), brew: only2('brew', brewPlan), download: only2('download', downloadPlan), container: only2('container', containerPlan) }),
   async runStep(action, params, progress) {
     if (await runVendorStep(action, params, progress)) return;
+    if (action === 'release-distro-service') return releaseDistroService(params, progress);
     throw new DbError(`Unknown InfluxDB install step ${action}`, 'INTERNAL');
   },
+  localBinaries: {
+    required: ['influxd'],
+    optional: ['influx'],
+    async version(binDir, runIt) {
+      return parseInfluxdVersion(await runIt([join(binDir, 'influxd'), 'version']));
+    },
+  },
+  async detect(version, host) {
+    if (host.os !== 'linux') return undefined;
+    const bin = '/usr/bin/influxd';
+    if (!(await access(bin).then(() => true, () => false))) return undefined;
+    const r = await run([bin, 'version'], { allowFailure: true }).catch(() => undefined);
+    const full = r ? parseInfluxdVersion(r.stdout) : 'unknown';
+    if (full === 'unknown' || !(full === version || full.startsWith(`${version}.`))) return undefined;
+    return { binDir: '/usr/bin', source: isRedHatLike(host) ? 'dnf' : 'apt' };
+  },
 };
+
+/** "InfluxDB v1.6.7~rc0 (git: unknown unknown)", "InfluxDB v2.7.11 (git: ...) build_date: ..." -> "1.6.7", "2.7.11". Pure, for tests. */
+export function parseInfluxdVersion(text: string): string {
+  return /InfluxDB\s+v?(\d+\.\d+(?:\.\d+)?)/.exec(text)?.[1] ?? 'unknown';
+}
+
+/** The package's own influxdb service, only when it now holds the port this install chose. */
+async function releaseDistroService(params: Record<string, string>, progress: (m: string) => void): Promise<void> {
+  const port = Number(params['port'] ?? 8086);
+  if (!(await portInUse(port))) return;
+  const active = await run(['systemctl', 'is-active', '--quiet', 'influxdb'], { allowFailure: true }).catch(() => undefined);
+  if (!active || active.code !== 0) return;
+  progress(`the package started its own influxdb service on port ${port}; stopping and disabling it so portunix-db's instance can use the port`);
+  await run(['systemctl', 'disable', '--now', 'influxdb'], { allowFailure: true }).catch(() => undefined);
+}

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, copyFile, mkdtemp, open, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DbError } from '../../core/errors.js';
+import { spawnScratch, type ScratchProcess } from '../../core/process/scratch.js';
 import { processStatus, sleep, startServer, stopServer } from '../../core/process/supervisor.js';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
 import { info, num, parseKeyspace, withRedis, type RedisConn } from './client.js';
@@ -109,8 +109,7 @@ export async function loadInScratch(ctx: InstanceContext, file: string): Promise
   await checkRdbHeader(file);
   const dir = await mkdtemp(join(tmpdir(), 'pdb-redis-verify-'));
   const password = randomBytes(18).toString('base64url');
-  let child: ReturnType<typeof spawn> | undefined;
-  let output = '';
+  let scratch: ScratchProcess | undefined;
   try {
     await copyFile(file, join(dir, RDB_FILE));
     const socket = join(dir, 'redis.sock');
@@ -124,23 +123,11 @@ export async function loadInScratch(ctx: InstanceContext, file: string): Promise
       for (const p of [dir, join(dir, RDB_FILE), conf]) await chown(p, ctx.runAs.uid, ctx.runAs.gid);
     }
     await chmod(dir, 0o700);
-    child = spawn(redisBin(ctx), [conf], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...(ctx.config.lib_dir ? { LD_LIBRARY_PATH: ctx.config.lib_dir } : {}) },
-      ...(ctx.runAs ? { uid: ctx.runAs.uid, gid: ctx.runAs.gid } : {}),
-    });
-    let exited: number | null | undefined;
-    child.on('exit', (code) => (exited = code));
-    child.on('error', (err) => {
-      output += String(err.message);
-      exited = -1;
-    });
-    child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
-    child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+    scratch = spawnScratch(ctx, [redisBin(ctx), conf], dir);
     const deadline = Date.now() + 10 * 60_000;
     for (;;) {
-      if (exited !== undefined) {
+      if (scratch.exited() !== undefined) {
+        const output = scratch.output();
         const tail = output.trim().split('\n').slice(-6).join('\n');
         const versionProblem = /Can't handle RDB format version/i.test(output);
         throw new DbError(
@@ -155,10 +142,7 @@ export async function loadInScratch(ctx: InstanceContext, file: string): Promise
       await sleep(100);
     }
   } finally {
-    if (child?.pid !== undefined && child.exitCode === null) {
-      child.kill('SIGKILL');
-      await new Promise((r) => (child!.exitCode !== null || child!.signalCode !== null ? r(undefined) : child!.once('exit', r)));
-    }
+    await scratch?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
