@@ -169,15 +169,34 @@ describe('TimescaleDB engine on the PGlite + TimescaleDB 2.23 STAND-IN (SQL leve
   });
 
   it('db_performance: jobs with last run and status, job failures counted', async () => {
+    const before = await need(engine, 'performance')(a.ctx, { database: DB });
+    const failing = (before.details!['jobs'] as { job_id: number; kind: string }[]).find((j) => j.kind === 'custom')!;
+    // run_job in a session records no history; the background scheduler does, and the stand-in
+    // has none. So the failed run is written the way the scheduler writes it (TimescaleDB 2.23's
+    // bgw_job_stat and bgw_job_stat_history), and the engine must read it back from the views.
+    await sql(
+      a.ctx,
+      `INSERT INTO _timescaledb_internal.bgw_job_stat_history (job_id, pid, execution_start, execution_finish, succeeded, data)
+       VALUES (${failing.job_id}, 4242, now() - INTERVAL '2 minutes', now() - INTERVAL '1 minute', false, '{"error_data": {"message": "sensor feed unreachable", "sqlerrcode": "P0001"}}')`,
+    );
+    const stat = await withClient(a.ctx, DB, (c) => c.query(`UPDATE _timescaledb_internal.bgw_job_stat SET total_runs = total_runs + 1, total_failures = total_failures + 1, last_run_success = false, last_finish = now() WHERE job_id = $1`, [failing.job_id]));
+    assert.equal(stat.rowCount, 1, 'run_job left a job_stat row for the failing job');
+
     const p = await need(engine, 'performance')(a.ctx, { database: DB });
     const d = p.details!;
     assert.match(String((d['timescaledb'] as Record<string, string>)[DB]), /^2\.23/);
     const jobs = d['jobs'] as { job_id: number; kind: string; hypertable?: string; last_run_status?: string; total_runs?: number; total_failures?: number }[];
     assert.deepEqual([...new Set(jobs.map((j) => j.kind))].sort(), ['compression', 'custom', 'job history retention', 'refresh', 'retention']);
     assert.equal(jobs.find((j) => j.kind === 'compression')?.hypertable, 'public.conditions');
+    assert.equal(jobs.find((j) => j.kind === 'refresh')?.hypertable, 'public.conditions_daily');
+    const bad = jobs.find((j) => j.job_id === failing.job_id)!;
+    assert.equal(bad.last_run_status, 'Failed');
+    assert.equal(bad.total_failures, 1);
     assert.equal(p.gauges['timescaledb_jobs'], jobs.length);
-    assert.equal(typeof p.counters['timescaledb_job_failures'], 'number');
-    assert.ok(Array.isArray(d['job_failures']));
+    assert.equal(p.gauges['timescaledb_jobs_failing'], 1);
+    assert.equal(p.counters['timescaledb_job_failures'], 1);
+    assert.deepEqual((d['job_failures'] as { job_id: number; error?: string; sqlerrcode?: string }[]).map((f) => [f.job_id, f.error, f.sqlerrcode]), [[failing.job_id, 'sensor feed unreachable', 'P0001']]);
+    assert.ok(p.notes?.some((n) => n.includes(`${failing.job_id} (custom)`) && /--task run-job --job ID/.test(n)), JSON.stringify(p.notes));
   });
 
   it('backup SQL: dump with the extension version recorded, restore into a second stand-in between pre_restore and post_restore, counts and checksums equal', async () => {
