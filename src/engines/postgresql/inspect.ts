@@ -644,8 +644,9 @@ export async function enableStatements(ctx: InstanceContext): Promise<{ changed:
       throw new NotApplicableError('pg_stat_statements is not available in this PostgreSQL installation (its contrib modules are missing).', 'Install the contrib package of this PostgreSQL version (e.g. postgresql-contrib), then retry.');
     }
     const running = (await c.query<{ v: string }>(`SELECT current_setting('shared_preload_libraries') AS v`)).rows[0]?.v ?? '';
-    // what the files say (the next start's value): it may already hold libraries the running server lacks
-    const files = await c.query<{ setting: string }>(`SELECT setting FROM pg_file_settings WHERE name = 'shared_preload_libraries' AND error IS NULL ORDER BY seqno`).catch(() => ({ rows: [] as { setting: string }[] }));
+    // what the files say (the next start's value): it may already hold libraries the running server
+    // lacks. The last line wins; a value waiting for a restart has error "setting could not be applied".
+    const files = await c.query<{ setting: string }>(`SELECT setting FROM pg_file_settings WHERE name = 'shared_preload_libraries' ORDER BY seqno`).catch(() => ({ rows: [] as { setting: string }[] }));
     const configured = files.rows.length ? files.rows[files.rows.length - 1]!.setting : running;
     const { loaded, set } = statementsPreload(running, configured);
     let changed = false;
