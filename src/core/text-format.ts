@@ -66,3 +66,10 @@ export function objectTable(input: readonly object[], columns?: string[], option
     options,
   );
 }
+
+/** Engine-specific details as one short line of text. */
+export function detailsText(details: Record<string, unknown> | undefined, max = 300): string | undefined {
+  if (!details) return undefined;
+  const text = JSON.stringify(details);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

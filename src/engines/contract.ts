@@ -127,6 +127,8 @@ export interface TableSummary {
   rows?: number;
   rowsEstimated?: boolean;
   sizeBytes?: number;
+  /** Engine-specific facts (TimescaleDB: hypertable dimensions, chunks, compression, policies). */
+  details?: Record<string, unknown>;
 }
 
 export interface ColumnInfo {
@@ -147,7 +149,7 @@ export interface TableInfo {
   rowsEstimated?: boolean;
   sizeBytes?: number;
   comment?: string | null;
-  /** Engine-specific facts (a document store's validator, options, sample size). */
+  /** Engine-specific facts (a document store's validator and sample size; TimescaleDB's dimensions, chunks, compression, policies). */
   details?: Record<string, unknown>;
   notes?: string[];
 }
@@ -209,6 +211,8 @@ export interface PerformanceReport {
   bloat?: { schema?: string; table: string; deadTuples?: number; wastedBytes?: number; ratio?: number }[];
   unusedIndexes?: { schema?: string; table: string; index: string; sizeBytes?: number }[];
   notes?: string[];
+  /** Engine-specific sections (TimescaleDB: background jobs and their failures). */
+  details?: Record<string, unknown>;
 }
 
 export interface HealthCheck {
@@ -259,6 +263,8 @@ export interface BackupOutcome {
   /** Whole-instance backups restore the instance, not one database. */
   scope: 'database' | 'instance';
   notes?: string[];
+  /** Versions of extensions the backup depends on (TimescaleDB: {timescaledb: "2.23.0"}); restore checks them. */
+  extensions?: Record<string, string>;
 }
 
 export interface BackupManifestView {
@@ -270,6 +276,8 @@ export interface BackupManifestView {
   scope: 'database' | 'instance';
   serverVersion: string;
   tables: TableFingerprint[];
+  /** Versions of extensions the backup depends on (TimescaleDB: {timescaledb: "2.23.0"}); restore checks them. */
+  extensions?: Record<string, string>;
 }
 
 export interface RestoreOutcome {
@@ -370,6 +378,8 @@ export interface EngineOps {
 
   // maintenance
   vacuum(ctx: InstanceContext, options: { database: string; table?: string; full: boolean; analyze: boolean }): Promise<VacuumOutcome>;
+  /** Named maintenance beyond vacuum (`vacuum --task`): TimescaleDB's "compress" and "run-job". Unknown tasks are USAGE errors naming the known ones. */
+  maintenanceTask(ctx: InstanceContext, options: { database: string; task: string; table?: string; job?: number }): Promise<VacuumOutcome>;
 
   /** Quotes an identifier by the engine's rules; throws INVALID_IDENTIFIER when it is not acceptable. */
   validateIdentifier(kind: 'database' | 'table' | 'user' | 'schema', name: string): string;

@@ -35,6 +35,7 @@ const OPERATION_WORDS: Record<Operation, string> = {
   configGet: 'configuration',
   configSet: 'configuration',
   vacuum: 'maintenance',
+  maintenanceTask: 'maintenance tasks (`vacuum --task`); plain `vacuum` runs its maintenance',
   validateIdentifier: 'identifiers',
 };
 

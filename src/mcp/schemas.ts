@@ -72,4 +72,6 @@ export const tableItem = z.object({
   rows: z.number().optional(),
   rowsEstimated: z.boolean().optional(),
   sizeBytes: z.number().optional(),
+  details: z.record(z.string(), z.unknown()).optional().describe('Engine-specific facts (TimescaleDB: chunks, compression, policies)'),
 });
+

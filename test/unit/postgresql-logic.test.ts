@@ -6,7 +6,7 @@ import { connectionUrl, renderHba, renderPortunixConf, socketDir } from '../../s
 import { renderCertConfig as renderCert } from '../../src/core/tls.js';
 const renderCertConfig = (instance: string) => renderCert('postgresql', instance);
 import { normalizePrivileges, privilegeStatements, saslprep, scramVerifier } from '../../src/engines/postgresql/admin.js';
-import { classifyIndexes, estimateRows, ratioStatus, tlsCheck, type RawIndexRow } from '../../src/engines/postgresql/inspect.js';
+import { classifyIndexes, estimateRows, mergeLibraryLists, parseLibraryList, ratioStatus, statementsPreload, tlsCheck, type RawIndexRow } from '../../src/engines/postgresql/inspect.js';
 import { settingValueSql } from '../../src/engines/postgresql/config.js';
 import { vacuumSql } from '../../src/engines/postgresql/maintenance.js';
 import { validateIdentifier } from '../../src/engines/postgresql/identifiers.js';
@@ -210,4 +210,19 @@ test('row estimates, health thresholds, vacuum and setting SQL', () => {
   const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
   assert.equal(settingValueSql('work_mem', "16MB'; DROP", lit), "'16MB''; DROP'");
   assert.equal(settingValueSql('shared_preload_libraries', 'auto_explain, pg_stat_statements', lit), "'auto_explain', 'pg_stat_statements'");
+});
+
+test('enabling pg_stat_statements merges shared_preload_libraries, never replaces it (timescaledb stays)', () => {
+  assert.deepEqual(parseLibraryList('timescaledb, "auto_explain",,'), ['timescaledb', 'auto_explain']);
+  assert.deepEqual(mergeLibraryLists('timescaledb', 'timescaledb,auto_explain', 'pg_stat_statements'), ['timescaledb', 'auto_explain', 'pg_stat_statements']);
+  // a TimescaleDB instance: preloaded and configured
+  assert.deepEqual(statementsPreload('timescaledb', 'timescaledb'), { loaded: false, set: ['timescaledb', 'pg_stat_statements'] });
+  // the bug: timescaledb only in the files (not yet running) was dropped when the running value was used alone
+  assert.deepEqual(statementsPreload('', 'timescaledb'), { loaded: false, set: ['timescaledb', 'pg_stat_statements'] });
+  // already configured, waiting for a restart: nothing is rewritten
+  assert.deepEqual(statementsPreload('timescaledb', 'timescaledb, pg_stat_statements'), { loaded: false });
+  assert.deepEqual(statementsPreload('pg_stat_statements,timescaledb', '"pg_stat_statements", "timescaledb"'), { loaded: true });
+  // running with libraries the files no longer name (edited since): they are kept too
+  assert.deepEqual(statementsPreload('timescaledb,pg_stat_statements', ''), { loaded: true, set: ['timescaledb', 'pg_stat_statements'] });
+  assert.deepEqual(statementsPreload('', ''), { loaded: false, set: ['pg_stat_statements'] });
 });

@@ -12,6 +12,11 @@ const { parseSourceId } = await import('../../src/engines/ids.js');
 const { engine: timescaledb } = await import('../../src/engines/timescaledb/index.js');
 const { engine: postgresql } = await import('../../src/engines/postgresql/index.js');
 const { enableTimescalePreload } = await import('../../src/engines/timescaledb/instance.js');
+const { compressionRatio, intervalText, jobKind } = await import('../../src/engines/timescaledb/inspect.js');
+const { eligibleOlderThan, maintenanceTask } = await import('../../src/engines/timescaledb/maintenance.js');
+const { restoreVersionProblem } = await import('../../src/engines/timescaledb/backup.js');
+const { need } = await import('../../src/engines/need.js');
+import type { InstanceContext } from '../../src/engines/contract.js';
 import type { InstallPlan, PlanStep, ArtifactResolver } from '../../src/core/install/plan.js';
 
 const noResolver: ArtifactResolver = { npmPackage: async () => { throw new Error('TimescaleDB plans never use the npm registry'); } };
@@ -28,12 +33,51 @@ test('timescaledb info: PostgreSQL family, PG 14-17, no portable source', () => 
   assert.throws(() => parseSourceId('portable', timescaledb.info.sources), (e: Error & { code?: string }) => e.code === 'UNKNOWN_SOURCE' && /apt, dnf, brew/.test(e.message));
 });
 
-test('timescaledb reuses every PostgreSQL operation except install, initialize and createDatabase', () => {
-  for (const op of ['launchSpec', 'isReady', 'shutdown', 'listDatabases', 'backup', 'restore', 'listTables', 'vacuum', 'validateIdentifier'] as const) {
+test('timescaledb reuses PostgreSQL operations; its own: install, initialize, create, inspection, maintenance tasks, backups, config set', () => {
+  for (const op of ['launchSpec', 'isReady', 'shutdown', 'listDatabases', 'vacuum', 'indexes', 'constraints', 'configGet', 'validateIdentifier'] as const) {
     assert.equal(timescaledb[op], postgresql[op], op);
   }
-  assert.notEqual(timescaledb.initialize, postgresql.initialize);
-  assert.notEqual(timescaledb.createDatabase, postgresql.createDatabase);
+  for (const op of ['initialize', 'createDatabase', 'listTables', 'tableInfo', 'performance', 'backup', 'restore', 'fingerprint', 'verifyBackup', 'configSet'] as const) {
+    assert.notEqual(timescaledb[op], postgresql[op], op);
+  }
+  assert.equal(typeof timescaledb.maintenanceTask, 'function');
+  assert.equal(postgresql.maintenanceTask, undefined);
+});
+
+test('plain PostgreSQL has no maintenance tasks: a typed NOT_APPLICABLE that names plain vacuum', () => {
+  assert.throws(() => need(postgresql, 'maintenanceTask'), (e: Error & { code?: string }) => e.code === 'NOT_APPLICABLE' && /vacuum --task.*plain `vacuum`/.test(e.message));
+});
+
+test('timescaledb pure logic: ratios, job kinds, intervals, eligible chunks, restore version check', () => {
+  assert.equal(compressionRatio(1000, 250), 4);
+  assert.equal(compressionRatio(1000, 0), undefined);
+  assert.equal(compressionRatio(undefined, 10), undefined);
+  assert.equal(jobKind('_timescaledb_functions', 'policy_compression'), 'compression');
+  assert.equal(jobKind('_timescaledb_functions', 'policy_refresh_continuous_aggregate'), 'refresh');
+  assert.equal(jobKind('_timescaledb_internal', 'policy_retention'), 'retention');
+  assert.equal(jobKind('public', 'policy_retention'), 'custom', 'a user procedure of the same name is not a policy');
+  assert.equal(intervalText({ days: 1 }), '1 days');
+  assert.equal(intervalText({ toPostgres: () => '3 days' }), '3 days');
+  assert.equal(intervalText('7 days'), '7 days');
+  assert.equal(intervalText(null), undefined);
+  assert.deepEqual(eligibleOlderThan('3 days', 'timestamp with time zone'), { sql: '$2::interval', param: '3 days' });
+  assert.deepEqual(eligibleOlderThan(1000, 'bigint'), { sql: '$2::bigint', param: '1000' });
+  assert.deepEqual(eligibleOlderThan(undefined, 'date'), { sql: 'now()' });
+  assert.equal(eligibleOlderThan(undefined, 'integer'), undefined);
+  // a value from a job's config is a bound parameter, never spliced into SQL
+  assert.deepEqual(eligibleOlderThan("1 day'); DROP TABLE x; --", 'timestamptz'), { sql: '$2::interval', param: "1 day'); DROP TABLE x; --" });
+  assert.equal(restoreVersionProblem(undefined, []), undefined);
+  assert.equal(restoreVersionProblem('2.23.0', ['2.22.1', '2.23.0']), undefined);
+  assert.match(restoreVersionProblem('2.23.0', ['2.24.0'])!, /taken with TimescaleDB 2\.23\.0; this server can install only 2\.24\.0/);
+  assert.match(restoreVersionProblem('2.23.0', [])!, /no timescaledb extension installed/);
+});
+
+test('timescaledb maintenance tasks: unknown task and mismatched options are USAGE errors before any connection', async () => {
+  const ctx = { engine: 'timescaledb', name: 'main' } as unknown as InstanceContext;
+  await assert.rejects(maintenanceTask(ctx, { database: 'm', task: 'drop_chunks' }), (e: Error & { code?: string }) => e.code === 'USAGE' && /Tasks: compress .*run-job/.test((e as { hint?: string }).hint ?? ''));
+  await assert.rejects(maintenanceTask(ctx, { database: 'm', task: '__proto__' }), (e: Error & { code?: string }) => e.code === 'USAGE');
+  await assert.rejects(maintenanceTask(ctx, { database: 'm', task: 'compress', job: 3 }), (e: Error & { code?: string }) => e.code === 'USAGE' && /--job goes with --task run-job/.test(e.message));
+  await assert.rejects(maintenanceTask(ctx, { database: 'm', task: 'run-job', table: 't' }), (e: Error & { code?: string }) => e.code === 'USAGE');
 });
 
 test('apt: the PostgreSQL plan, then the packagecloud repository with signed-by, then timescaledb-2-postgresql-N', async () => {
@@ -89,4 +133,12 @@ test('enableTimescalePreload rewrites the preload line of portunix.conf and turn
   assert.equal(enableTimescalePreload("shared_preload_libraries = 'pg_stat_statements'\n"), "shared_preload_libraries = 'timescaledb,pg_stat_statements'\ntimescaledb.telemetry_level = 'off'\n");
   assert.equal(enableTimescalePreload(enableTimescalePreload(conf)), enableTimescalePreload(conf), 'idempotent');
   assert.match(enableTimescalePreload('port = 1\n'), /shared_preload_libraries = 'timescaledb'/);
+});
+
+test('vacuum --task/--job: a job id that is not a positive integer, or --job without --task, is refused before anything runs', async () => {
+  const { vacuum } = await import('../../src/core/ops/maintenance.js');
+  for (const job of [-1, 0, 1.5, Number.NaN, 2 ** 60]) {
+    await assert.rejects(vacuum({ type: 'timescaledb', database: 'm', task: 'run-job', job }), (e: Error & { code?: string }) => e.code === 'USAGE' && /not a positive integer/.test(e.message), String(job));
+  }
+  await assert.rejects(vacuum({ type: 'timescaledb', database: 'm', job: 1000 }), (e: Error & { code?: string }) => e.code === 'USAGE' && /--job goes with --task run-job/.test(e.message));
 });

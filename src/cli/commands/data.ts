@@ -4,7 +4,7 @@ import { changeGrant, parseSettings, createDatabase, createUser, deleteUser, dro
 import { vacuum } from '../../core/ops/maintenance.js';
 import { DbError } from '../../core/errors.js';
 import { bytes, emit, table } from '../output.js';
-import { listOption, type Flags } from './common.js';
+import { intOption, listOption, type Flags } from './common.js';
 
 type Target = Flags & { type: string; instance: string };
 
@@ -114,8 +114,10 @@ export function registerData(program: Command): void {
     .option('--table <table>', 'only this table')
     .option('--full', 'the thorough variant (VACUUM FULL, OPTIMIZE TABLE); may lock')
     .option('--analyze', 'also refresh planner statistics')
-    .addHelpText('after', '\nExample:\n  $ portunix-db vacuum myapp --type postgresql --analyze')
-    .action(async (db: string, o: Target & { table?: string; full?: boolean; analyze?: boolean }) => {
-      await emit(o, () => vacuum({ type: o.type, instance: o.instance, database: db, ...(o.table ? { table: o.table } : {}), full: !!o.full, analyze: !!o.analyze }), (r) => [`Maintenance on ${r.database}:`, ...r.actions.map((a) => `  ${a}`)].join('\n'));
+    .option('--task <task>', "an engine's own maintenance task instead of vacuum (TimescaleDB: compress, run-job)")
+    .option('--job <id>', 'with --task run-job: the job id (see `metrics`, details.jobs)', intOption)
+    .addHelpText('after', '\nExamples:\n  $ portunix-db vacuum myapp --type postgresql --analyze\n  $ portunix-db vacuum metrics --type timescaledb --task compress --table conditions\n  $ portunix-db vacuum metrics --type timescaledb --task run-job --job 1000')
+    .action(async (db: string, o: Target & { table?: string; full?: boolean; analyze?: boolean; task?: string; job?: number }) => {
+      await emit(o, () => vacuum({ type: o.type, instance: o.instance, database: db, ...(o.table ? { table: o.table } : {}), full: !!o.full, analyze: !!o.analyze, ...(o.task ? { task: o.task } : {}), ...(o.job !== undefined ? { job: o.job } : {}) }), (r) => [`Maintenance on ${r.database}:`, ...r.actions.map((a) => `  ${a}`)].join('\n'));
     });
 }

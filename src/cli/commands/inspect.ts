@@ -3,6 +3,7 @@ import { connections, constraints, enableStatements, health, indexes, logs, perf
 import { configGet, configSet, configShow } from '../../core/ops/maintenance.js';
 import { DbError, UsageError } from '../../core/errors.js';
 import { bytes, emit, keyValues, table } from '../output.js';
+import { detailsText } from '../../core/text-format.js';
 import { intOption, type Flags } from './common.js';
 import { targetOptions } from './data.js';
 
@@ -27,7 +28,7 @@ export function registerInspect(program: Command): void {
     .option('--sizes', 'include sizes')
     .addHelpText('after', '\nExample:\n  $ portunix-db tables myapp --type postgresql --sizes')
     .action(async (db: string, o: Target & Paged & { schema?: string; sizes?: boolean }) => {
-      await emit(o, () => tables({ type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), includeSizes: !!o.sizes, ...paged(o) }), (p) => table(p.items.map((t) => ({ schema: t.schema, name: t.name, kind: t.kind, rows: t.rows === undefined ? undefined : `${t.rowsEstimated ? '~' : ''}${t.rows}`, size: t.sizeBytes === undefined ? undefined : bytes(t.sizeBytes) }))) + more(p));
+      await emit(o, () => tables({ type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), includeSizes: !!o.sizes, ...paged(o) }), (p) => table(p.items.map((t) => ({ schema: t.schema, name: t.name, kind: t.kind, rows: t.rows === undefined ? undefined : `${t.rowsEstimated ? '~' : ''}${t.rows}`, size: t.sizeBytes === undefined ? undefined : bytes(t.sizeBytes), ...(t.details ? { details: detailsText(t.details, 160) } : {}) }))) + more(p));
     });
 
   pageOptions(targetOptions(program.command('schema').description('Schemas and objects of a database').argument('<db>', 'database')))
@@ -43,7 +44,7 @@ export function registerInspect(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ portunix-db table-info orders --database shop --type postgresql')
     .action(async (t: string, o: Target & { database: string; schema?: string }) => {
       await emit(o, () => tableInfo({ type: o.type, instance: o.instance, database: o.database, table: t, ...(o.schema ? { schema: o.schema } : {}) }), (r) =>
-        [`${r.schema ? r.schema + '.' : ''}${r.name} (${r.kind}) rows: ${r.rows ?? '-'} size: ${bytes(r.sizeBytes)}${r.primaryKey?.length ? ` primary key: (${r.primaryKey.join(', ')})` : ''}`, table(r.columns.map((c) => ({ column: c.name, type: c.type, nullable: c.nullable, default: c.default }))), ...(r.notes ?? []).map((n) => `note: ${n}`)].join('\n'),
+        [`${r.schema ? r.schema + '.' : ''}${r.name} (${r.kind}) rows: ${r.rows ?? '-'} size: ${bytes(r.sizeBytes)}${r.primaryKey?.length ? ` primary key: (${r.primaryKey.join(', ')})` : ''}${r.details ? `\ndetails: ${detailsText(r.details, 2000)}` : ''}`, table(r.columns.map((c) => ({ column: c.name, type: c.type, nullable: c.nullable, default: c.default }))), ...(r.notes ?? []).map((n) => `note: ${n}`)].join('\n'),
       );
     });
 
@@ -99,6 +100,7 @@ export function registerInspect(program: Command): void {
         else if (r.slowQueriesNote) out.push(`\n${r.slowQueriesNote}`);
         if (r.bloat?.length) out.push('\nbloat:\n' + table(r.bloat));
         if (r.unusedIndexes?.length) out.push('\nunused indexes:\n' + table(r.unusedIndexes));
+        if (r.details) out.push(`\ndetails: ${detailsText(r.details, 2000)}`);
         for (const n of r.notes ?? []) out.push(`note: ${n}`);
         return out.filter(Boolean).join('\n');
       });

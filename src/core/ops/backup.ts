@@ -143,6 +143,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
       status: 'complete',
       tables: outcome.tables,
       ...(outcome.notes?.length ? { notes: outcome.notes } : {}),
+      ...(outcome.extensions ? { extensions: outcome.extensions } : {}),
     };
     const manifestTmp = `${partial}.manifest`;
     await writeFile(manifestTmp, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });

@@ -1,15 +1,25 @@
 import { audit } from '../audit.js';
+import { UsageError } from '../errors.js';
 import { need } from '../../engines/need.js';
 import type { ConfigChange, ConfigSetting, VacuumOutcome } from '../../engines/contract.js';
 import { openRunning, type Target } from './instances.js';
 import type { Via } from './data.js';
 
-export async function vacuum(options: Target & { database: string; table?: string; full?: boolean; analyze?: boolean; via?: Via }): Promise<VacuumOutcome & { database: string }> {
+/**
+ * Maintenance: the engine's vacuum, or with `task` one of its named maintenance tasks
+ * (TimescaleDB: compress, run-job). Both are audited.
+ */
+export async function vacuum(options: Target & { database: string; table?: string; full?: boolean; analyze?: boolean; task?: string; job?: number; via?: Via }): Promise<VacuumOutcome & { database: string }> {
+  if (options.job !== undefined && !options.task) throw new UsageError('--job goes with --task run-job.', 'USAGE', 'Example: `portunix-db vacuum metrics --type timescaledb --task run-job --job 1000`.');
+  if (options.job !== undefined && (!Number.isSafeInteger(options.job) || options.job < 1)) throw new UsageError(`Job id "${options.job}" is not a positive integer.`, 'USAGE', 'Job ids are listed by `portunix-db metrics` (details.jobs).');
   const { engine, ctx } = await openRunning(options);
   need(engine, 'validateIdentifier')('database', options.database);
   if (options.table) need(engine, 'validateIdentifier')('table', options.table);
-  const outcome = await need(engine, 'vacuum')(ctx, { database: options.database, ...(options.table ? { table: options.table } : {}), full: !!options.full, analyze: !!options.analyze });
-  await audit({ action: 'vacuum', engine: ctx.engine, instance: ctx.name, target: options.database, via: options.via ?? 'cli', ok: true, detail: outcome.actions.join('; ') });
+  const table = options.table ? { table: options.table } : {};
+  const outcome = options.task
+    ? await need(engine, 'maintenanceTask')(ctx, { database: options.database, task: options.task, ...table, ...(options.job !== undefined ? { job: options.job } : {}) })
+    : await need(engine, 'vacuum')(ctx, { database: options.database, ...table, full: !!options.full, analyze: !!options.analyze });
+  await audit({ action: options.task ? `vacuum --task ${options.task}` : 'vacuum', engine: ctx.engine, instance: ctx.name, target: options.database, via: options.via ?? 'cli', ok: true, detail: outcome.actions.join('; ') });
   return { database: options.database, ...outcome };
 }
 

@@ -12,6 +12,24 @@ import { libpqEnv, quoteIdent, withClient } from './client.js';
 import { launchSpec as baseLaunchSpec } from './instance.js';
 import type pg from 'pg';
 
+/**
+ * What a member of the PostgreSQL family adds to these backups (TimescaleDB: its extension
+ * version in the manifest, timescaledb_pre_restore()/post_restore() around pg_restore, chunks
+ * counted through their hypertable). Plain PostgreSQL uses none.
+ */
+export interface PgBackupHooks {
+  /** "schema.name" of tables not fingerprinted on their own (their rows are counted through a parent). */
+  skipTables?(client: pg.Client): Promise<Set<string>>;
+  /** Extension versions to record in the manifest, read from the database being backed up. */
+  extensions?(client: pg.Client): Promise<Record<string, string> | undefined>;
+  /** Before anything is loaded: checks the manifest against this server (throws to refuse, nothing touched yet). */
+  checkRestore?(ctx: InstanceContext, manifest: BackupManifestView): Promise<void>;
+  /** On the freshly created database, before pg_restore loads it. */
+  beforeLoad?(ctx: InstanceContext, database: string, manifest: BackupManifestView): Promise<void>;
+  /** On that database after pg_restore (also after a failed one, before it is dropped). */
+  afterLoad?(ctx: InstanceContext, database: string): Promise<void>;
+}
+
 // ---------- finding a pg_dump that can dump this server ----------
 
 interface PgTools {
@@ -65,8 +83,9 @@ async function serverMajor(ctx: InstanceContext): Promise<{ major: number; versi
 /** Output settings fixed so that a row's text form is the same before and after a restore. */
 const STABLE_OUTPUT = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
 
-async function fingerprintWith(client: pg.Client): Promise<TableFingerprint[]> {
+async function fingerprintWith(client: pg.Client, hooks: PgBackupHooks = {}): Promise<TableFingerprint[]> {
   await client.query(STABLE_OUTPUT);
+  const skip = (await hooks.skipTables?.(client)) ?? new Set<string>();
   const tables = await client.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -76,6 +95,7 @@ async function fingerprintWith(client: pg.Client): Promise<TableFingerprint[]> {
   );
   const out: TableFingerprint[] = [];
   for (const t of tables.rows) {
+    if (skip.has(`${t.schema}.${t.name}`)) continue;
     const rel = `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
     const r = await client.query<{ n: string; sum: string }>(`SELECT count(*)::bigint AS n, md5(coalesce(string_agg(h, '' ORDER BY h), '')) AS sum FROM (SELECT md5(x::text) AS h FROM ${rel} x) s`);
     out.push({ name: `${t.schema}.${t.name}`, rows: Number(r.rows[0]!.n), checksum: r.rows[0]!.sum });
@@ -83,11 +103,11 @@ async function fingerprintWith(client: pg.Client): Promise<TableFingerprint[]> {
   return out;
 }
 
-export async function fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]> {
+async function fingerprintDb(ctx: InstanceContext, database: string, hooks: PgBackupHooks = {}): Promise<TableFingerprint[]> {
   return withClient(ctx, database, async (c) => {
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     try {
-      return await fingerprintWith(c);
+      return await fingerprintWith(c, hooks);
     } finally {
       await c.query('COMMIT').catch(() => undefined);
     }
@@ -96,12 +116,18 @@ export async function fingerprint(ctx: InstanceContext, database: string): Promi
 
 // ---------- backup ----------
 
-export async function backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
+async function backupWith(ctx: InstanceContext, options: { database: string; file: string }, hooks: PgBackupHooks): Promise<BackupOutcome> {
   const server = await serverMajor(ctx);
+  const extensions = hooks.extensions ? await withClient(ctx, options.database, (c) => hooks.extensions!(c)) : undefined;
   const tools = await findPgTools(ctx, server.major);
-  if (tools) return logicalBackup(ctx, options, server.version, tools);
-  ctx.progress(`no pg_dump ${server.major} or newer found; taking an online physical snapshot instead`);
-  return physicalBackup(ctx, options, server);
+  let outcome: BackupOutcome;
+  if (tools) {
+    outcome = await logicalBackup(ctx, options, server.version, tools, hooks);
+  } else {
+    ctx.progress(`no pg_dump ${server.major} or newer found; taking an online physical snapshot instead`);
+    outcome = await physicalBackup(ctx, options, server, hooks);
+  }
+  return extensions ? { ...outcome, extensions } : outcome;
 }
 
 /**
@@ -109,7 +135,7 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
  * (exported from our transaction), so they describe exactly what the file holds, even while
  * other sessions write.
  */
-async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string }, serverVersion: string, tools: PgTools): Promise<BackupOutcome> {
+async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string }, serverVersion: string, tools: PgTools, hooks: PgBackupHooks): Promise<BackupOutcome> {
   const env = await libpqEnv(ctx, options.database);
   const tables = await withClient(ctx, options.database, async (c) => {
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
@@ -118,7 +144,7 @@ async function logicalBackup(ctx: InstanceContext, options: { database: string; 
       ctx.progress(`pg_dump ${tools.version}: dumping ${options.database} (custom format)`);
       await run([tools.dump, '--format=custom', `--snapshot=${snapshot}`, `--file=${options.file}`, '--no-password', options.database], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
       ctx.progress('counting rows and hashing each table');
-      return await fingerprintWith(c);
+      return await fingerprintWith(c, hooks);
     } finally {
       await c.query('COMMIT').catch(() => undefined);
     }
@@ -161,7 +187,7 @@ async function copyTree(from: string, to: string, skip: Set<string> = new Set())
  * restorable before it is kept by starting a scratch server on it and fingerprinting it.
  * It restores the whole instance.
  */
-async function physicalBackup(ctx: InstanceContext, options: { database: string; file: string }, server: { major: number; version: string }): Promise<BackupOutcome> {
+async function physicalBackup(ctx: InstanceContext, options: { database: string; file: string }, server: { major: number; version: string }, hooks: PgBackupHooks): Promise<BackupOutcome> {
   const staging = `${options.file}.d`;
   try {
     await withClient(ctx, 'postgres', async (c) => {
@@ -185,7 +211,7 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
       }
     });
     ctx.progress('proving the snapshot restores: starting a scratch server on it');
-    const tables = await withScratchServer(ctx, staging, (scratch) => fingerprint(scratch, options.database));
+    const tables = await withScratchServer(ctx, staging, (scratch) => fingerprintDb(scratch, options.database, hooks));
     ctx.progress('compressing the snapshot');
     // the scratch run left the snapshot recovered and cleanly shut down: that is what we keep
     await rm(join(staging, 'postmaster.pid'), { force: true });
@@ -256,17 +282,32 @@ async function pgRestoreInto(ctx: InstanceContext, file: string, database: strin
   await run([tools.restore, '--exit-on-error', '--single-transaction', '--no-password', `--dbname=${database}`, file], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
 }
 
-export async function restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }): Promise<RestoreOutcome> {
-  if (options.manifest.scope === 'instance') return restoreSnapshot(ctx, options);
+/** Creates `database` and loads the dump into it between the hooks; drops it again when that fails. */
+async function loadDump(ctx: InstanceContext, file: string, database: string, manifest: BackupManifestView, hooks: PgBackupHooks): Promise<void> {
+  await withClient(ctx, 'postgres', (c) => c.query(`CREATE DATABASE ${quoteIdent(database)}`));
+  try {
+    await hooks.beforeLoad?.(ctx, database, manifest);
+    try {
+      await pgRestoreInto(ctx, file, database, manifest.method);
+    } finally {
+      await hooks.afterLoad?.(ctx, database);
+    }
+  } catch (err) {
+    await dropQuietly(ctx, database);
+    throw err;
+  }
+}
+
+async function restoreWith(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }, hooks: PgBackupHooks): Promise<RestoreOutcome> {
+  await hooks.checkRestore?.(ctx, options.manifest);
+  if (options.manifest.scope === 'instance') return restoreSnapshot(ctx, options, hooks);
   const actions: string[] = [];
   const suffix = randomBytes(3).toString('hex');
   const loadInto = options.replace ? `${options.target}__restore_${suffix}`.slice(0, 63) : options.target;
-  await withClient(ctx, 'postgres', (c) => c.query(`CREATE DATABASE ${quoteIdent(loadInto)}`));
   try {
     ctx.progress(`pg_restore into ${loadInto}`);
-    await pgRestoreInto(ctx, options.file, loadInto, options.manifest.method);
+    await loadDump(ctx, options.file, loadInto, options.manifest, hooks);
   } catch (err) {
-    await dropQuietly(ctx, loadInto);
     const state = options.replace ? `"${options.target}" was not touched` : `"${options.target}" was not created`;
     throw new DbError(`Restore failed; ${state}. ${(err as Error).message}`, 'RESTORE_FAILED', 'Check the message above (a missing role is a common cause: create it, then retry).');
   }
@@ -287,10 +328,10 @@ export async function restore(ctx: InstanceContext, options: { file: string; man
     });
     actions.push(`restored into ${loadInto}, then swapped it in for ${options.target} (sessions on it were closed) and dropped the old copy`);
   }
-  return { target: options.target, actions, tables: await fingerprint(ctx, options.target) };
+  return { target: options.target, actions, tables: await fingerprintDb(ctx, options.target, hooks) };
 }
 
-async function restoreSnapshot(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string }): Promise<RestoreOutcome> {
+async function restoreSnapshot(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string }, hooks: PgBackupHooks): Promise<RestoreOutcome> {
   const { loadEngine } = await import('../registry.js');
   const engine = await loadEngine('postgresql');
   const dataDir = ctx.paths.dataDir;
@@ -323,27 +364,43 @@ async function restoreSnapshot(ctx: InstanceContext, options: { file: string; ma
     throw new DbError(`The restored snapshot did not start (${(err as Error).message}); the previous data directory was put back and started.`, 'RESTORE_FAILED', `The unpacked snapshot is at ${dataDir}.failed-restore-${stamp} for inspection.`);
   }
   actions.push(`started ${ctx.engine}/${ctx.name} on the restored data`);
-  return { target: options.target, actions, tables: await fingerprint(ctx, options.target).catch(() => []) };
+  return { target: options.target, actions, tables: await fingerprintDb(ctx, options.target, hooks).catch(() => []) };
 }
 
 /** Proves a backup restores without touching live data: a scratch database, or a scratch server for snapshots. */
-export async function verifyBackup(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView }): Promise<{ tables: TableFingerprint[]; method: string }> {
+async function verifyWith(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView }, hooks: PgBackupHooks): Promise<{ tables: TableFingerprint[]; method: string }> {
+  await hooks.checkRestore?.(ctx, options.manifest);
   if (options.manifest.scope === 'instance') {
     const dir = await mkdtemp(join(dirname(ctx.paths.dataDir), '.verify-'));
     try {
       await run(['tar', '-xzf', options.file, '-C', dir]);
-      const tables = await withScratchServer(ctx, dir, (scratch) => fingerprint(scratch, options.manifest.database));
+      const tables = await withScratchServer(ctx, dir, (scratch) => fingerprintDb(scratch, options.manifest.database, hooks));
       return { tables, method: 'unpacked the snapshot and started a scratch server on it' };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
   const scratch = `${options.manifest.database}__verify_${randomBytes(3).toString('hex')}`.slice(0, 63);
-  await withClient(ctx, 'postgres', (c) => c.query(`CREATE DATABASE ${quoteIdent(scratch)}`));
+  await loadDump(ctx, options.file, scratch, options.manifest, hooks);
   try {
-    await pgRestoreInto(ctx, options.file, scratch, options.manifest.method);
-    return { tables: await fingerprint(ctx, scratch), method: `pg_restore into scratch database ${scratch}` };
+    return { tables: await fingerprintDb(ctx, scratch, hooks), method: `pg_restore into scratch database ${scratch}` };
   } finally {
     await dropQuietly(ctx, scratch);
   }
 }
+
+/** The backup operations with a family member's hooks. */
+export function pgBackupOps(hooks: PgBackupHooks = {}): Pick<Engine, 'backup' | 'restore' | 'fingerprint' | 'verifyBackup'> {
+  return {
+    backup: (ctx, options) => backupWith(ctx, options, hooks),
+    restore: (ctx, options) => restoreWith(ctx, options, hooks),
+    fingerprint: (ctx, database) => fingerprintDb(ctx, database, hooks),
+    verifyBackup: (ctx, options) => verifyWith(ctx, options, hooks),
+  };
+}
+
+const plain = pgBackupOps();
+export const backup = plain.backup!;
+export const restore = plain.restore!;
+export const fingerprint = plain.fingerprint!;
+export const verifyBackup = plain.verifyBackup!;

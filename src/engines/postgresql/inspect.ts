@@ -434,7 +434,7 @@ export async function performance(ctx: InstanceContext, options: { database?: st
     const preload = (await c.query<{ v: string }>(`SELECT current_setting('shared_preload_libraries') AS v`)).rows[0]?.v ?? '';
     // the view is cluster-wide: the extension in any database (enableStatements uses "postgres") serves all
     const ext = await c.query(`SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'`);
-    return { s, a, dbs, statementsHere: (ext.rowCount ?? 0) > 0, preloaded: preload.split(',').map((x) => x.trim().replace(/^"|"$/g, '')).includes('pg_stat_statements') };
+    return { s, a, dbs, statementsHere: (ext.rowCount ?? 0) > 0, preloaded: parseLibraryList(preload).includes('pg_stat_statements') };
   });
   const counter = (k: string) => Number(base.s[k] ?? 0);
   const hit = counter('blks_hit');
@@ -608,21 +608,51 @@ export async function health(ctx: InstanceContext): Promise<HealthCheck[]> {
   return checks;
 }
 
+/** A shared_preload_libraries value as names ("a, \"b\"" -> ['a', 'b']). Pure, for tests. */
+export function parseLibraryList(value: string): string[] {
+  return value.split(',').map((x) => x.trim().replace(/^"(.*)"$/, '$1')).filter(Boolean);
+}
+
+/**
+ * The union of library lists in first-seen order: adding a library keeps every one already
+ * running or configured (timescaledb, auto_explain...), never replaces them. Pure, for tests.
+ */
+export function mergeLibraryLists(...lists: string[]): string[] {
+  const out: string[] = [];
+  for (const list of lists) for (const lib of parseLibraryList(list)) if (!out.includes(lib)) out.push(lib);
+  return out;
+}
+
+/**
+ * What enabling pg_stat_statements does to shared_preload_libraries, from the running value and
+ * the value the configuration files give the next start: the new list to ALTER SYSTEM SET (the
+ * union, so timescaledb and any other preloaded library stay), or undefined when the files
+ * already have it. Pure, for tests.
+ */
+export function statementsPreload(running: string, configured: string): { loaded: boolean; set?: string[] } {
+  const loaded = parseLibraryList(running).includes('pg_stat_statements');
+  const wanted = mergeLibraryLists(running, configured, 'pg_stat_statements');
+  const now = parseLibraryList(configured);
+  const same = wanted.length === now.length && wanted.every((x) => now.includes(x));
+  return same ? { loaded } : { loaded, set: wanted };
+}
+
 export async function enableStatements(ctx: InstanceContext): Promise<{ changed: boolean; restartRequired: boolean; message: string }> {
   return withClient(ctx, 'postgres', async (c) => {
     const avail = await c.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'`);
     if (!avail.rowCount) {
       throw new NotApplicableError('pg_stat_statements is not available in this PostgreSQL installation (its contrib modules are missing).', 'Install the contrib package of this PostgreSQL version (e.g. postgresql-contrib), then retry.');
     }
-    const current = (await c.query<{ v: string }>(`SELECT current_setting('shared_preload_libraries') AS v`)).rows[0]?.v ?? '';
-    const libs = current.split(',').map((x) => x.trim().replace(/^"|"$/g, '')).filter(Boolean);
-    const loaded = libs.includes('pg_stat_statements');
-    const pending = await c.query<{ v: boolean }>(`SELECT pending_restart AS v FROM pg_settings WHERE name = 'shared_preload_libraries'`);
+    const running = (await c.query<{ v: string }>(`SELECT current_setting('shared_preload_libraries') AS v`)).rows[0]?.v ?? '';
+    // what the files say (the next start's value): it may already hold libraries the running server
+    // lacks. The last line wins; a value waiting for a restart has error "setting could not be applied".
+    const files = await c.query<{ setting: string }>(`SELECT setting FROM pg_file_settings WHERE name = 'shared_preload_libraries' ORDER BY seqno`).catch(() => ({ rows: [] as { setting: string }[] }));
+    const configured = files.rows.length ? files.rows[files.rows.length - 1]!.setting : running;
+    const { loaded, set } = statementsPreload(running, configured);
     let changed = false;
-    if (!loaded && !pending.rows[0]?.v) {
+    if (set) {
       // one literal per library: a single 'a,b' literal would be read as one quoted name
-      const list = [...libs, 'pg_stat_statements'].map((l) => c.escapeLiteral(l)).join(', ');
-      await c.query(`ALTER SYSTEM SET shared_preload_libraries = ${list}`);
+      await c.query(`ALTER SYSTEM SET shared_preload_libraries = ${set.map((l) => c.escapeLiteral(l)).join(', ')}`);
       await c.query('SELECT pg_reload_conf()');
       changed = true;
     }

@@ -2,6 +2,10 @@ import type { Engine, EngineInfo } from '../contract.js';
 import { engine as postgresql } from '../postgresql/index.js';
 import { install, TIMESCALEDB_SOURCES, TIMESCALEDB_VERSIONS, timescaleDefaultSource } from './install.js';
 import { createDatabase, initialize } from './instance.js';
+import { listTables, tableInfo, performance } from './inspect.js';
+import { maintenanceTask } from './maintenance.js';
+import { backup, restore, fingerprint, verifyBackup } from './backup.js';
+import { configSet } from './config.js';
 
 export const info: EngineInfo = {
   id: 'timescaledb',
@@ -16,13 +20,27 @@ export const info: EngineInfo = {
   terms: { database: 'database', table: 'table' },
 };
 
-/** PostgreSQL with the TimescaleDB extension: every operation is PostgreSQL's except install, initialize and create. */
+/**
+ * PostgreSQL with the TimescaleDB extension: PostgreSQL's operations, with TimescaleDB's own
+ * install, initialize and create, hypertable-aware inspection, its maintenance tasks, backups
+ * wrapped in timescaledb_pre_restore()/post_restore(), and a shared_preload_libraries that
+ * always keeps timescaledb.
+ */
 export const engine: Engine = {
   ...postgresql,
   info,
   install,
   initialize,
   createDatabase,
+  listTables,
+  tableInfo,
+  performance,
+  maintenanceTask,
+  backup,
+  restore,
+  fingerprint,
+  verifyBackup,
+  configSet,
   unsupported: {
     ...postgresql.unsupported,
     embeddedStatus: 'TimescaleDB runs inside a PostgreSQL server; use `portunix-db status timescaledb`.',

@@ -3,7 +3,7 @@ import { DbError } from '../../core/errors.js';
 import { clip } from '../../core/paging.js';
 import { defineTool } from '../tool-base.js';
 import { identifier, target } from '../schemas.js';
-import { bytes, pairs, table } from '../../core/text-format.js';
+import { bytes, pairs, table, detailsText } from '../../core/text-format.js';
 
 const num = z.number();
 
@@ -29,6 +29,7 @@ export const dbPerformance = defineTool({
     bloat: z.array(z.object({ schema: z.string().optional(), table: z.string(), deadTuples: num.optional(), wastedBytes: num.optional(), ratio: num.optional() })).optional(),
     unusedIndexes: z.array(z.object({ schema: z.string().optional(), table: z.string(), index: z.string(), sizeBytes: num.optional() })).optional(),
     notes: z.array(z.string()).optional(),
+    details: z.record(z.string(), z.unknown()).optional().describe('Engine-specific sections (TimescaleDB: background jobs, their last run and failures)'),
     statements: z.object({ changed: z.boolean(), restartRequired: z.boolean(), message: z.string() }).optional().describe('Outcome of enable_statements'),
   },
   async run(args, { core, allowed }) {
@@ -53,6 +54,7 @@ export const dbPerformance = defineTool({
     else if (structured.slowQueriesNote) lines.push(`slowest statements: ${structured.slowQueriesNote}`);
     if (structured.bloat?.length) lines.push('', 'bloat:', table(['TABLE', 'DEAD_TUPLES', 'WASTED', 'RATIO'], structured.bloat.map((b) => [b.schema ? `${b.schema}.${b.table}` : b.table, b.deadTuples, bytes(b.wastedBytes), b.ratio])));
     if (structured.unusedIndexes?.length) lines.push('', 'unused indexes:', table(['TABLE', 'INDEX', 'SIZE'], structured.unusedIndexes.map((u) => [u.schema ? `${u.schema}.${u.table}` : u.table, u.index, bytes(u.sizeBytes)])));
+    if (structured.details) lines.push(`details: ${detailsText(structured.details, 2000)}`);
     for (const n of structured.notes ?? []) lines.push(`note: ${n}`);
     return { structured, text: lines.join('\n') };
   },

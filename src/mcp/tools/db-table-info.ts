@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
 import { identifier, target } from '../schemas.js';
-import { bytes, pairs, table } from '../../core/text-format.js';
+import { bytes, pairs, table, detailsText } from '../../core/text-format.js';
 
 const MAX_COLUMNS = 500;
 
@@ -22,7 +22,7 @@ export const dbTableInfo = defineTool({
     rowsEstimated: z.boolean().optional(),
     sizeBytes: z.number().optional(),
     comment: z.string().nullish(),
-    details: z.record(z.string(), z.unknown()).optional().describe('Engine-specific facts (a collection\'s validator, options, indexes, sample size)'),
+    details: z.record(z.string(), z.unknown()).optional().describe('Engine-specific facts (validator, sample size, hypertable dimensions, compression, policies)'),
     notes: z.array(z.string()).optional(),
   },
   async run(args, { core }) {
@@ -37,7 +37,7 @@ export const dbTableInfo = defineTool({
     })}`;
     return {
       structured,
-      text: `${head}\n${table(['COLUMN', 'TYPE', 'NULL', 'DEFAULT', 'COMMENT'], columns.map((c) => [c.name, c.type, c.nullable ? 'yes' : 'no', c.default, c.comment]))}${t.columns.length > MAX_COLUMNS ? `\n(first ${MAX_COLUMNS} of ${t.columns.length} columns)` : ''}${t.notes?.length ? `\n${t.notes.map((n) => `note: ${n}`).join('\n')}` : ''}`,
+      text: `${head}${t.details ? `\ndetails: ${detailsText(t.details, 2000)}` : ''}\n${table(['COLUMN', 'TYPE', 'NULL', 'DEFAULT', 'COMMENT'], columns.map((c) => [c.name, c.type, c.nullable ? 'yes' : 'no', c.default, c.comment]))}${t.columns.length > MAX_COLUMNS ? `\n(first ${MAX_COLUMNS} of ${t.columns.length} columns)` : ''}${t.notes?.length ? `\n${t.notes.map((n) => `note: ${n}`).join('\n')}` : ''}`,
     };
   },
 });

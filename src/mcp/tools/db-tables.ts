@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
 import { identifier, pageOutput, paging, tableItem, target } from '../schemas.js';
-import { bytes, pageFooter, table } from '../../core/text-format.js';
+import { bytes, pageFooter, table, detailsText } from '../../core/text-format.js';
 
 export const dbTables = defineTool({
   name: 'db_tables',
@@ -19,10 +19,12 @@ export const dbTables = defineTool({
   async run(args, { core }) {
     const { include_sizes, ...rest } = args;
     const p = await core.tables({ ...rest, includeSizes: !!include_sizes });
-    const rows = p.items.map((t) => [t.schema ? `${t.schema}.${t.name}` : t.name, t.kind, t.rows === undefined ? undefined : `${t.rowsEstimated ? '~' : ''}${t.rows}`, bytes(t.sizeBytes)]);
+    const withDetails = p.items.some((t) => t.details);
+    const rows = p.items.map((t) => [t.schema ? `${t.schema}.${t.name}` : t.name, t.kind, ...(include_sizes ? [t.rows === undefined ? undefined : `${t.rowsEstimated ? '~' : ''}${t.rows}`, bytes(t.sizeBytes)] : []), ...(withDetails ? [detailsText(t.details, 160)] : [])]);
+    const headers = ['TABLE', 'KIND', ...(include_sizes ? ['ROWS', 'SIZE'] : []), ...(withDetails ? ['DETAILS'] : [])];
     return {
       structured: p,
-      text: `${table(include_sizes ? ['TABLE', 'KIND', 'ROWS', 'SIZE'] : ['TABLE', 'KIND'], include_sizes ? rows : rows.map((r) => r.slice(0, 2)))}\n${pageFooter(p, 'tables')}`,
+      text: `${table(headers, rows)}\n${pageFooter(p, 'tables')}`,
     };
   },
 });
