@@ -17,7 +17,7 @@ if [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ] || [ p
   npm ci --no-audit --no-fund >&2
 fi
 echo "==> build" >&2
-npx tsc -p tsconfig.json
+npm run --silent build   # tsc, then the esbuild bundle the plugin ships
 
 # secrets go to the encrypted-file store in tests; a desktop keychain is never touched
 export PORTUNIX_DB_SECRET_BACKEND=file

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerLifecycle } from './commands/lifecycle.js';
 import { registerData } from './commands/data.js';
@@ -8,14 +7,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerMcpCommands } from '../mcp/cli.js';
 import { printError } from './output.js';
 import { DbError } from '../core/errors.js';
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
+import { packageVersion } from '../core/package-info.js';
 
 /** Every command takes --json and --quiet, wherever it sits in the tree. */
 function addGlobalOptions(cmd: Command): void {
