@@ -6,8 +6,9 @@ import { registerInspect } from './commands/inspect.js';
 import { registerBackup } from './commands/backup.js';
 import { registerMcpCommands } from '../mcp/cli.js';
 import { printError } from './output.js';
-import { DbError } from '../core/errors.js';
+import { DbError, exitCodeFor, toDbError } from '../core/errors.js';
 import { packageVersion } from '../core/package-info.js';
+import { addDocLinks } from './doc-links.js';
 
 /** Every command takes --json and --quiet, wherever it sits in the tree. */
 function addGlobalOptions(cmd: Command): void {
@@ -44,6 +45,7 @@ export async function buildProgram(): Promise<Command> {
   registerBackup(program);
   registerMcpCommands(program);
   addGlobalOptions(program);
+  addDocLinks(program);
   program.exitOverride();
   const configureDeep = (c: Command) => {
     c.exitOverride();
@@ -69,8 +71,9 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    printError(err instanceof DbError ? err : new DbError(String((err as Error).message ?? err)));
-    process.exitCode = 1;
+    const e = err instanceof DbError ? err : toDbError(err);
+    printError(e);
+    process.exitCode = exitCodeFor(e);
   }
 }
 

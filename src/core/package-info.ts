@@ -6,24 +6,34 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-let cached: string | undefined;
+let cached: { root?: string; version: string } | undefined;
 
-export function packageVersion(): string {
+function findPackage(): { root?: string; version: string } {
   if (cached) return cached;
-  const bundled = process.env.PORTUNIX_DB_BUNDLED_VERSION; // replaced by a literal in the bundle
-  if (bundled) return (cached = bundled);
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       try {
         const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === 'portunix-db' && pkg.version) return (cached = pkg.version);
+        if (pkg.name === 'portunix-db' && pkg.version) return (cached = { root: dir, version: pkg.version });
       } catch {
         /* keep looking */
       }
     }
     dir = dirname(dir);
   }
-  return (cached = '0.0.0');
+  return (cached = { version: '0.0.0' });
+}
+
+export function packageVersion(): string {
+  const bundled = process.env.PORTUNIX_DB_BUNDLED_VERSION; // replaced by a literal in the bundle
+  return bundled || findPackage().version;
+}
+
+/** Where a documentation page is: the installed package's docs/ (it ships with the plugin), and online. */
+export function docPage(page: string): string {
+  const root = findPackage().root;
+  const local = root && existsSync(join(root, 'docs', page)) ? join(root, 'docs', page) : undefined;
+  return local ?? `docs/${page} in the portunix-db package`;
 }

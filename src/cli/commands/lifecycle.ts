@@ -6,6 +6,7 @@ import { UsageError } from '../../core/errors.js';
 import { stderrProgress, silentProgress } from '../../core/instance-context.js';
 import { duration, emit, keyValues, table } from '../output.js';
 import { intOption, type Flags } from './common.js';
+import { selfCommand } from '../self-command.js';
 
 export function progressFor(flags: Flags) {
   return flags.quiet ? silentProgress : stderrProgress;
@@ -52,7 +53,7 @@ export function registerLifecycle(program: Command): void {
             lines.push(`  data dir: ${r.data_dir}`);
             if (r.port) lines.push(`  port:     127.0.0.1:${r.port}`);
             if (r.state) lines.push(`  state:    ${r.state}`);
-            lines.push(`  url:      portunix-db url ${r.engine}${r.instance === 'main' ? '' : ` --instance ${r.instance}`} [--show-password]`);
+            lines.push(`  url:      ${selfCommand()} url ${r.engine}${r.instance === 'main' ? '' : ` --instance ${r.instance}`} [--show-password]`);
           }
           for (const n of r.notes) lines.push(`  note: ${n}`);
           return lines.join('\n');
