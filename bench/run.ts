@@ -4,7 +4,7 @@
  * Run: npm run build && npm run bench
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,12 @@ import { performance } from 'node:perf_hooks';
 import { page } from '../src/core/paging.js';
 import { ENGINE_IDS } from '../src/engines/ids.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+const DIST = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Before: the tsc output that loads every module from node_modules. After: the esbuild bundle the plugin ships. */
+const BUILDS = [
+  { label: 'tsc', script: join(DIST, 'src', 'cli', 'main.js') },
+  { label: 'bundle', script: join(DIST, 'bundle', 'portunix-db.mjs') },
+].filter((b) => existsSync(b.script));
 const home = mkdtempSync(join(tmpdir(), 'pdb-bench-'));
 const rows: { case: string; median_ms: string; peak_rss_mb: string; note: string }[] = [];
 
@@ -23,11 +28,15 @@ function median(xs: number[]): number {
 
 /** Wall time and peak RSS of a whole CLI run, via GNU time when present. */
 function cli(label: string, args: string[], runs = 7): void {
+  for (const b of BUILDS) cliWith(b.script, `${label} [${b.label}]`, args, runs);
+}
+
+function cliWith(script: string, label: string, args: string[], runs: number): void {
   const times: number[] = [];
   let rss = 0;
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, CLI, ...args], { env: { ...process.env, PORTUNIX_HOME: home }, encoding: 'utf8' });
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, script, ...args], { env: { ...process.env, PORTUNIX_HOME: home }, encoding: 'utf8' });
     times.push(performance.now() - t0);
     const kb = Number(r.stderr.trim().split('\n').pop());
     if (Number.isFinite(kb)) rss = Math.max(rss, kb / 1024);
@@ -46,6 +55,7 @@ async function inProcess(label: string, fn: () => Promise<unknown> | unknown, ru
   rows.push({ case: label, median_ms: median(times).toFixed(3), peak_rss_mb: ((process.memoryUsage().rss - before) / 1e6).toFixed(1) + ' (delta)', note: note || `${runs} runs` });
 }
 
+cli('portunix-db --version', ['--version']);
 cli('portunix-db --help', ['--help']);
 cli('portunix-db status (no instances)', ['status', '--json']);
 cli('portunix-db install postgresql --dry-run --platform macos-arm64', ['install', 'postgresql', '--dry-run', '--platform', 'macos-arm64', '--json'], 3);

@@ -8,5 +8,5 @@ if errorlevel 1 if not exist "%NODE_BIN%" (
   echo portunix-db: Node.js 20 or newer is required ^(not found: %NODE_BIN%^). Install it with "portunix install nodejs" or set PORTUNIX_DB_NODE. 1>&2
   exit /b 127
 )
-"%NODE_BIN%" "%~dp0..\dist\src\cli\main.js" %*
+"%NODE_BIN%" "%~dp0..\dist\bundle\portunix-db.mjs" %*
 exit /b %ERRORLEVEL%

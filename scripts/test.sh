@@ -14,10 +14,12 @@ fi
 
 if [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "==> npm ci" >&2
-  npm ci --no-audit --no-fund >&2
+  . scripts/progress.sh
+  echo "    (compiles better-sqlite3, the native SQLite addon: 1-3 minutes)" >&2
+  with_progress "npm ci" npm ci --no-audit --no-fund
 fi
 echo "==> build" >&2
-npx tsc -p tsconfig.json
+npm run --silent build   # tsc, then the esbuild bundle the plugin ships
 
 # secrets go to the encrypted-file store in tests; a desktop keychain is never touched
 export PORTUNIX_DB_SECRET_BACKEND=file

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { registerLifecycle } from './commands/lifecycle.js';
 import { registerData } from './commands/data.js';
@@ -7,15 +6,9 @@ import { registerInspect } from './commands/inspect.js';
 import { registerBackup } from './commands/backup.js';
 import { registerMcpCommands } from '../mcp/cli.js';
 import { printError } from './output.js';
-import { DbError } from '../core/errors.js';
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
+import { DbError, exitCodeFor, toDbError } from '../core/errors.js';
+import { packageVersion } from '../core/package-info.js';
+import { addDocLinks } from './doc-links.js';
 
 /** Every command takes --json and --quiet, wherever it sits in the tree. */
 function addGlobalOptions(cmd: Command): void {
@@ -52,6 +45,7 @@ export async function buildProgram(): Promise<Command> {
   registerBackup(program);
   registerMcpCommands(program);
   addGlobalOptions(program);
+  addDocLinks(program);
   program.exitOverride();
   const configureDeep = (c: Command) => {
     c.exitOverride();
@@ -77,8 +71,9 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    printError(err instanceof DbError ? err : new DbError(String((err as Error).message ?? err)));
-    process.exitCode = 1;
+    const e = err instanceof DbError ? err : toDbError(err);
+    printError(e);
+    process.exitCode = exitCodeFor(e);
   }
 }
 

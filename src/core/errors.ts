@@ -74,8 +74,12 @@ export class NotApplicableError extends DbError {
 
 /** CLI exit codes: 1 generic failure, 2 usage, 3 not found/not installed, 4 not running, 5 not applicable. */
 export function exitCodeFor(err: unknown): number {
-  if (!(err instanceof DbError)) return 1;
-  switch (err.code) {
+  return err instanceof DbError ? exitCodeForCode(err.code) : 1;
+}
+
+/** The one mapping from error code to exit code; every command (and `mcp call`) goes through it. */
+export function exitCodeForCode(code: string): number {
+  switch (code as ErrorCode) {
     case 'USAGE':
     case 'UNKNOWN_ENGINE':
     case 'UNKNOWN_SOURCE':

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { DbError, UsageError } from '../core/errors.js';
+import { DbError, UsageError, exitCodeForCode } from '../core/errors.js';
 import { closest } from '../core/did-you-mean.js';
 import { CLIENTS, parseClient, planClientConfig, writeClientConfig } from './client-config.js';
 import { coerceArguments, connectClient, inProcessClient } from './client.js';
@@ -203,7 +203,8 @@ function printResult(result: CallToolResult, json: boolean): void {
     const text = resultText(result);
     if (json) out(JSON.stringify({ isError: true, error: text }));
     else process.stderr.write(text + '\n');
-    process.exitCode = 1;
+    // the same exit code the matching command gives (errorResult writes "Error [CODE]: ...")
+    process.exitCode = exitCodeForCode(/^Error \[([A-Z_]+)\]/.exec(text)?.[1] ?? 'INTERNAL');
     return;
   }
   if (json) out(JSON.stringify(result.structuredContent ?? { text: resultText(result) }));

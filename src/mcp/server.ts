@@ -2,11 +2,11 @@
  * The MCP server: one McpServer with the tools the role allows. Tools that the role may not
  * use are not registered at all, so a read-only server does not even list them.
  */
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { loadConfig } from '../core/config.js';
 import { UsageError } from '../core/errors.js';
+import { packageVersion } from '../core/package-info.js';
 import { realCore, type CoreOps } from './core.js';
 import { ROLE_OPERATIONS, ROLES, registerTool, type OperationType, type Role, type ToolContext, type ToolDefinition } from './tool-base.js';
 import { TOOLS } from './tools/index.js';
@@ -14,11 +14,7 @@ import { TOOLS } from './tools/index.js';
 export const SERVER_NAME = 'portunix-db';
 
 export function serverVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
+  return packageVersion();
 }
 
 export interface ServerOptions {

@@ -23,12 +23,15 @@ export function freshHome(label = 'home'): string {
 }
 
 /** `env` is merged over this process's environment; a key given as undefined is removed from the child's. */
-export function runCli(args: string[], options: { home: string; input?: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<CliResult> {
+/** `command` replaces `node dist/src/cli/main.js` (e.g. an installed plugin's launcher); `cwd` is where it runs. */
+export function runCli(args: string[], options: { home: string; input?: string; env?: Record<string, string | undefined>; timeoutMs?: number; command?: string[]; cwd?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, PORTUNIX_HOME: options.home, PORTUNIX_DB_SECRET_BACKEND: process.env['PORTUNIX_DB_SECRET_BACKEND'] ?? 'file', NO_COLOR: '1', ...(options.env ?? {}) };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const [cmd, ...prefix] = options.command ?? [process.execPath, CLI];
+    const child = spawn(cmd!, [...prefix, ...args], {
       env,
+      ...(options.cwd ? { cwd: options.cwd } : {}),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -35,7 +35,7 @@ test('the binary is the sh launcher, executable, with a .cmd twin for Windows', 
   const cmd = readFileSync(`${bin}.cmd`, 'utf8');
   assert.match(cmd, /^@echo off\r\n/);
   assert.ok(cmd.split('\n').every((l) => l === '' || l.endsWith('\r')), '.cmd uses CRLF line ends');
-  assert.match(cmd, /"%~dp0\.\.\\dist\\src\\cli\\main\.js" %\*/);
+  assert.match(cmd, /"%~dp0\.\.\\dist\\bundle\\portunix-db\.mjs" %\*/);
   assert.ok(pkg.files.includes('launchers') && pkg.files.includes('plugin.json'));
 });
 
@@ -71,7 +71,7 @@ test('the launcher passes arguments through unchanged, also when reached through
     const r = spawnSync(launcher, args, { env: { ...process.env, PORTUNIX_DB_NODE: stub }, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const got = JSON.parse(r.stdout) as string[];
-    assert.equal(resolve(got[0]!), resolve(ROOT, 'dist', 'src', 'cli', 'main.js'), 'runs dist/src/cli/main.js beside the launcher');
+    assert.equal(resolve(got[0]!), resolve(ROOT, 'dist', 'bundle', 'portunix-db.mjs'), 'runs the bundle dist/bundle/portunix-db.mjs beside the launcher');
     assert.deepEqual(got.slice(1), args);
   }
 });

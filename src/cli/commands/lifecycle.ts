@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { install, restart, start, status, stop, uninstall, connectionUrl } from '../../core/ops/lifecycle.js';
-import { describeStep } from '../../core/install/plan.js';
-import { SAMPLE_HOSTS } from '../../core/install/host.js';
-import { UsageError } from '../../core/errors.js';
+import { describeStep, type HostPlatform } from '../../core/install/plan.js';
+import { PLATFORM_FORMS, platformHost } from '../../core/install/host.js';
+import { DbError, UsageError } from '../../core/errors.js';
+
+/** The platform whose plan a dry run shows for a package manager of another OS. */
+const SOURCE_PLATFORM: Record<string, string> = { brew: 'macos-arm64', winget: 'windows-x64', choco: 'windows-x64', dnf: 'rhel-9', apt: 'ubuntu-24.04' };
 import { stderrProgress, silentProgress } from '../../core/instance-context.js';
 import { duration, emit, keyValues, table } from '../output.js';
 import { intOption, type Flags } from './common.js';
+import { selfCommand } from '../self-command.js';
 
 export function progressFor(flags: Flags) {
   return flags.quiet ? silentProgress : stderrProgress;
@@ -25,22 +29,32 @@ export function registerLifecycle(program: Command): void {
     .option('--port <port>', 'TCP port on 127.0.0.1 (default: the engine default, or the next free one)', intOption)
     .option('--data-dir <dir>', 'data directory (default: under the tool home)')
     .option('--dry-run', 'print the exact plan and change nothing')
-    .option('--platform <name>', `plan for another platform (with --dry-run): ${Object.keys(SAMPLE_HOSTS).join(', ')}`)
+    .option('--platform <name>', `plan for another platform (with --dry-run): ${PLATFORM_FORMS}`)
     .option('--no-start', 'initialise but do not start the server')
     .addHelpText('after', '\nExamples:\n  $ portunix-db install postgresql --version 16\n  $ portunix-db install postgresql --version 15 --source apt --instance pg15 --port 5433\n  $ portunix-db install mariadb --dry-run --platform macos-arm64\n  $ portunix-db install redis --archive redis-stack-server-7.2.0.tar.gz --sha256 <hex> --dry-run\n  $ portunix-db install postgresql --bin-dir /opt/pgsql-17/bin --instance pg17')
     .action(async (engine: string, o: Flags & { version?: string; source?: string; archive?: string; sha256?: string; binDir?: string; instance: string; port?: number; dataDir?: string; dryRun?: boolean; platform?: string; start: boolean }) => {
       await emit(
         o,
         async () => {
-          let host;
+          let host: HostPlatform | undefined;
           if (o.platform) {
             if (o.archive || o.binDir) throw new UsageError('--archive and --bin-dir install binaries for this machine; --platform cannot be combined with them.');
             if (!o.dryRun) throw new UsageError('--platform plans for another machine, so it needs --dry-run.');
-            host = SAMPLE_HOSTS[o.platform];
-            if (!host) throw new UsageError(`Unknown platform "${o.platform}". Known: ${Object.keys(SAMPLE_HOSTS).join(', ')}.`);
+            host = platformHost(o.platform);
+            if (!host) throw new UsageError(`Unknown platform "${o.platform}". Known: ${PLATFORM_FORMS}.`);
           }
           if (!o.dryRun && !o.quiet) process.stderr.write(`Installing ${engine}...\n`);
-          return install({ type: engine, ...(o.version ? { version: o.version } : {}), ...(o.source ? { source: o.source } : {}), ...(o.archive !== undefined ? { archive: o.archive } : {}), ...(o.sha256 !== undefined ? { sha256: o.sha256 } : {}), ...(o.binDir !== undefined ? { binDir: o.binDir } : {}), instance: o.instance, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}), dryRun: !!o.dryRun, ...(host ? { host } : {}), progress: progressFor(o), start: o.start });
+          const request = (h: typeof host) => install({ type: engine, ...(o.version ? { version: o.version } : {}), ...(o.source ? { source: o.source } : {}), ...(o.archive !== undefined ? { archive: o.archive } : {}), ...(o.sha256 !== undefined ? { sha256: o.sha256 } : {}), ...(o.binDir !== undefined ? { binDir: o.binDir } : {}), instance: o.instance, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}), dryRun: !!o.dryRun, ...(h ? { host: h } : {}), progress: progressFor(o), start: o.start });
+          // a dry run of another OS's package manager shows that OS's plan instead of refusing
+          const otherOs = !host && o.dryRun && o.source ? SOURCE_PLATFORM[o.source] : undefined;
+          if (!otherOs) return request(host);
+          try {
+            return await request(host);
+          } catch (err) {
+            if (!(err instanceof DbError) || !['UNSUPPORTED_PLATFORM', 'UNKNOWN_SOURCE'].includes(err.code)) throw err;
+            const r = await request(platformHost(otherOs));
+            return { ...r, notes: [`--source ${o.source} does not run on this host, so this is the ${otherOs} plan (pick another with --platform).`, ...r.notes] };
+          }
         },
         (r) => {
           const lines = [
@@ -57,7 +71,7 @@ export function registerLifecycle(program: Command): void {
             lines.push(`  data dir: ${r.data_dir}`);
             if (r.port) lines.push(`  port:     127.0.0.1:${r.port}`);
             if (r.state) lines.push(`  state:    ${r.state}`);
-            lines.push(`  url:      portunix-db url ${r.engine}${r.instance === 'main' ? '' : ` --instance ${r.instance}`} [--show-password]`);
+            lines.push(`  url:      ${selfCommand()} url ${r.engine}${r.instance === 'main' ? '' : ` --instance ${r.instance}`} [--show-password]`);
           }
           for (const n of r.notes) lines.push(`  note: ${n}`);
           return lines.join('\n');

@@ -1,12 +1,12 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DbError } from '../errors.js';
 import { run } from '../process/exec.js';
 import { isRoot, serviceUser } from '../process/service-user.js';
 import type { Engine, Progress } from '../../engines/contract.js';
+import { npmGet } from './npm-config.js';
 import { describeStep, type InstallPlan, type PlanStep } from './plan.js';
 import { fileDigest } from './digest.js';
 import { runLocalStep } from './local.js';
@@ -30,17 +30,11 @@ async function download(step: Extract<PlanStep, { kind: 'download' }>, progress:
   }
   await mkdir(dirname(step.dest), { recursive: true });
   const partial = `${step.dest}.partial`;
-  let res: Response;
-  try {
-    res = await fetch(step.url, { signal: AbortSignal.timeout(15 * 60_000) });
-  } catch (err) {
-    throw new DbError(`Download of ${step.url} failed: ${(err as Error).message}`, 'DOWNLOAD_FAILED', 'Check the network, then run the install again; finished downloads are cached.');
-  }
-  if (!res.ok || !res.body) throw new DbError(`Download of ${step.url} failed: HTTP ${res.status}`, 'DOWNLOAD_FAILED');
-  const total = Number(res.headers.get('content-length') ?? 0);
+  const res = await npmGet(step.url, { timeoutMs: 60_000 });
+  const total = Number(res.headers['content-length'] ?? 0);
   let received = 0;
   let lastShown = 0;
-  const body = Readable.fromWeb(res.body as never);
+  const body = res;
   body.on('data', (chunk: Buffer) => {
     received += chunk.length;
     if (Date.now() - lastShown > 1000) {

@@ -43,3 +43,30 @@ export const SAMPLE_HOSTS: Record<string, HostPlatform> = {
   'macos-arm64': { os: 'darwin', arch: 'arm64', isRoot: false },
   'windows-x64': { os: 'windows', arch: 'x64', isRoot: false },
 };
+
+const CODENAMES: Record<string, string> = { 'debian-11': 'bullseye', 'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-20.04': 'focal', 'ubuntu-22.04': 'jammy', 'ubuntu-24.04': 'noble' };
+const SHORT: Record<string, string> = { macos: 'macos-arm64', mac: 'macos-arm64', darwin: 'macos-arm64', osx: 'macos-arm64', windows: 'windows-x64', win: 'windows-x64', win64: 'windows-x64', debian: 'debian-12', ubuntu: 'ubuntu-24.04', fedora: 'fedora-40', rhel: 'rhel-9', linux: 'debian-12' };
+
+/** The forms `--platform` accepts, for help and errors. */
+export const PLATFORM_FORMS = `${Object.keys(SAMPLE_HOSTS).join(', ')}; also macos, macos-x64, windows, debian[-N], ubuntu[-YY.MM], fedora[-N], rhel[-N], rocky-N, alma-N`;
+
+/**
+ * A `--platform` name as users type it: the sample keys, short forms (macos, windows, ubuntu)
+ * and other releases of the known distributions (ubuntu-22.04, debian-11, rhel-8).
+ */
+export function platformHost(name: string): HostPlatform | undefined {
+  const key = name.trim().toLowerCase().replace(/_/g, '-');
+  const canonical = SHORT[key] ?? key;
+  if (SAMPLE_HOSTS[canonical]) return SAMPLE_HOSTS[canonical];
+  if (canonical === 'macos-x64' || canonical === 'macos-intel') return { os: 'darwin', arch: 'x64', isRoot: false };
+  if (canonical === 'windows-arm64') return { os: 'windows', arch: 'arm64', isRoot: false };
+  const m = /^(debian|ubuntu|fedora|rhel|rocky|alma|almalinux)-?(\d+(?:\.\d+)?)$/.exec(canonical);
+  if (!m) return undefined;
+  const [, id, versionId] = m as unknown as [string, string, string];
+  if (id === 'debian' || id === 'ubuntu') {
+    const codename = CODENAMES[`${id}-${versionId}`];
+    return { os: 'linux', arch: 'x64', isRoot: false, distro: { id, idLike: id === 'ubuntu' ? ['debian'] : [], versionId, ...(codename ? { codename } : {}) } };
+  }
+  const distroId = id === 'alma' ? 'almalinux' : id;
+  return { os: 'linux', arch: 'x64', isRoot: false, distro: { id: distroId, idLike: distroId === 'fedora' ? [] : ['rhel', 'fedora'], versionId } };
+}

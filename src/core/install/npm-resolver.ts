@@ -1,9 +1,15 @@
 import { DbError } from '../errors.js';
 import type { ArtifactResolver } from './plan.js';
+import { npmGet, npmSettings } from './npm-config.js';
 
 function registryUrl(): string {
-  const url = process.env['npm_config_registry'] ?? process.env['NPM_CONFIG_REGISTRY'] ?? 'https://registry.npmjs.org/';
-  return url.endsWith('/') ? url : url + '/';
+  return npmSettings().registry;
+}
+
+/** Like npm's replace-registry-host: tarballs of the public registry are fetched from the configured mirror. */
+export function onRegistry(tarball: string, registry: string): string {
+  const PUBLIC = 'https://registry.npmjs.org/';
+  return tarball.startsWith(PUBLIC) && registry !== PUBLIC ? registry + tarball.slice(PUBLIC.length) : tarball;
 }
 
 function compareVersions(a: string, b: string): number {
@@ -26,19 +32,20 @@ export const npmResolver: ArtifactResolver = {
   async npmPackage(name, versionRange) {
     const url = registryUrl() + name.replace('/', '%2f');
     let doc: { versions?: Record<string, { dist: { tarball: string; integrity: string } }> };
+    const res = await npmGet(url, { headers: { accept: 'application/vnd.npm.install-v1+json' }, timeoutMs: 30_000 });
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
     try {
-      const res = await fetch(url, { headers: { accept: 'application/vnd.npm.install-v1+json' }, signal: AbortSignal.timeout(30_000) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      doc = (await res.json()) as typeof doc;
+      doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof doc;
     } catch (err) {
-      throw new DbError(`Could not read ${name} from the npm registry: ${(err as Error).message}`, 'DOWNLOAD_FAILED', 'Check the network or npm_config_registry.');
+      throw new DbError(`The npm registry's answer for ${name} is not JSON (${(err as Error).message}).`, 'DOWNLOAD_FAILED', 'Check `npm config get registry`: it should point at an npm registry, not a web page.');
     }
     const candidates = Object.keys(doc.versions ?? {}).filter((v) => v === versionRange || v.startsWith(versionRange + '.'));
     candidates.sort(compareVersions);
     const version = candidates[candidates.length - 1];
     if (!version) throw new DbError(`The npm registry has no ${name} for version ${versionRange}.`, 'UNKNOWN_VERSION');
     const dist = doc.versions![version]!.dist;
-    return { version, tarball: dist.tarball, integrity: dist.integrity };
+    return { version, tarball: onRegistry(dist.tarball, registryUrl()), integrity: dist.integrity };
   },
 };
 

@@ -14,7 +14,17 @@ type DriverCtor = typeof BetterSqlite3;
 let driver: Promise<DriverCtor> | undefined;
 /** better-sqlite3 loads on first use only. */
 export function loadDriver(): Promise<DriverCtor> {
-  driver ??= import('better-sqlite3').then((m) => ((m as { default?: DriverCtor }).default ?? (m as unknown as DriverCtor)));
+  driver ??= import('better-sqlite3').then(
+    (m) => ((m as { default?: DriverCtor }).default ?? (m as unknown as DriverCtor)),
+    (err: unknown) => {
+      driver = undefined;
+      throw new DbError(
+        `The SQLite driver (the native addon better-sqlite3) is not installed or not built for this Node.js ${process.version}: ${((err as Error).message ?? String(err)).split('\n')[0]}`,
+        'NOT_INSTALLED',
+        'Run `npm install --omit=dev` in the portunix-db package directory (the plugin install step does this; it compiles better-sqlite3 when no prebuilt binary fits). Every other engine works without it.',
+      );
+    },
+  );
   return driver;
 }
 
@@ -185,6 +195,7 @@ export async function initialize(ctx: InstanceContext): Promise<void> {
   await mkdir(ctx.paths.dataDir, { recursive: true, mode: 0o700 });
   // proves the native driver loads here, and records the library version the files are written with
   const version = await sqliteVersion().catch((err: Error) => {
+    if (err instanceof DbError) throw err;
     throw new DbError(`better-sqlite3 cannot load on this machine: ${err.message}`, 'INTERNAL', 'Reinstall portunix-db (`npm rebuild better-sqlite3`) for this Node.js version.');
   });
   ctx.config.full_version = version;
