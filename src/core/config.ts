@@ -25,6 +25,8 @@ export const instanceSchema = z
     source: z.enum(SOURCE_IDS).optional(),
     bin_dir: z.string().optional(),
     lib_dir: z.string().optional(),
+    /** Client tools (dump/restore) of the server's version, when bin_dir has none: `install --client-bin-dir`. Searched before bin_dir and PATH. */
+    client_bin_dir: z.string().optional(),
     config_file: z.string().optional(),
     log_file: z.string().optional(),
     pid_file: z.string().optional(),

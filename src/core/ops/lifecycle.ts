@@ -40,6 +40,8 @@ export interface InstallOptions {
   sha256?: string;
   /** `--bin-dir DIR`: server binaries already on disk, adopted in place. */
   binDir?: string;
+  /** `--client-bin-dir DIR`: client tools (pg_dump/pg_restore, mariadb-dump...) of the server's version, searched first. */
+  clientBinDir?: string;
 }
 
 /** `--archive` / `--bin-dir` as a local request, with the usage errors for mixing them with other sources. */
@@ -109,6 +111,12 @@ async function choosePort(engine: Engine, requested: number | undefined, taken: 
   throw new DbError('No free port found near the default.', 'PORT_IN_USE', 'Pass --port.');
 }
 
+async function checkClientBinDir(dir: string): Promise<string> {
+  const abs = resolve(dir);
+  if (!(await stat(abs).then((s) => s.isDirectory(), () => false))) throw new DbError(`--client-bin-dir ${abs} does not exist or is not a folder.`, 'NOT_FOUND', 'Pass the bin folder that holds the client tools (pg_dump, pg_restore, ...).');
+  return abs;
+}
+
 /** The supported line of the version a local server reports; --version, when given, must agree. */
 function localVersionLine(engine: Engine, fullVersion: string, requested: string | undefined): string {
   const line = engine.info.versions.map((v) => v.version).find((v) => fullVersion === v || fullVersion.startsWith(v + '.'));
@@ -154,8 +162,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   if (!plan.manualOnly && has(engine, 'initialize')) {
     steps.push({ kind: 'init-instance', description: `Initialise instance ${engineId}/${name}`, engine: engineId, instance: name, dataDir, ...(port !== undefined ? { port } : {}), ...(runAs ? { runAs } : {}) });
   }
-  const fullPlan: InstallPlan = { ...plan, steps };
-  const result: InstallResult = { engine: engineId, instance: name, version, source, dry_run: !!options.dryRun, plan: fullPlan, ...(port !== undefined ? { port } : {}), data_dir: dataDir, notes: [...plan.notes] };
+  const clientBinDir = options.clientBinDir !== undefined ? await checkClientBinDir(options.clientBinDir) : undefined;
+  const fullPlan: InstallPlan = { ...plan, steps, ...(clientBinDir ? { notes: [...plan.notes, `Client tools (dump, restore) are looked up first in ${clientBinDir} (client_bin_dir).`] } : {}) };
+  const result: InstallResult = { engine: engineId, instance: name, version, source, dry_run: !!options.dryRun, plan: fullPlan, ...(port !== undefined ? { port } : {}), data_dir: dataDir, notes: [...fullPlan.notes] };
   if (options.dryRun) return result;
 
   if (existing) {
@@ -189,6 +198,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         source,
         ...(fullPlan.binDir ? { bin_dir: fullPlan.binDir } : {}),
         ...(fullPlan.libDir ? { lib_dir: fullPlan.libDir } : {}),
+        ...(clientBinDir ? { client_bin_dir: clientBinDir } : {}),
         ...(runAs ? { run_as: runAs } : {}),
         created_at: new Date().toISOString(),
       };

@@ -196,8 +196,9 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 /** Where to look for the family's programs: the server's directory, its bin/sbin/scripts siblings, then PATH. */
-export function searchDirs(binDir: string | undefined): string[] {
+export function searchDirs(binDir: string | undefined, clientBinDir?: string): string[] {
   const dirs: string[] = [];
+  if (clientBinDir) dirs.push(clientBinDir);
   if (binDir) dirs.push(...programDirs(binDir));
   dirs.push(...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin');
   return [...new Set(dirs)];
@@ -205,7 +206,7 @@ export function searchDirs(binDir: string | undefined): string[] {
 
 /** The absolute path of the first of `names` found; a NOT_INSTALLED error naming them otherwise. */
 export async function findProgram(ctx: InstanceContext, names: string[]): Promise<string> {
-  for (const dir of searchDirs(ctx.config.bin_dir)) {
+  for (const dir of searchDirs(ctx.config.bin_dir, ctx.config.client_bin_dir)) {
     for (const name of names) {
       const p = join(dir, name);
       if (await isExecutable(p)) return p;

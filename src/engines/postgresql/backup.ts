@@ -41,6 +41,7 @@ interface PgTools {
 
 function toolDirs(ctx: InstanceContext): string[] {
   const dirs: string[] = [];
+  if (ctx.config.client_bin_dir) dirs.push(ctx.config.client_bin_dir);
   if (ctx.config.bin_dir) dirs.push(ctx.config.bin_dir);
   for (const base of ['/usr/lib/postgresql']) {
     try {
