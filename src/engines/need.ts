@@ -35,6 +35,9 @@ const OPERATION_WORDS: Record<Operation, string> = {
   configGet: 'configuration',
   configSet: 'configuration',
   vacuum: 'maintenance',
+  readonlyAccount: 'read-only accounts',
+  query: 'queries',
+  upstreamConnection: 'upstream MCP servers',
   validateIdentifier: 'identifiers',
 };
 
