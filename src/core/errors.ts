@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'SECRET_STORE'
   | 'FORBIDDEN'
+  | 'UPSTREAM_FAILED'
   | 'INTERNAL';
 
 export class DbError extends Error {

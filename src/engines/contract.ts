@@ -428,7 +428,7 @@ export interface EngineOps {
   readonlyAccount(ctx: InstanceContext, spec: ReadonlyAccountSpec): Promise<ReadonlyAccountOutcome>;
   /** Runs one read-only query under `account` (which must be the read-only one), bounded by rows and time. */
   query(ctx: InstanceContext, request: QueryRequest): Promise<QueryResult>;
-  /** What an upstream MCP server needs to reach this instance as `account` (see UpstreamConnection). */
+  /** What an upstream MCP server needs to reach this instance as `account` (see UpstreamConnection); without an account, as the admin (only for `--allow-write` admin servers). */
   upstreamConnection(ctx: InstanceContext, options: { upstream: UpstreamId; account?: QueryAccount; database?: string }): Promise<UpstreamConnection>;
 
   /** Quotes an identifier by the engine's rules; throws INVALID_IDENTIFIER when it is not acceptable. */

@@ -7,7 +7,7 @@ import type { Connection, FieldPacket } from 'mysql2/promise';
 import type { InstanceContext, QueryAccount, QueryRequest, QueryResult, ReadonlyAccountOutcome, ReadonlyAccountSpec, UpstreamConnection, UpstreamId } from '../contract.js';
 import { DbError, NotApplicableError } from '../../core/errors.js';
 import type { Flavour } from './client.js';
-import { instanceCertificate, query as run, withConnection } from './client.js';
+import { instanceCertificate, query as run, SUPERUSER, withConnection } from './client.js';
 import { quoteIdent, validateMysqlIdentifier } from './identifiers.js';
 import { SYSTEM_DATABASES } from './admin.js';
 
@@ -87,8 +87,8 @@ export async function query(ctx: InstanceContext, request: QueryRequest, flavour
 
 export async function upstreamConnection(ctx: InstanceContext, options: { upstream: UpstreamId; account?: QueryAccount; database?: string }, flavour: Flavour): Promise<UpstreamConnection> {
   if (options.upstream !== 'dbhub') throw new NotApplicableError(`${flavour.displayName} is served by DBHub, not the ${options.upstream} MCP server.`, 'Start the server with `--with dbhub`.');
-  const account = options.account;
-  if (!account) throw new DbError('An upstream gets the read-only account only.', 'INTERNAL');
+  // no account: a server started with --allow-write as admin gives the upstream root
+  const account = options.account ?? { user: ctx.config.superuser ?? SUPERUSER, password: await ctx.adminPassword() };
   if (options.database) validateMysqlIdentifier('database', options.database);
   const cert = await instanceCertificate(ctx);
   const scheme = flavour.id === 'mariadb' ? 'mariadb' : 'mysql';

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import type { InstanceContext, QueryAccount, QueryRequest, QueryResult, ReadonlyAccountOutcome, ReadonlyAccountSpec, UpstreamConnection, UpstreamId } from '../contract.js';
 import { DbError, NotApplicableError } from '../../core/errors.js';
-import { instanceCertificate, quoteIdent, validatePgIdentifier, withClient } from './client.js';
+import { instanceCertificate, quoteIdent, SUPERUSER, validatePgIdentifier, withClient } from './client.js';
 import { scramVerifier } from './admin.js';
 
 const MAINTENANCE_DB = 'postgres';
@@ -53,7 +53,7 @@ export function readonlyPlan(options: { role: string; others: string[]; serverVe
     `ALTER ROLE ${role} SET idle_in_transaction_session_timeout = ${idleMs}`,
     `ALTER ROLE ${role} SET lock_timeout = ${Math.round(options.statementTimeoutMs)}`,
   ];
-  const functions = LARGE_OBJECT_WRITERS.map((f) => `FUNCTION ${f}`).join(', ');
+  const functions = `FUNCTION ${LARGE_OBJECT_WRITERS.join(', ')}`;
   const perDatabase = [`REVOKE EXECUTE ON ${functions} FROM PUBLIC`, `REVOKE EXECUTE ON ${functions} FROM ${role}`];
   if (others.length) perDatabase.push(`GRANT EXECUTE ON ${functions} TO ${others.join(', ')}`);
   // before 15, PUBLIC may create tables in schema public: take it from PUBLIC (15's default), give it back to the others
@@ -67,7 +67,7 @@ export function readonlyPlan(options: { role: string; others: string[]; serverVe
 export async function readonlyAccount(ctx: InstanceContext, spec: ReadonlyAccountSpec): Promise<ReadonlyAccountOutcome> {
   const role = validatePgIdentifier('user', spec.user);
   const { created, plan, databases } = await withClient(ctx, MAINTENANCE_DB, async (c) => {
-    const v = Number((await c.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v ?? 0);
+    const v = Number((await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0);
     if (v < 140000) throw new NotApplicableError(`PostgreSQL ${Math.floor(v / 10000)} has no pg_read_all_data role; read-only accounts need PostgreSQL 14 or newer.`, 'Upgrade the instance, or grant read access by hand with `portunix-db user grant <user> --privileges read`.');
     const exists = ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [spec.user])).rowCount ?? 0) > 0;
     // the SCRAM verifier, not the password, goes to the server
@@ -136,7 +136,8 @@ export async function query(ctx: InstanceContext, request: QueryRequest): Promis
 
 export async function upstreamConnection(ctx: InstanceContext, options: { upstream: UpstreamId; account?: QueryAccount; database?: string }): Promise<UpstreamConnection> {
   if (options.upstream !== 'dbhub') throw new NotApplicableError(`PostgreSQL is served by DBHub, not the ${options.upstream} MCP server.`, 'Start the server with `--with dbhub`.');
-  const account = requireAccount(ctx, options.account);
+  // no account: a server started with --allow-write as admin gives the upstream the superuser
+  const account = options.account ?? { user: ctx.config.superuser ?? SUPERUSER, password: await ctx.adminPassword() };
   const database = options.database ?? MAINTENANCE_DB;
   validatePgIdentifier('database', database);
   const cert = await instanceCertificate(ctx);
