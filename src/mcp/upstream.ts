@@ -217,20 +217,25 @@ export class UpstreamProcess {
     }
     this.client = client;
     this.pid = transport.pid ?? undefined;
+    // from here on, stderr says why it stopped, not how it started
+    stderrTail = '';
   }
 
   pid: number | undefined;
 
+  private notRunning(): DbError {
+    return new DbError(`${this.def.title} is not running (${this.failure ?? 'not started'}).`, 'UPSTREAM_FAILED', `Restart the MCP server (\`portunix-db mcp serve --with ${this.def.id}\`); db_query answers meanwhile.`);
+  }
+
   async call(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
-    if (this.failure || !this.client) {
-      throw new DbError(`${this.def.title} is not running (${this.failure ?? 'not started'}).`, 'UPSTREAM_FAILED', `Restart the MCP server (\`portunix-db mcp serve --with ${this.def.id}\`); db_query answers meanwhile.`);
-    }
+    if (this.failure || !this.client) throw this.notRunning();
     try {
       return (await this.client.callTool({ name, arguments: args }, undefined, { timeout: this.limits.timeoutMs + 5000 })) as CallToolResult;
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
       if (/timed out|timeout/i.test(msg)) throw new DbError(`${this.def.title} did not answer within ${this.limits.timeoutMs + 5000} ms.`, 'TIMEOUT', 'Narrow the query; the database also stops statements at its own limit.');
-      throw new DbError(`${this.def.title} failed: ${this.failure ?? msg}`, 'UPSTREAM_FAILED', `Restart the MCP server (\`portunix-db mcp serve --with ${this.def.id}\`); db_query answers meanwhile.`);
+      if (this.failure) throw this.notRunning();
+      throw new DbError(`${this.def.title} failed: ${msg}`, 'UPSTREAM_FAILED', `Restart the MCP server (\`portunix-db mcp serve --with ${this.def.id}\`); db_query answers meanwhile.`);
     }
   }
 
@@ -256,8 +261,9 @@ async function privateRunDir(): Promise<string> {
 export function boundResult(result: CallToolResult, maxBytes: number): CallToolResult {
   let left = maxBytes;
   let cut = false;
-  const content = result.content.map((c) => {
-    if (c.type !== 'text') return c;
+  const content = result.content.map((original) => {
+    if (original.type !== 'text') return original;
+    const c = { ...original, text: compactJson(original.text) };
     const bytes = Buffer.byteLength(c.text);
     if (bytes <= left) {
       left -= bytes;
@@ -272,11 +278,30 @@ export function boundResult(result: CallToolResult, maxBytes: number): CallToolR
   return { content, ...(result.isError ? { isError: true } : {}) };
 }
 
+/** Pretty-printed JSON costs the assistant tokens for nothing: the same value, compact. */
+function compactJson(text: string): string {
+  const t = text.trim();
+  if (!(t.startsWith('{') || t.startsWith('['))) return text;
+  try {
+    return JSON.stringify(JSON.parse(t));
+  } catch {
+    return text;
+  }
+}
+
 const REFUSED = /permission denied|read-only transaction|access denied|command denied|NOPERM|not authorized|unauthorized|readonly database/i;
 
 /** An upstream's isError answer in our shape: code, first line, what to do next. */
 export function upstreamError(def: UpstreamDef, result: CallToolResult): CallToolResult {
-  const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ').trim();
+  let text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ').trim();
+  try {
+    // DBHub answers {"success": false, "error": "...", "code": "..."}
+    const j = JSON.parse(text) as { error?: unknown };
+    if (typeof j.error === 'string') text = j.error;
+    else if (j.error && typeof (j.error as { message?: unknown }).message === 'string') text = (j.error as { message: string }).message;
+  } catch {
+    /* plain text */
+  }
   const refused = REFUSED.test(text);
   return errorResult(
     new DbError(`${def.title}: ${text.replace(/\s+/g, ' ').slice(0, 1500)}`, refused ? 'PERMISSION_DENIED' : 'QUERY_FAILED', refused ? `The database refused it: ${def.title} connects as the read-only account.` : 'Fix the query and retry.'),
