@@ -91,7 +91,8 @@ export const PG_BYPASSES = [
 export const MYSQL_BYPASSES = [
   { sql: '/*! DROP TABLE users */', refusal: /DROP command denied/ },
   { sql: "SELECT 1 /*!, (SELECT 1) */; /*! INSERT INTO users (email) VALUES ('evil@x.test') */", refusal: /INSERT command denied/ },
-  { sql: "SELECT * FROM users INTO OUTFILE '/tmp/portunix-q-outfile'", refusal: /Access denied|FILE privilege/ },
+  // with its own LIMIT: DBHub appends "LIMIT max_rows" to a SELECT without one, which would make this a syntax error
+  { sql: "SELECT email FROM users LIMIT 1 INTO OUTFILE '/tmp/portunix-q-outfile'", refusal: /Access denied|FILE privilege/ },
   { sql: 'COMMIT; DROP TABLE users', refusal: /DROP command denied/ },
   { sql: 'WITH x AS (SELECT 1) DELETE FROM users', refusal: /DELETE command denied|syntax/ },
   { sql: "UPDATE users SET email = 'evil@x.test'", refusal: /UPDATE command denied/ },
