@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
-import { call, freePort, ok, text } from '../helpers/mcp.js';
+import { call, fails, freePort, ok, text } from '../helpers/mcp.js';
 import { dbhubCache, expectRefused, MYSQL_BYPASSES, serve } from '../helpers/query.js';
 
 const home = freshHome('query-mariadb');
@@ -79,6 +79,14 @@ describe('read-only queries on MariaDB 10.11', { timeout: 10 * 60_000 }, () => {
     await expectRefused(home, plain, 'db_query', (q) => ({ ...M, query: q }), MYSQL_BYPASSES);
     const lf = await ok(plain, 'db_query', { ...M, query: "SELECT LOAD_FILE('/etc/passwd') AS f" });
     assert.deepEqual(lf.s.rows, [[null]]);
+  });
+
+  it('a database created later is readable by the account at once (create extends the grants)', async () => {
+    await cliOk(['create', 'later', '--type', 'mariadb', '-q'], opts);
+    await sql('CREATE TABLE t (x INT); INSERT INTO t VALUES (7);', 'later');
+    const { s } = await ok(plain, 'db_query', { type: 'mariadb', database: 'later', query: 'SELECT x FROM t' });
+    assert.deepEqual(s.rows, [[7]]);
+    assert.match(await fails(plain, 'db_query', { type: 'mariadb', database: 'later', query: 'DELETE FROM t' }), /PERMISSION_DENIED.*DELETE command denied/);
   });
 
   it('DBHub 1.4.0 (wrapped): a query works, every bypass is refused by MariaDB, LOAD_FILE is NULL', { skip: upstreamCache ? false : 'dbhub not provisioned (node dist/test/servers/provision.js dbhub)' }, async () => {

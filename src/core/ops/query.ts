@@ -32,6 +32,11 @@ function readonlyKey(ctx: InstanceContext): string {
   return secretKey(ctx.engine, ctx.name, 'readonly');
 }
 
+/** True once the instance's read-only account was provisioned (its password is in the secret store). */
+export async function hasReadonlyAccount(ctx: InstanceContext): Promise<boolean> {
+  return (await getSecretStore().get(readonlyKey(ctx))) !== undefined;
+}
+
 /** Creates or refreshes the read-only account of one open instance; the password is kept in the secret store. */
 export async function provisionReadonly(engine: Engine, ctx: InstanceContext, via: Via = 'cli'): Promise<ReadonlyAccountOutcome & { account: QueryAccount }> {
   const op = need(engine, 'readonlyAccount');
