@@ -126,4 +126,18 @@ describe('read-only queries on PostgreSQL 16', () => {
     assert.deepEqual(still.s.rows, [['500']]);
     await ok(wrapped!.client, 'db_status', {});
   });
+
+  it('DBHub not installed: the server starts without its tools, says what to run, and db_query works', async () => {
+    const empty = freshHome('no-upstream');
+    const { client } = await serve(home, ['--with', 'dbhub'], empty);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      assert.ok(!names.some((n) => n.startsWith('sql_')), names.join(', '));
+      assert.match(client.getInstructions() ?? '', /dbhub is unavailable: DBHub 1\.4\.0 \(@bytebase\/dbhub\) is not installed\. Run `portunix-db mcp upstream install dbhub`/);
+      const { s } = await ok(client, 'db_query', { ...PG, query: 'SELECT 1 AS one' });
+      assert.deepEqual(s.rows, [[1]]);
+    } finally {
+      await client.close();
+    }
+  });
 });
