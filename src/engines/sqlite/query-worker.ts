@@ -1,9 +1,8 @@
 /**
- * Runs one query in a worker thread so that the caller can stop it at its time limit
- * (better-sqlite3 is synchronous). The file is opened read-only (SQLITE_OPEN_READONLY, the
+ * Runs one query in a child process so that the caller can kill it at its time limit
+ * (better-sqlite3 is synchronous, and a thread stuck in SQLite cannot be terminated). The file is opened read-only (SQLITE_OPEN_READONLY, the
  * `mode=ro` of a URI) with `PRAGMA query_only`: SQLite itself refuses every write.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { loadDriver } from './instance.js';
 
 interface Job {
@@ -12,7 +11,8 @@ interface Job {
   maxRows: number;
 }
 
-const job = workerData as Job;
+const job = await new Promise<Job>((resolve) => process.once('message', (m) => resolve(m as Job)));
+const reply = (m: unknown) => process.send!(m, () => process.exit(0));
 try {
   const Database = await loadDriver();
   const db = new Database(job.path, { readonly: true, fileMustExist: true, timeout: 2000 });
@@ -21,7 +21,7 @@ try {
     const stmt = db.prepare(job.text);
     if (!stmt.reader) {
       const info = stmt.run();
-      parentPort!.postMessage({ columns: [], rows: [], truncated: false, command: `OK ${info.changes}` });
+      reply({ columns: [], rows: [], truncated: false, command: `OK ${info.changes}` });
     } else {
       const rows: unknown[][] = [];
       let truncated = false;
@@ -32,12 +32,12 @@ try {
         }
         rows.push(row.map((v) => (typeof v === 'bigint' ? v.toString() : v)));
       }
-      parentPort!.postMessage({ columns: stmt.columns().map((c) => c.name), rows, truncated });
+      reply({ columns: stmt.columns().map((c) => c.name), rows, truncated });
     }
   } finally {
     db.close();
   }
 } catch (err) {
   const e = err as { code?: string; message?: string };
-  parentPort!.postMessage({ error: { code: e.code ?? '', message: e.message ?? String(err) } });
+  reply({ error: { code: e.code ?? '', message: e.message ?? String(err) } });
 }

@@ -1,8 +1,9 @@
 /**
  * Read-only queries on SQLite: no accounts, so the file is opened read-only (mode=ro) with
- * `PRAGMA query_only = ON` in a worker thread that is terminated at the time limit.
+ * `PRAGMA query_only = ON` in a child process that is killed at the time limit.
  */
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { InstanceContext, QueryRequest, QueryResult } from '../contract.js';
 import { DbError, UsageError } from '../../core/errors.js';
 import { listFiles, mapSqliteError, requireDatabase } from './instance.js';
@@ -17,7 +18,8 @@ export async function query(ctx: InstanceContext, request: QueryRequest): Promis
     name = all[0]!.name;
   }
   const file = await requireDatabase(ctx, name);
-  const worker = new Worker(WORKER, { workerData: { path: file.path, text: request.text, maxRows: request.maxRows } });
+  const worker = fork(fileURLToPath(WORKER), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  worker.send({ path: file.path, text: request.text, maxRows: request.maxRows });
   try {
     const answer = await new Promise<QueryResult | { error: { code: string; message: string } }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new DbError(`The query did not finish within ${request.timeoutMs} ms and was stopped.`, 'TIMEOUT', 'Narrow it (WHERE, LIMIT) or raise the time limit.')), request.timeoutMs);
@@ -29,10 +31,14 @@ export async function query(ctx: InstanceContext, request: QueryRequest): Promis
         clearTimeout(timer);
         reject(err);
       });
+      worker.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new DbError(`The query process ended without an answer (${signal ?? `exit ${code}`}).`, 'QUERY_FAILED'));
+      });
     });
     if ('error' in answer) throw mapSqliteError(Object.assign(new Error(answer.error.message), { code: answer.error.code }), file.path);
     return answer;
   } finally {
-    await worker.terminate();
+    if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
   }
 }
