@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { homePaths } from './home.js';
 
 /** Sensitive operations (drops, restores, grants, config changes) append one JSON line each. */
-export async function audit(event: { action: string; engine?: string; instance?: string; target?: string; via: 'cli' | 'mcp'; ok: boolean; detail?: string }): Promise<void> {
+export async function audit(event: { action: string; engine?: string; instance?: string; target?: string; via: 'cli' | 'mcp'; ok: boolean; detail?: string; /** A query's text (never its results). */ query?: string; upstream?: string }): Promise<void> {
   const line = JSON.stringify({ at: new Date().toISOString(), user: safeUser(), pid: process.pid, ...event }) + '\n';
   try {
     await mkdir(dirname(homePaths.audit()), { recursive: true });

@@ -52,6 +52,10 @@ export const configSchema = z
       .object({
         allow_write: z.boolean().optional(),
         roles: z.record(z.string(), z.enum(['reader', 'operator', 'admin'])).optional(),
+        /** Upstream MCP servers to wrap, as `mcp serve --with` takes them. */
+        with: z.array(z.enum(['dbhub', 'mongodb', 'elasticsearch'])).optional(),
+        /** Instances (and databases) the upstreams serve: engine[/instance[/database]]; default every running instance. */
+        targets: z.array(z.string().regex(/^[a-z0-9-]+(\/[a-z][a-z0-9_-]*(\/[A-Za-z0-9_$-]+)?)?$/)).optional(),
       })
       .strict()
       .optional(),

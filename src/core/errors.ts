@@ -39,6 +39,7 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'SECRET_STORE'
   | 'FORBIDDEN'
+  | 'UPSTREAM_FAILED'
   | 'INTERNAL';
 
 export class DbError extends Error {

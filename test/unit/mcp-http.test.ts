@@ -49,7 +49,7 @@ test('HTTP: the SDK client with the token lists tools and calls one', async () =
   const client = new Client({ name: 't', version: '0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(handle.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
   const { tools } = await client.listTools();
-  assert.equal(tools.length, 11);
+  assert.equal(tools.length, 12); // the read-only set: 11 inspection tools and db_query
   const r = await client.callTool({ name: 'db_status', arguments: {} });
   assert.equal((r.structuredContent as { instances: unknown[] }).instances.length, 2);
   await client.close();

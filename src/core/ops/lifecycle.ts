@@ -243,6 +243,18 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   });
   if (!has(engine, 'initialize')) result.notes.push(`The packages are installed, but no instance was created: ${engine.unsupported.initialize ?? `portunix-db does not manage ${engine.info.displayName} instances yet.`}`);
   await audit({ action: 'install', engine: engineId, instance: name, via: 'cli', ok: true, detail: `${version} via ${source}` });
+  // the least-privilege account assistants query through, made now rather than on the first query
+  if (result.state === 'running' && has(engine, 'readonlyAccount')) {
+    const { provisionReadonly } = await import('./query.js');
+    const { openRunning } = await import('./instances.js');
+    try {
+      const { ctx } = await openRunning({ type: engineId, instance: name });
+      const r = await provisionReadonly(engine, ctx);
+      result.notes.push(`Read-only account ${r.user} for queries and MCP (db_query, --with dbhub); its password is in the secret store.`);
+    } catch (err) {
+      result.notes.push(`The read-only account was not created (${(err as Error).message}); run \`portunix-db user readonly ${engineId}${name === 'main' ? '' : ` --instance ${name}`}\`.`);
+    }
+  }
   return result;
 }
 

@@ -142,7 +142,7 @@ export function mapMysqlError(err: unknown, ctx: InstanceContext, database?: str
  * A short-lived connection as root over TCP to 127.0.0.1; over TLS verified against the
  * instance's own certificate (chain and the 127.0.0.1 subjectAltName) when it has one.
  */
-export async function withConnection<T>(ctx: InstanceContext, database: string | undefined, fn: (conn: Connection) => Promise<T>, options: { timeoutMs?: number; multipleStatements?: boolean } = {}): Promise<T> {
+export async function withConnection<T>(ctx: InstanceContext, database: string | undefined, fn: (conn: Connection) => Promise<T>, options: { timeoutMs?: number; multipleStatements?: boolean; account?: { user: string; password: string } } = {}): Promise<T> {
   const mysql = await loadMysql();
   const cert = await instanceCertificate(ctx);
   let conn: Connection;
@@ -151,8 +151,8 @@ export async function withConnection<T>(ctx: InstanceContext, database: string |
       ...(cert ? { ssl: { ca: cert.pem, rejectUnauthorized: true } } : {}),
       host: '127.0.0.1',
       port: ctx.config.port,
-      user: ctx.config.superuser ?? SUPERUSER,
-      password: await ctx.adminPassword(),
+      user: options.account?.user ?? ctx.config.superuser ?? SUPERUSER,
+      password: options.account?.password ?? (await ctx.adminPassword()),
       ...(database ? { database } : {}),
       connectTimeout: options.timeoutMs ?? 5000,
       multipleStatements: options.multipleStatements ?? false,
