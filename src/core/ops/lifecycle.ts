@@ -19,6 +19,8 @@ import { loadEngine } from '../../engines/registry.js';
 import { has, need } from '../../engines/need.js';
 import type { Engine, Progress } from '../../engines/contract.js';
 import { openInstance, type Target } from './instances.js';
+import { guardDataDir } from './data-dir-guard.js';
+import { validatePort } from '../ports.js';
 
 export interface InstallOptions {
   type: string;
@@ -97,6 +99,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const host = options.host ?? detectHost();
   const version = resolveVersion(engine, options.version, host);
   const source = options.source ? parseSourceId(options.source, engine.info.sources) : engine.info.defaultSource(host, version);
+  if (options.port !== undefined) validatePort(options.port);
   const config = await loadConfig();
   const existing = findInstance(config, { engine: engineId, name });
   const dataDir = resolve(options.dataDir ?? existing?.config.data_dir ?? join(homePaths.instanceDir(engineId, name), 'data'));
@@ -120,6 +123,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const fullPlan: InstallPlan = { ...plan, steps };
   const result: InstallResult = { engine: engineId, instance: name, version, source, dry_run: !!options.dryRun, plan: fullPlan, ...(port !== undefined ? { port } : {}), data_dir: dataDir, notes: [...plan.notes] };
   if (options.dryRun) return result;
+  await guardDataDir(config, { engine: engineId, name }, dataDir, homePaths.instanceDir);
 
   if (existing) {
     result.already_installed = true;
@@ -157,7 +161,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       };
       await mkdir(root, { recursive: true });
       await mkdir(join(root, 'run'), { recursive: true });
-      await mkdir(instanceConfig.backup_dir, { recursive: true });
+      await mkdir(instanceConfig.backup_dir, { recursive: true, mode: 0o700 });
       if (state === 'absent') createdDataDir = true;
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
       if (runAs) {
