@@ -5,6 +5,7 @@ import { registerLifecycle } from './commands/lifecycle.js';
 import { registerData } from './commands/data.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerBackup } from './commands/backup.js';
+import { registerAudit } from './commands/audit.js';
 import { registerMcpCommands } from '../mcp/cli.js';
 import { printError } from './output.js';
 import { DbError } from '../core/errors.js';
@@ -50,6 +51,7 @@ export async function buildProgram(): Promise<Command> {
   registerData(program);
   registerInspect(program);
   registerBackup(program);
+  registerAudit(program);
   registerMcpCommands(program);
   addGlobalOptions(program);
   program.exitOverride();

@@ -50,6 +50,8 @@ export const configSchema = z
       .object({
         allow_write: z.boolean().optional(),
         roles: z.record(z.string(), z.enum(['reader', 'operator', 'admin'])).optional(),
+        /** Folders (besides every instance's backup_dir) where MCP clients may put backups. */
+        backup_roots: z.array(z.string().min(1)).optional(),
       })
       .strict()
       .optional(),

@@ -6,6 +6,8 @@ import { homePaths } from '../home.js';
 import { fileDigest } from '../install/execute.js';
 import { MANIFEST_SUFFIX, backupFileOf, checkIntegrity, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
 import { withScratchServer } from '../process/scratch.js';
+import { confine } from '../real-path.js';
+import { listInstances, loadConfig } from '../config.js';
 import { audit } from '../audit.js';
 import { has, need } from '../../engines/need.js';
 import { parseEngineId, type EngineId } from '../../engines/ids.js';
@@ -110,6 +112,12 @@ async function claimName(partial: string, dir: string, base: string, format: str
   throw new DbError(`Could not find a free backup file name for ${base} in ${dir}.`, 'COMMAND_FAILED', 'Remove old backups from that folder.');
 }
 
+/** Every instance's backup_dir plus the config's mcp.backup_roots. */
+async function backupRoots(): Promise<string[]> {
+  const config = await loadConfig();
+  return [...listInstances(config).map((i) => i.config.backup_dir), ...(config.mcp?.backup_roots ?? [])];
+}
+
 export interface CreateBackupOptions extends Target {
   database: string;
   destination?: string;
@@ -125,7 +133,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   const { engine, ctx } = await openRunning(options);
   need(engine, 'validateIdentifier')('database', options.database);
   const backupFn = need(engine, 'backup');
-  const dir = resolve(options.destination ?? ctx.config.backup_dir);
+  // an MCP client's destination must resolve (symlinks followed) inside the configured backup roots
+  const dir = options.via === 'mcp' && options.destination ? confine(options.destination, ctx.config.backup_dir, await backupRoots(), 'Backup destination') : resolve(options.destination ?? ctx.config.backup_dir);
   await checkDestination(dir);
   const started = new Date();
   const base = `${ctx.engine}-${ctx.name}-${options.database}-${stamp(started)}`;
@@ -174,7 +183,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
     return { file: finalFile, manifest };
   } catch (err) {
     await record({ at: new Date().toISOString(), engine: ctx.engine, instance: ctx.name, database: options.database, ok: false, error: (err as Error).message, kind: 'backup' });
-    await audit({ action: 'backup', engine: ctx.engine, instance: ctx.name, target: options.database, via: options.via ?? 'cli', ok: false, detail: (err as Error).message });
+    await audit({ action: 'backup', engine: ctx.engine, instance: ctx.name, target: options.database, via: options.via ?? 'cli', ok: false, detail: (err as Error).message }).catch(() => undefined);
     throw err;
   } finally {
     process.off('SIGINT', onSignal);
@@ -324,7 +333,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<{ file: st
     return { file, engine: ctx.engine, instance: ctx.name, target: outcome.target, actions: outcome.actions, ...(outcome.tables ? { tables: outcome.tables } : {}) };
   } catch (err) {
     await record({ at: new Date().toISOString(), engine: ctx.engine, instance: ctx.name, database: target, ok: false, file, kind: 'restore', error: (err as Error).message });
-    await audit({ action: 'restore', engine: ctx.engine, instance: ctx.name, target, via: options.via ?? 'cli', ok: false, detail: (err as Error).message });
+    await audit({ action: 'restore', engine: ctx.engine, instance: ctx.name, target, via: options.via ?? 'cli', ok: false, detail: (err as Error).message }).catch(() => undefined);
     throw err;
   }
 }

@@ -1,34 +1,12 @@
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { real, within } from '../real-path.js';
 import { listInstances, type PortunixDbConfig } from '../config.js';
 import { DbError } from '../errors.js';
 import type { EngineId } from '../../engines/ids.js';
 
 /** The marker file an initialised data dir carries: which instance it belongs to. */
 export const DATA_DIR_MARKER = '.portunix-db';
-
-/** The path with symlinks resolved as far as it exists (the rest appended), so a link cannot hide an overlap. */
-function real(path: string): string {
-  const abs = resolve(path);
-  let head = abs;
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      return join(realpathSync(head), ...tail.reverse());
-    } catch {
-      const parent = dirname(head);
-      if (parent === head) return abs;
-      tail.push(head.slice(parent.length + (parent.endsWith(sep) ? 0 : 1)));
-      head = parent;
-    }
-  }
-}
-
-function within(child: string, parent: string): boolean {
-  const rel = relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && rel !== '..');
-}
 
 async function readMarker(dir: string): Promise<{ engine?: string; instance?: string } | undefined> {
   try {

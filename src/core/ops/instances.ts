@@ -5,6 +5,7 @@ import { parseEngineId, type EngineId } from '../../engines/ids.js';
 import { loadEngine } from '../../engines/registry.js';
 import { has } from '../../engines/need.js';
 import { readPidRecord, isOurProcess } from '../process/supervisor.js';
+import { cleanupOrphans } from '../process/scratch.js';
 import type { Engine, InstanceContext, Progress } from '../../engines/contract.js';
 
 export interface OpenInstance {
@@ -22,6 +23,8 @@ export interface Target {
 
 export async function openInstance(target: Target): Promise<OpenInstance> {
   const engineId = parseEngineId(target.type);
+  // scratch servers and dirs left by a killed command are stopped and removed by the next one
+  for (const line of await cleanupOrphans().catch(() => [])) (target.progress ?? silentProgress)(line);
   const name = validateInstanceName(target.instance ?? DEFAULT_INSTANCE);
   const config = await loadConfig();
   const instance = findInstance(config, { engine: engineId, name });
