@@ -1,6 +1,6 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, putInstance, removeInstance, updateConfig, validateInstanceName, type InstanceConfig } from '../config.js';
+import { DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, loadConfigLenient, putInstance, removeInstanceFromFile, updateConfig, validateInstanceName, type InstanceConfig } from '../config.js';
 import { DbError, UsageError } from '../errors.js';
 import { homePaths } from '../home.js';
 import { createInstanceContext, silentProgress } from '../instance-context.js';
@@ -205,7 +205,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 export interface StatusEntry {
   engine: EngineId;
   instance: string;
-  state: ProcessState | 'embedded';
+  state: ProcessState | 'embedded' | 'invalid';
+  /** With state "invalid": what is wrong with this instance's config entry. */
+  problem?: string;
   version: string;
   full_version?: string;
   source?: string;
@@ -220,12 +222,15 @@ export interface StatusEntry {
 
 export async function status(options: { type?: string; instance?: string } = {}): Promise<StatusEntry[]> {
   const engineId = options.type ? parseEngineId(options.type) : undefined;
-  const config = await loadConfig();
+  const { config, invalid } = await loadConfigLenient();
   const instances = listInstances(config, engineId).filter((i) => !options.instance || i.name === options.instance);
-  if (options.instance && engineId && instances.length === 0) {
+  const broken: StatusEntry[] = invalid
+    .filter((i) => (!engineId || i.engine === engineId) && (!options.instance || i.instance === options.instance))
+    .map((i) => ({ engine: (i.engine ?? '?') as EngineId, instance: i.instance ?? '?', state: 'invalid', problem: `${i.key}: ${i.message}`, version: '?', data_dir: '?' }));
+  if (options.instance && engineId && instances.length === 0 && broken.length === 0) {
     await openInstance({ type: engineId, instance: options.instance }); // throws the helpful NOT_INSTALLED
   }
-  return Promise.all(
+  const valid = await Promise.all(
     instances.map(async (inst) => {
       const engine = await loadEngine(inst.engine);
       const ctx = createInstanceContext(inst.engine, inst.name, inst.config);
@@ -258,6 +263,7 @@ export async function status(options: { type?: string; instance?: string } = {})
       return base;
     }),
   );
+  return [...valid, ...broken];
 }
 
 export interface StartOutcome {
@@ -329,7 +335,8 @@ export async function uninstall(options: Target & { keepData?: boolean; version?
     await getSecretStore().delete(secretKey(ctx.engine, ctx.name, 'admin')).catch(() => undefined);
   }
   kept.push(ctx.config.backup_dir);
-  await updateConfig((c) => removeInstance(c, { engine: ctx.engine, name: ctx.name }));
+  // edits the file as it is, so another instance's bad entry does not block this uninstall
+  await removeInstanceFromFile({ engine: ctx.engine, name: ctx.name });
   await audit({ action: 'uninstall', engine: ctx.engine, instance: ctx.name, via: 'cli', ok: true, detail: options.keepData ? 'kept data' : 'removed data' });
   return { engine: ctx.engine, instance: ctx.name, removed, kept };
 }
