@@ -289,11 +289,12 @@ describe('hardening (issue 9)', () => {
       writeFileSync(file, edited.join('\n') + '\n');
       const e = await runCli(['audit', 'verify', '--json'], opts);
       assert.notEqual(e.code, 0);
-      assert.equal(e.json.error.details.line, 3);
+      assert.equal(e.json.ok, false);
+      assert.equal(e.json.first_broken.line, 3);
       writeFileSync(file, [...lines.slice(0, 1), ...lines.slice(2)].join('\n') + '\n');
       const d = await runCli(['audit', 'verify', '--json'], opts);
       assert.notEqual(d.code, 0);
-      assert.equal(d.json.error.details.line, 2, 'the entry after the deleted one is named');
+      assert.equal(d.json.first_broken.line, 2, 'the entry after the deleted one is named');
       // the log cannot be written: the sensitive operation fails, it does not pass unrecorded
       rmSync(file);
       mkdirSync(file);

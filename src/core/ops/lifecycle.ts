@@ -12,6 +12,7 @@ import { chownRecursive, ensureTraversable, SERVICE_USER, serviceUser } from '..
 import { portInUse, processStatus, startServer, stopServer, type ProcessState } from '../process/supervisor.js';
 import { versionNotice, type VersionNotice } from '../versions.js';
 import { audit } from '../audit.js';
+import { withFileLock } from '../file-lock.js';
 import { getSecretStore, secretKey } from '../secrets.js';
 import { closest } from '../did-you-mean.js';
 import { parseEngineId, parseSourceId, type EngineId, type SourceId } from '../../engines/ids.js';
@@ -277,9 +278,14 @@ export interface StartOutcome {
   message: string;
 }
 
+/** One start or stop at a time per instance: a second caller waits for the first, then sees its result. */
+function withInstanceLock<T>(ctx: { paths: { root: string }; engine: string; name: string; progress: Progress }, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(join(ctx.paths.root, 'lifecycle.lock'), fn, 5 * 60_000);
+}
+
 export async function start(target: Target): Promise<StartOutcome> {
   const { engine, ctx } = await openInstance(target);
-  const r = await startServer(engine, ctx);
+  const r = await withInstanceLock(ctx, () => startServer(engine, ctx));
   const id = `${ctx.engine}/${ctx.name}`;
   return {
     engine: ctx.engine,
@@ -296,7 +302,7 @@ export async function start(target: Target): Promise<StartOutcome> {
 export async function stop(target: Target): Promise<{ engine: EngineId; instance: string; already_stopped: boolean; was_crashed: boolean; forced: boolean; message: string }> {
   const { engine, ctx } = await openInstance(target);
   need(engine, 'launchSpec');
-  const r = await stopServer(engine, ctx);
+  const r = await withInstanceLock(ctx, () => stopServer(engine, ctx));
   const id = `${ctx.engine}/${ctx.name}`;
   return {
     engine: ctx.engine,

@@ -163,7 +163,8 @@ async function copyTree(from: string, to: string, skip: Set<string> = new Set())
  * It restores the whole instance.
  */
 async function physicalBackup(ctx: InstanceContext, options: { database: string; file: string }, server: { major: number; version: string }): Promise<BackupOutcome> {
-  const staging = `${options.file}.d`;
+  // staged beside the instance's data (which the service user can reach), not in the owner-only backup folder
+  const staging = await mkdtemp(join(dirname(ctx.paths.dataDir), '.snapshot-'));
   try {
     await withClient(ctx, 'postgres', async (c) => {
       const label = `portunix-db ${new Date().toISOString()}`;
