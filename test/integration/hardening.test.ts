@@ -16,6 +16,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { CLI, cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { pgQuery } from '../helpers/pg.js';
 import { freePort } from '../helpers/mcp.js';
+import { resignManifest } from '../helpers/backup.js';
 
 const home = freshHome('hardening');
 const opts = { home };
@@ -54,15 +55,6 @@ function tamper(file: string, edit: (sql: string) => string): void {
   m.sha256 = createHash('sha256').update(bytes).digest('hex');
   m.size_bytes = bytes.length;
   writeFileSync(`${file}.manifest.json`, JSON.stringify(m, null, 2));
-}
-
-/** Re-signs a manifest with this home's key, as the tool itself would: models a backup the HMAC cannot help with. */
-async function resign(file: string): Promise<void> {
-  process.env['PORTUNIX_HOME'] = home;
-  process.env['PORTUNIX_DB_SECRET_BACKEND'] = 'file';
-  const { writeManifest } = await import('../../src/core/backup-manifest.js');
-  const m = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8'));
-  await writeManifest(file, m);
 }
 
 async function mariadb(url: string, text: string): Promise<any[]> {
@@ -145,7 +137,7 @@ describe('hardening (issue 9)', () => {
     // even a backup that passes the HMAC (re-signed with this home's key) runs only in a scratch server during verify
     const c = (await cliOk(['backup', 'shop', '--type', 'mariadb', '--json'], opts)).json.file as string;
     tamper(c, (sql) => sql + EVIL);
-    await resign(c);
+    await resignManifest(home, c);
     const vc = await cliOk(['backup', 'verify', c, '--json'], opts);
     assert.match(vc.json.method, /scratch MariaDB server \(not the live one\)/);
     assert.equal(await evilUsers(), 0, 'verify ran the backup on a scratch server, not the live one');
@@ -155,7 +147,7 @@ describe('hardening (issue 9)', () => {
     // a data edit that passes the HMAC: restore loads it, compares with the manifest, and says it does not match
     const d = (await cliOk(['backup', 'shop', '--type', 'mariadb', '--json'], opts)).json.file as string;
     tamper(d, (sql) => sql.replace("'pear'", "'PEAR'"));
-    await resign(d);
+    await resignManifest(home, d);
     const rd = await runCli(['restore', d, '--target', 'shop_edit', '--json'], opts);
     assert.notEqual(rd.code, 0);
     assert.equal(code(rd), 'RESTORE_FAILED', rd.stdout);
