@@ -422,7 +422,8 @@ export interface EngineOps {
 
   // backup
   backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome>;
-  restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }): Promise<RestoreOutcome>;
+  /** `scratch`: the target is a throw-away server made for verification (no roles or users of the live one exist there). */
+  restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean }): Promise<RestoreOutcome>;
   /** Row counts and checksums of a database, compared against a manifest by verify. */
   fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]>;
   /** Verifies a backup without touching live data; used instead of the core's restore-to-scratch when present. */

@@ -12,7 +12,7 @@ import { coerceArguments, connectClient, inProcessClient } from './client.js';
 import { createMcpServer, parseRole, resolveRole } from './server.js';
 import { ROLE_OPERATIONS, annotationsFor } from './tool-base.js';
 import { TOOLS } from './tools/index.js';
-import { readTokenFile, serveHttp, serveStdio, stderrLog } from './transports.js';
+import { ensureTokenFile, readTokenFile, serveHttp, serveStdio, stderrLog } from './transports.js';
 import { installUpstream, parseTarget, resolveUpstream, startUpstreams, type UpstreamProcess } from './upstream.js';
 import { UPSTREAMS, parseUpstreams } from './upstreams/index.js';
 import { loadConfig } from '../core/config.js';
@@ -30,6 +30,9 @@ async function upstreamsFor(opts: { with?: string[]; target?: string[]; allowWri
 async function closeAll(running: UpstreamProcess[] | undefined): Promise<void> {
   await Promise.all((running ?? []).map((u) => u.close()));
 }
+import { homePaths } from '../core/home.js';
+
+const defaultTokenFile = (): string => homePaths.mcpToken();
 
 const DEFAULT_HTTP_PORT = 8765;
 
@@ -88,16 +91,19 @@ export function registerMcpCommands(program: Command): void {
         process.exit(0);
       }
       if (opts.transport !== 'http') throw new UsageError(`Unknown transport "${opts.transport}".`, 'USAGE', 'Use --transport stdio or --transport http.');
-      const token = await tokenFrom(opts.tokenFile);
+      // HTTP always takes a bearer token: the given file, else one made under PORTUNIX_HOME on first serve
+      const tokenFile = opts.tokenFile ?? defaultTokenFile();
+      const { token, created } = opts.tokenFile ? { token: (await tokenFrom(opts.tokenFile))!, created: false } : await ensureTokenFile(tokenFile);
+      log(`bearer token ${created ? 'created in' : 'read from'} ${tokenFile} (clients send "Authorization: Bearer <token>"; \`portunix-db mcp config <client> --url URL\` adds it)`);
       const handle = await serveHttp({
         host: opts.host,
         port: parsePort(opts.port),
-        ...(token ? { token } : {}),
+        token,
         ...(opts.allowedHost ? { allowedHosts: opts.allowedHost } : {}),
         createServer: () => createMcpServer({ role, log, ...(upstreams ? { upstreams } : {}) }).server,
         log,
       });
-      log(`role ${role}; listening on ${handle.url}${token ? ' (bearer token required)' : ''}`);
+      log(`role ${role}; listening on ${handle.url} (bearer token required)`);
       const sig = await untilSignal();
       log(`${sig}: shutting down`);
       await handle.close();
@@ -214,11 +220,14 @@ export function registerMcpCommands(program: Command): void {
     .option('--file <file>', 'config file to use instead of the client\'s default')
     .option('--allow-write', 'register the server with --allow-write')
     .option('--role <role>', 'register the server with this role')
+    .option('--url <url>', 'register a running HTTP server (`mcp serve --transport http`) instead of stdio; its bearer token goes in the snippet')
+    .option('--token-file <file>', `with --url: the server's token file (default: ${'<PORTUNIX_HOME>'}/mcp-http.token)`)
     .option('--json', 'print one JSON document')
-    .action(async (clientName: string, opts: { write?: boolean; file?: string; allowWrite?: boolean; role?: string }, cmd: Command) => {
+    .action(async (clientName: string, opts: { write?: boolean; file?: string; allowWrite?: boolean; role?: string; url?: string; tokenFile?: string }, cmd: Command) => {
       const client = parseClient(clientName);
       if (opts.role) parseRole(opts.role);
-      const plan = planClientConfig(client, { ...(opts.allowWrite ? { allowWrite: true } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.file ? { file: opts.file } : {}) });
+      const http = opts.url ? { url: opts.url, token: await readTokenFile(opts.tokenFile ?? defaultTokenFile()) } : undefined;
+      const plan = planClientConfig(client, { ...(opts.allowWrite ? { allowWrite: true } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.file ? { file: opts.file } : {}), ...(http ? { http } : {}) });
       const written = opts.write ? await writeClientConfig(plan) : undefined;
       if (wantsJson(cmd)) return out(JSON.stringify({ client, file: plan.file, snippet: plan.snippet, ...(plan.command ? { command: plan.command } : {}), ...(written ? { written } : {}) }));
       const lines: string[] = [];

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { testServer } from '../servers/cache.js';
+import { resignManifest } from '../helpers/backup.js';
 
 interface Row {
   label: string;
@@ -453,7 +454,7 @@ for (const row of ROWS) describe(row.label, { timeout: 20 * 60_000 }, () => {
       // 1. truncated; the manifest still describes the original: the checksum catches it
       const truncated = join(dir, 'truncated.rdb');
       await writeFile(truncated, original.subarray(0, Math.floor(original.length / 2)));
-      await writeFile(`${truncated}.manifest.json`, JSON.stringify({ ...manifest, file: 'truncated.rdb' }));
+      await writeFile(`${truncated}.manifest.json`, JSON.stringify(manifest));
       const r1 = await runCli(['restore', truncated, '--force', '--json'], opts);
       assert.notEqual(r1.code, 0);
       assert.equal(errorOf(r1).code, 'BACKUP_CORRUPT');
@@ -464,6 +465,7 @@ for (const row of ROWS) describe(row.label, { timeout: 20 * 60_000 }, () => {
       await writeFile(damaged, bytes);
       const sha = createHash('sha256').update(bytes).digest('hex');
       await writeFile(`${damaged}.manifest.json`, JSON.stringify({ ...manifest, file: 'damaged.rdb', size_bytes: bytes.length, sha256: sha }));
+      await resignManifest(home, damaged); // passes the HMAC: the engine's own check must catch it
       const r2 = await runCli(['restore', damaged, '--force', '--json'], opts);
       assert.notEqual(r2.code, 0);
       assert.equal(errorOf(r2).code, 'BACKUP_CORRUPT', r2.stdout);
@@ -473,6 +475,7 @@ for (const row of ROWS) describe(row.label, { timeout: 20 * 60_000 }, () => {
       await copyFile(`${file}.manifest.json`, notRdb);
       const text = await readFile(notRdb);
       await writeFile(`${notRdb}.manifest.json`, JSON.stringify({ ...manifest, file: 'not.rdb', size_bytes: text.length, sha256: createHash('sha256').update(text).digest('hex') }));
+      await resignManifest(home, notRdb);
       const r3 = await runCli(['restore', notRdb, '--force', '--json'], opts);
       assert.equal(errorOf(r3).code, 'BACKUP_CORRUPT', r3.stdout);
 

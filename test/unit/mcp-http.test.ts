@@ -55,6 +55,13 @@ test('HTTP: the SDK client with the token lists tools and calls one', async () =
   await client.close();
 });
 
+test('HTTP: loopback without a token is refused too (every local user can reach 127.0.0.1)', async () => {
+  await assert.rejects(
+    serveHttp({ host: '127.0.0.1', port: 0, createServer: () => createMcpServer({ role: 'reader', core: fakeCore(), log: () => undefined }).server, log: () => undefined }),
+    /without a bearer token: every local user/,
+  );
+});
+
 test('HTTP: binding to a non-loopback address without a token is refused', async () => {
   await assert.rejects(
     serveHttp({ host: '0.0.0.0', port: 0, createServer: () => createMcpServer({ role: 'reader', core: fakeCore(), log: () => undefined }).server, log: () => undefined }),

@@ -241,6 +241,13 @@ test('db_performance: enable_statements needs a writable server', async () => {
   assert.equal(r.isError, true);
   assert.match(text(r), /--allow-write/);
   assert.equal(core.calls.filter((c) => c.op === 'enableStatements').length, 0);
+  // an operator may write but not change server configuration
+  const operator = await connect('operator', core);
+  const o = await call(operator, 'db_performance', { type: 'postgresql', enable_statements: true });
+  assert.equal(o.isError, true);
+  assert.match(text(o), /FORBIDDEN.*admin role/);
+  assert.equal(core.calls.filter((c) => c.op === 'enableStatements').length, 0);
+  await operator.close();
   const plain = await call(reader, 'db_performance', { type: 'postgresql' });
   assert.equal(plain.isError, undefined, text(plain));
   assert.match(text(plain), /cache_hit_ratio: 0\.99/);

@@ -125,6 +125,7 @@ export function registerLifecycle(program: Command): void {
           const out = [table(rows.map((r) => ({ engine: r.engine, instance: r.instance, state: r.state, version: r.full_version ?? r.version, port: r.port, pid: r.pid, uptime: duration(r.uptime_seconds), data_dir: r.data_dir })))];
           for (const r of rows) {
             if (r.notice?.message) out.push(`notice: ${r.engine}/${r.instance}: ${r.notice.message}`);
+            if (r.state === 'invalid') out.push(`\n${r.engine}/${r.instance}: its config entry is invalid (${r.problem}); correct it in the config file. The other instances work as usual.`);
             if (r.state === 'crashed') out.push(`\n${r.engine}/${r.instance} crashed. Last log lines:\n${(r.log_tail ?? []).map((l) => '  ' + l).join('\n')}\nStart it again with: portunix-db start ${r.engine}${r.instance === 'main' ? '' : ` --instance ${r.instance}`}`);
             if (r.details) out.push(`${r.engine}/${r.instance}:\n${keyValues(r.details)}`);
           }

@@ -40,7 +40,7 @@ export function createMysqlFamilyEngine(id: FlavourId): Engine {
     install: installOps(flavour),
     unsupported: {
       embeddedStatus: `${flavour.displayName} is a server; use \`portunix-db status ${id}\`.`,
-      verifyBackup: `${flavour.displayName} backups are verified by restoring into a scratch database and comparing row counts and CHECKSUM TABLE values.`,
+      verifyBackup: `${flavour.displayName} backups are verified by restoring into a scratch server (never the live one) and comparing row counts and CHECKSUM TABLE values.`,
     },
     initialize: (ctx) => instance.initialize(ctx, flavour),
     launchSpec: (ctx) => instance.launchSpec(ctx, flavour),
