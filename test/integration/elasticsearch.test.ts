@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { resignManifest } from '../helpers/backup.js';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { call, fails, freePort, ok, stdioClient } from '../helpers/mcp.js';
 import { testServer } from '../servers/cache.js';
@@ -229,6 +230,11 @@ describe(`Elasticsearch ${es?.version ?? '8'} (Maven integ-test distribution) th
     m.sha256 = createHash('sha256').update(readFileSync(tampered)).digest('hex');
     m.file = 'tampered.snapshot.tar.gz';
     writeFileSync(`${tampered}.manifest.json`, JSON.stringify(m));
+    // an edited manifest fails its HMAC first...
+    const unsigned = await runCli(['restore', tampered, '--force', '--json'], { home, env });
+    assert.equal(unsigned.json.error.code, 'BACKUP_TAMPERED', unsigned.stdout);
+    // ...and one re-signed with the home's key (a key holder's edit) still meets the engine's own check
+    await resignManifest(home, tampered);
     await cli(['restore', backupFile, '--force']);
     const before = await count('shop');
     const r2 = await runCli(['restore', tampered, '--force', '--json'], { home, env });

@@ -189,7 +189,7 @@ describe('secret store: the OS keychain (Secret Service over a private D-Bus ses
     assert.equal(search.status, 0, search.stderr);
     // secret-tool prints the label and secret on stdout, the attributes on stderr
     const listing = search.stdout + search.stderr;
-    assert.deepEqual(listing.split('\n').filter((l) => l.startsWith('attribute.username = ')), [`attribute.username = ${account('main')}`], `one item, no probe left behind:\n${listing}`);
+    assert.deepEqual(listing.split('\n').filter((l) => l.startsWith('attribute.username = ')).sort(), [`attribute.username = ${account('main')}`, `attribute.username = ${account('main').replace(/\/admin$/, '/readonly')}`].sort(), `the admin and the read-only account, no probe left behind:\n${listing}`);
     assert.match(listing, new RegExp(`^secret = ${password}$`, 'm'));
 
     // the file store was never used

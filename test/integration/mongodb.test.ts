@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MongoClient } from 'mongodb';
+import { resignManifest } from '../helpers/backup.js';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/mcp.js';
 import { testServer } from '../servers/cache.js';
@@ -164,7 +165,7 @@ describe(`mongodb engine on the FerretDB stand-in (${server?.standIn ?? 'not pro
     assert.ok(b.json.manifest.notes.some((n: string) => /no oplog/.test(n)));
     const v = (await cli(['backup', 'verify', file])).json;
     assert.equal(v.ok, true, JSON.stringify(v.problems));
-    assert.match(v.method, /scratch database shop_verify_/);
+    assert.match(v.method, /scratch MongoDB server \(not the live one\)/);
     assert.ok(v.tables.every((t: any) => t.checksum_match === true));
     assert.ok(!(await client.db('admin').admin().listDatabases()).databases.some((d) => /_verify_/.test(d.name)), 'the scratch database is dropped');
 
@@ -196,7 +197,7 @@ describe(`mongodb engine on the FerretDB stand-in (${server?.standIn ?? 'not pro
       const mid = Math.floor(bytes.length / 2);
       bytes[mid] = bytes[mid]! ^ 0xff;
       await writeFile(flipped, bytes);
-      await writeFile(`${flipped}.manifest.json`, JSON.stringify({ ...manifest, file: 'flipped.bson.gz' }));
+      await writeFile(`${flipped}.manifest.json`, JSON.stringify(manifest)); // the signed manifest, unchanged
       const r1 = await runCli(['restore', flipped, '--target', 'victim', '--json'], opts);
       assert.equal(errorOf(r1).code, 'BACKUP_CORRUPT', r1.stdout);
       // 2. cut short when it was written (the manifest matches the bad bytes): the engine's own check refuses it
@@ -204,6 +205,9 @@ describe(`mongodb engine on the FerretDB stand-in (${server?.standIn ?? 'not pro
       const short = original.subarray(0, original.length - 30);
       await writeFile(cut, short);
       await writeFile(`${cut}.manifest.json`, JSON.stringify({ ...manifest, file: 'cut.bson.gz', size_bytes: short.length, sha256: createHash('sha256').update(short).digest('hex') }));
+      // an edited manifest fails its HMAC; re-signed with the home's key (as when the file was cut short before it was signed) it meets the engine's own check
+      assert.equal(errorOf(await runCli(['restore', cut, '--target', 'victim', '--json'], opts)).code, 'BACKUP_TAMPERED');
+      await resignManifest(opts.home, cut);
       const r2 = await runCli(['restore', cut, '--target', 'victim', '--json'], opts);
       assert.equal(errorOf(r2).code, 'BACKUP_CORRUPT', r2.stdout);
       assert.match(errorOf(r2).hint ?? '', /Nothing was changed/);
