@@ -15,6 +15,7 @@ import { versionNotice, type VersionNotice } from '../versions.js';
 import { audit } from '../audit.js';
 import { getSecretStore, secretKey } from '../secrets.js';
 import { closest } from '../did-you-mean.js';
+import { hasPublicCert, publicCertPath } from '../tls.js';
 import { LOCAL_SOURCE_IDS, parseEngineId, parseSourceId, type EngineId, type SourceId } from '../../engines/ids.js';
 import { loadEngine } from '../../engines/registry.js';
 import { has, need } from '../../engines/need.js';
@@ -368,7 +369,11 @@ export async function uninstall(options: Target & { keepData?: boolean; version?
   return { engine: ctx.engine, instance: ctx.name, removed, kept };
 }
 
-export async function connectionUrl(target: Target & { database?: string; showPassword?: boolean }): Promise<{ url: string; password_shown: boolean }> {
+/**
+ * The URL, the CA certificate clients must trust (the instance's own, when it has TLS; null
+ * without) and a command line of the engine's usual client that works with both.
+ */
+export async function connectionUrl(target: Target & { database?: string; showPassword?: boolean }): Promise<{ url: string; password_shown: boolean; ca_cert: string | null; client_command: string | null }> {
   const { engine, ctx } = await openInstance(target);
   // no stored password gives a URL without one; a secret store that cannot answer is an error, not an empty password
   const password = await ctx.adminPassword().catch((err: unknown) => {
@@ -376,5 +381,7 @@ export async function connectionUrl(target: Target & { database?: string; showPa
     return '';
   });
   const url = need(engine, 'connectionUrl')(ctx, { ...(target.database ? { database: target.database } : {}), showPassword: !!target.showPassword, password });
-  return { url, password_shown: !!target.showPassword };
+  const ca = hasPublicCert(ctx) ? publicCertPath(ctx) : undefined;
+  const client = engine.clientCommand?.(ctx, { url, ...(ca ? { ca } : {}) });
+  return { url, password_shown: !!target.showPassword, ca_cert: ca ?? null, client_command: client ?? null };
 }
