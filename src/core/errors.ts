@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'QUERY_FAILED'
   | 'TIMEOUT'
   | 'SECRET_STORE'
+  | 'NEEDS_ROOT'
   | 'FORBIDDEN'
   | 'INTERNAL';
 

@@ -8,14 +8,14 @@ import { detectHost } from '../install/host.js';
 import { executePlan } from '../install/execute.js';
 import { npmResolver } from '../install/npm-resolver.js';
 import { inspectLocal, localPlan, type LocalRequest } from '../install/local.js';
-import type { ArtifactResolver, HostPlatform, InstallPlan, PlanStep } from '../install/plan.js';
+import { describeStep, type ArtifactResolver, type HostPlatform, type InstallPlan, type PlanStep } from '../install/plan.js';
 import { chownRecursive, ensureTraversable, SERVICE_USER, serviceUser } from '../process/service-user.js';
 import { portInUse, processStatus, startServer, stopServer, type ProcessState } from '../process/supervisor.js';
 import { versionNotice, type VersionNotice } from '../versions.js';
 import { audit } from '../audit.js';
 import { getSecretStore, secretKey } from '../secrets.js';
 import { closest } from '../did-you-mean.js';
-import { hasPublicCert, publicCertPath } from '../tls.js';
+import { findProgram, hasPublicCert, publicCertPath } from '../tls.js';
 import { LOCAL_SOURCE_IDS, parseEngineId, parseSourceId, type EngineId, type SourceId } from '../../engines/ids.js';
 import { loadEngine } from '../../engines/registry.js';
 import { has, need } from '../../engines/need.js';
@@ -122,6 +122,38 @@ function localVersionLine(engine: Engine, fullVersion: string, requested: string
   return line;
 }
 
+function needsRoot(step: PlanStep): boolean {
+  return (step.kind === 'command' || step.kind === 'write-file') && step.sudo === true;
+}
+
+/**
+ * An ordinary user cannot run a plan's package steps (sudo). When the system already has the
+ * server binaries of this version (the packages were installed by root), the install uses them
+ * and runs no package step; without them and without sudo on PATH it says plainly that root is
+ * needed and what root has to run.
+ */
+async function withoutRoot(engine: Engine, plan: InstallPlan, host: HostPlatform, dryRun: boolean): Promise<InstallPlan> {
+  if (plan.manualOnly || !plan.steps.some(needsRoot)) return plan;
+  const detected = await engine.install.detect?.(plan.version, host);
+  if (detected) {
+    return {
+      ...plan,
+      source: detected.source,
+      steps: [],
+      binDir: detected.binDir,
+      ...(detected.libDir ? { libDir: detected.libDir } : {}),
+      notes: [...plan.notes, `Uses the ${engine.info.displayName} ${plan.version} server already installed in ${detected.binDir}: installing packages needs root, and this install runs as an ordinary user.`],
+    };
+  }
+  if (findProgram('sudo')) return plan;
+  const asRoot = plan.steps.filter(needsRoot).map((s) => describeStep({ ...s, sudo: false } as PlanStep));
+  const why = `Installing ${engine.info.displayName} ${plan.version} via ${plan.source} needs root (it installs system packages), this install runs as an ordinary user, and sudo is not installed.`;
+  const hint = `As root, run:\n  ${asRoot.join('\n  ')}\nthen run this install again as yourself: it uses the installed server. Without root, install from a server tree you have: --archive FILE --sha256 HASH or --bin-dir DIR.`;
+  // a dry run still shows the plan, with what root has to do
+  if (dryRun) return { ...plan, notes: [...plan.notes, `${why} ${hint.replace(/\n\s*/g, ' ')}`] };
+  throw new DbError(why, 'NEEDS_ROOT', hint);
+}
+
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const progress = options.progress ?? silentProgress;
   const engineId = parseEngineId(options.type);
@@ -146,9 +178,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const port = existing?.config.port ?? (options.dryRun ? options.port ?? engine.info.defaultPort : await choosePort(engine, options.port, taken));
   const runAs = host.isRoot && engine.info.kind === 'server' ? SERVICE_USER : undefined;
 
-  const plan = found
+  const planned = found
     ? localPlan(engine, found, version, host)
     : await engine.install.plan({ engine: engineId, version, source, instance: name, ...(port !== undefined ? { port } : {}), dataDir, ...(runAs ? { serviceUser: runAs } : {}) }, host, options.resolver ?? npmResolver);
+  const plan = host.isRoot ? planned : await withoutRoot(engine, planned, host, !!options.dryRun);
   const steps: PlanStep[] = [...plan.steps];
   if (runAs && !plan.manualOnly && has(engine, 'initialize')) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
   // engines whose lifecycle is not managed yet (install plans only) stop after the packages
