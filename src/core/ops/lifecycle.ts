@@ -183,9 +183,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     : await engine.install.plan({ engine: engineId, version, source, instance: name, ...(port !== undefined ? { port } : {}), dataDir, ...(runAs ? { serviceUser: runAs } : {}) }, host, options.resolver ?? npmResolver);
   const plan = host.isRoot ? planned : await withoutRoot(engine, planned, host, !!options.dryRun);
   const steps: PlanStep[] = [...plan.steps];
-  if (runAs && !plan.manualOnly && has(engine, 'initialize')) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
+  const managed = !plan.manualOnly && !plan.selfRunning && has(engine, 'initialize');
+  if (runAs && managed) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
   // engines whose lifecycle is not managed yet (install plans only) stop after the packages
-  if (!plan.manualOnly && has(engine, 'initialize')) {
+  if (managed) {
     steps.push({ kind: 'init-instance', description: `Initialise instance ${engineId}/${name}`, engine: engineId, instance: name, dataDir, ...(port !== undefined ? { port } : {}), ...(runAs ? { runAs } : {}) });
   }
   const fullPlan: InstallPlan = { ...plan, steps };
