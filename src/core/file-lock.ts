@@ -1,9 +1,18 @@
-import { open, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DbError } from './errors.js';
 
 const STALE_MS = 30_000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** An exclusive-create lock file; a lock older than STALE_MS is taken over (its holder died). */
 export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
@@ -18,7 +27,11 @@ export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>, ti
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const info = await stat(lockFile).catch(() => undefined);
-      if (info && Date.now() - info.mtimeMs > STALE_MS) {
+      const holder = Number(await readFile(lockFile, 'utf8').catch(() => ''));
+      // a holder that is gone leaves a stale lock at once; a live one keeps it however long it takes
+      const holderGone = Number.isInteger(holder) && holder > 0 && !pidAlive(holder);
+      const holderUnknown = !(Number.isInteger(holder) && holder > 0);
+      if (info && (holderGone || (holderUnknown && Date.now() - info.mtimeMs > STALE_MS))) {
         await rm(lockFile, { force: true });
         continue;
       }

@@ -17,5 +17,7 @@ export const homePaths = {
   backups: (engine: EngineId, name: string) => join(toolHome(), 'backups', engine, name),
   secrets: () => join(toolHome(), 'secrets'),
   audit: () => join(toolHome(), 'audit.log'),
+  /** The bearer token HTTP MCP serving makes on first use when no --token-file is given. */
+  mcpToken: () => join(toolHome(), 'mcp-http.token'),
   state: () => join(toolHome(), 'state'),
 };

@@ -1,3 +1,5 @@
+import { DbError } from './errors.js';
+
 /**
  * Bounded results: a cap on items and on bytes. A cut result says it is cut and gives the
  * cursor for the next page. Cursors are opaque (base64 offsets) so they can change later.
@@ -21,7 +23,7 @@ export function decodeCursor(cursor: string | undefined): number {
   if (!cursor) return 0;
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const m = /^o:(\d+)$/.exec(text);
-  if (!m) throw Object.assign(new Error(`Invalid cursor "${cursor}"; pass the next_cursor value from the previous page.`), { code: 'USAGE' });
+  if (!m) throw new DbError(`Invalid cursor "${cursor.slice(0, 200)}".`, 'USAGE', 'Pass the next_cursor value from the previous page, or leave cursor out for the first page.');
   return Number(m[1]);
 }
 

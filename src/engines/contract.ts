@@ -292,6 +292,63 @@ export interface VacuumOutcome {
   details?: Record<string, unknown>;
 }
 
+// ---------- read-only access (queries for AI assistants) ----------
+
+/** The account `readonlyAccount` provisions; the core generates the password and keeps it in the secret store. */
+export interface ReadonlyAccountSpec {
+  user: string;
+  password: string;
+  /** Statement time limit the server enforces for this account where it can (statement_timeout, max_statement_time). */
+  statementTimeoutMs: number;
+}
+
+export interface ReadonlyAccountOutcome {
+  user: string;
+  created: boolean;
+  /** What the server now enforces for this account, for humans (no secrets): "pg_read_all_data", "default_transaction_read_only=on"... */
+  enforcement: string[];
+}
+
+/** Credentials the query path connects with. Absent only for engines without accounts (SQLite opens files read-only). */
+export interface QueryAccount {
+  user: string;
+  password: string;
+}
+
+export interface QueryRequest {
+  /** Database (keyspace number for Redis, registered name for SQLite); the engine's default when absent. */
+  database?: string;
+  /** SQL for SQL engines, one command line for Redis (`HGETALL user:1`). Passed to the server as is: the account, not a parser, makes it read-only. */
+  text: string;
+  account?: QueryAccount;
+  maxRows: number;
+  timeoutMs: number;
+}
+
+export interface QueryResult {
+  columns: string[];
+  rows: unknown[][];
+  /** True when the server returned more rows than maxRows (the rest were dropped). */
+  truncated: boolean;
+  /** Statement tag where the engine has one ("SELECT 3"). */
+  command?: string;
+}
+
+/** The upstream MCP servers portunix-db can wrap. */
+export type UpstreamId = 'dbhub' | 'mongodb' | 'elasticsearch';
+
+/**
+ * How an upstream MCP server reaches one instance under an account. `settings` are the upstream's
+ * own names (the upstream module knows where each goes; secrets never go to argv):
+ *  - dbhub: a [[sources]] entry: `dsn` (with the password), `sslmode`, `sslrootcert`;
+ *  - mongodb (mongodb-mcp-server): `MDB_MCP_CONNECTION_STRING`;
+ *  - elasticsearch (@elastic/mcp-server-elasticsearch): `ES_URL`, `ES_USERNAME`, `ES_PASSWORD` or `ES_API_KEY`, `ES_CA_CERT`.
+ */
+export interface UpstreamConnection {
+  upstream: UpstreamId;
+  settings: Record<string, string>;
+}
+
 // ---------- operations ----------
 
 /**
@@ -367,7 +424,8 @@ export interface EngineOps {
 
   // backup
   backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome>;
-  restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }): Promise<RestoreOutcome>;
+  /** `scratch`: the target is a throw-away server made for verification (no roles or users of the live one exist there). */
+  restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean }): Promise<RestoreOutcome>;
   /** Row counts and checksums of a database, compared against a manifest by verify. */
   fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]>;
   /** Verifies a backup without touching live data; used instead of the core's restore-to-scratch when present. */
@@ -382,6 +440,21 @@ export interface EngineOps {
   vacuum(ctx: InstanceContext, options: { database: string; table?: string; full: boolean; analyze: boolean }): Promise<VacuumOutcome>;
   /** Named maintenance beyond vacuum (`vacuum --task`): TimescaleDB's "compress" and "run-job". Unknown tasks are USAGE errors naming the known ones. */
   maintenanceTask(ctx: InstanceContext, options: { database: string; task: string; table?: string; job?: number }): Promise<VacuumOutcome>;
+
+  // read-only access
+  /**
+   * Creates or updates (idempotently) the least-privilege read-only account the server itself
+   * enforces: a query under it that tries to write, read server files or run programs is refused
+   * by the database. PostgreSQL: pg_read_all_data, default_transaction_read_only, timeouts;
+   * MySQL family: SELECT and SHOW VIEW; Redis: ACL +@read -@dangerous; MongoDB: the `read` role;
+   * Elasticsearch: a read-only role; InfluxDB: a READ authorization. Engines without accounts
+   * (SQLite) lack it and enforce read-only in `query` itself.
+   */
+  readonlyAccount(ctx: InstanceContext, spec: ReadonlyAccountSpec): Promise<ReadonlyAccountOutcome>;
+  /** Runs one read-only query under `account` (which must be the read-only one), bounded by rows and time. */
+  query(ctx: InstanceContext, request: QueryRequest): Promise<QueryResult>;
+  /** What an upstream MCP server needs to reach this instance as `account` (see UpstreamConnection); without an account, as the admin (only for `--allow-write` admin servers). */
+  upstreamConnection(ctx: InstanceContext, options: { upstream: UpstreamId; account?: QueryAccount; database?: string }): Promise<UpstreamConnection>;
 
   /** Quotes an identifier by the engine's rules; throws INVALID_IDENTIFIER when it is not acceptable. */
   validateIdentifier(kind: 'database' | 'table' | 'user' | 'schema', name: string): string;

@@ -42,7 +42,7 @@ export function isEngineId(value: string): value is EngineId {
 export function parseEngineId(value: string): EngineId {
   const lower = value.trim().toLowerCase();
   if (isEngineId(lower)) return lower;
-  const alias = ALIASES[lower];
+  const alias = Object.hasOwn(ALIASES, lower) ? ALIASES[lower] : undefined;
   if (alias) return alias;
   const guess = closest(lower, [...ENGINE_IDS, ...Object.keys(ALIASES)]);
   const suggestion = guess ? ` Did you mean "${ALIASES[guess] ?? guess}"?` : '';

@@ -37,6 +37,9 @@ const OPERATION_WORDS: Record<Operation, string> = {
   configSet: 'configuration',
   vacuum: 'maintenance',
   maintenanceTask: 'maintenance tasks (`vacuum --task`); plain `vacuum` runs its maintenance',
+  readonlyAccount: 'read-only accounts',
+  query: 'queries',
+  upstreamConnection: 'upstream MCP servers',
   validateIdentifier: 'identifiers',
 };
 

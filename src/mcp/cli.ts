@@ -12,7 +12,27 @@ import { coerceArguments, connectClient, inProcessClient } from './client.js';
 import { createMcpServer, parseRole, resolveRole } from './server.js';
 import { ROLE_OPERATIONS, annotationsFor } from './tool-base.js';
 import { TOOLS } from './tools/index.js';
-import { readTokenFile, serveHttp, serveStdio, stderrLog } from './transports.js';
+import { ensureTokenFile, readTokenFile, serveHttp, serveStdio, stderrLog } from './transports.js';
+import { installUpstream, parseTarget, resolveUpstream, startUpstreams, type UpstreamProcess } from './upstream.js';
+import { UPSTREAMS, parseUpstreams } from './upstreams/index.js';
+import { loadConfig } from '../core/config.js';
+import type { Role } from './tool-base.js';
+
+/** --with and --target, else config mcp.with / mcp.targets; starts the upstreams (failures are reported, not fatal). */
+async function upstreamsFor(opts: { with?: string[]; target?: string[]; allowWrite?: boolean }, role: Role, log: (m: string) => void): Promise<Awaited<ReturnType<typeof startUpstreams>> | undefined> {
+  const config = await loadConfig();
+  const defs = parseUpstreams(opts.with ?? config.mcp?.with ?? []);
+  if (!defs.length) return undefined;
+  const targets = (opts.target ?? config.mcp?.targets ?? []).map(parseTarget);
+  return startUpstreams(defs, { role, readWrite: !!opts.allowWrite && role === 'admin', targets, log });
+}
+
+async function closeAll(running: UpstreamProcess[] | undefined): Promise<void> {
+  await Promise.all((running ?? []).map((u) => u.close()));
+}
+import { homePaths } from '../core/home.js';
+
+const defaultTokenFile = (): string => homePaths.mcpToken();
 
 const DEFAULT_HTTP_PORT = 8765;
 
@@ -57,30 +77,69 @@ export function registerMcpCommands(program: Command): void {
     .option('--role <role>', 'reader (read-only), operator (+ backup, vacuum) or admin (+ restore)')
     .option('--token-file <file>', 'HTTP: require "Authorization: Bearer <token>" with the token in this file (mode 600)')
     .option('--allowed-host <name...>', 'HTTP: extra Host names to accept (DNS rebinding protection)')
-    .action(async (opts: { transport: string; host: string; port: string; allowWrite?: boolean; role?: string; tokenFile?: string; allowedHost?: string[] }) => {
+    .option('--with <upstreams...>', `also serve upstream MCP servers' tools: ${Object.keys(UPSTREAMS).join(', ')} (comma-separated)`)
+    .option('--target <engine/instance/database...>', 'instances (and databases) the upstreams serve; default every running instance')
+    .action(async (opts: { transport: string; host: string; port: string; allowWrite?: boolean; role?: string; tokenFile?: string; allowedHost?: string[]; with?: string[]; target?: string[] }) => {
       const role = await resolveRole(opts);
       const log = stderrLog;
+      const upstreams = await upstreamsFor(opts, role, log);
       if (opts.transport === 'stdio') {
-        const { server, tools } = createMcpServer({ role, log });
-        log(`role ${role}: ${tools.length} tools (${ROLE_OPERATIONS[role].join(', ')})`);
+        const { server, tools } = createMcpServer({ role, log, ...(upstreams ? { upstreams } : {}) });
+        log(`role ${role}: ${tools.length} tools (${ROLE_OPERATIONS[role].join(', ')})${upstreams ? ` + ${upstreams.running.reduce((n, u) => n + u.tools.length, 0)} upstream tools` : ''}`);
         await serveStdio(server, log);
+        await closeAll(upstreams?.running);
         process.exit(0);
       }
       if (opts.transport !== 'http') throw new UsageError(`Unknown transport "${opts.transport}".`, 'USAGE', 'Use --transport stdio or --transport http.');
-      const token = await tokenFrom(opts.tokenFile);
+      // HTTP always takes a bearer token: the given file, else one made under PORTUNIX_HOME on first serve
+      const tokenFile = opts.tokenFile ?? defaultTokenFile();
+      const { token, created } = opts.tokenFile ? { token: (await tokenFrom(opts.tokenFile))!, created: false } : await ensureTokenFile(tokenFile);
+      log(`bearer token ${created ? 'created in' : 'read from'} ${tokenFile} (clients send "Authorization: Bearer <token>"; \`portunix-db mcp config <client> --url URL\` adds it)`);
       const handle = await serveHttp({
         host: opts.host,
         port: parsePort(opts.port),
-        ...(token ? { token } : {}),
+        token,
         ...(opts.allowedHost ? { allowedHosts: opts.allowedHost } : {}),
-        createServer: () => createMcpServer({ role, log }).server,
+        createServer: () => createMcpServer({ role, log, ...(upstreams ? { upstreams } : {}) }).server,
         log,
       });
-      log(`role ${role}; listening on ${handle.url}${token ? ' (bearer token required)' : ''}`);
+      log(`role ${role}; listening on ${handle.url} (bearer token required)`);
       const sig = await untilSignal();
       log(`${sig}: shutting down`);
       await handle.close();
+      await closeAll(upstreams?.running);
       process.exit(0);
+    });
+
+  const upstream = mcp.command('upstream').description('Upstream MCP servers that `mcp serve --with` wraps (pinned npm versions in the tool cache)');
+  upstream
+    .command('list')
+    .description('The upstreams, their pinned versions, and whether they are installed')
+    .option('--json', 'print one JSON document')
+    .action(async (_o: unknown, cmd: Command) => {
+      const rows = await Promise.all(
+        Object.values(UPSTREAMS).map(async (d) => {
+          const r = await resolveUpstream(d).then(
+            (x) => ({ installed: true, node: x.node }),
+            (e: DbError) => ({ installed: false, hint: e.hint ?? e.message }),
+          );
+          return { id: d.id, package: d.package, version: d.version, prefix: `${d.prefix}_`, ...r };
+        }),
+      );
+      if (wantsJson(cmd)) return out(JSON.stringify({ upstreams: rows }));
+      out(rows.map((r) => `${r.id.padEnd(14)} ${`${r.package}@${r.version}`.padEnd(42)} ${r.installed ? 'installed' : `not installed: ${'hint' in r ? r.hint : ''}`}`).join('\n'));
+    });
+  upstream
+    .command('install')
+    .description('Install an upstream\'s pinned npm package (and a pinned Node.js when it needs a newer one) into the tool cache')
+    .argument('<upstream>', Object.keys(UPSTREAMS).join(' | '))
+    .addHelpText('after', '\nExample:\n  $ portunix-db mcp upstream install dbhub\n  $ portunix-db mcp serve --with dbhub --target postgresql/main/shop')
+    .option('--json', 'print one JSON document')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const [def] = parseUpstreams([id]);
+      const r = await installUpstream(def!, (m) => process.stderr.write(`  ${m}\n`));
+      if (wantsJson(cmd)) return out(JSON.stringify(r));
+      out(`Installed ${r.package}@${r.version} in ${r.dir}${r.node !== process.execPath ? `; it runs on ${r.node}` : ''}.`);
     });
 
   mcp
@@ -161,11 +220,14 @@ export function registerMcpCommands(program: Command): void {
     .option('--file <file>', 'config file to use instead of the client\'s default')
     .option('--allow-write', 'register the server with --allow-write')
     .option('--role <role>', 'register the server with this role')
+    .option('--url <url>', 'register a running HTTP server (`mcp serve --transport http`) instead of stdio; its bearer token goes in the snippet')
+    .option('--token-file <file>', `with --url: the server's token file (default: ${'<PORTUNIX_HOME>'}/mcp-http.token)`)
     .option('--json', 'print one JSON document')
-    .action(async (clientName: string, opts: { write?: boolean; file?: string; allowWrite?: boolean; role?: string }, cmd: Command) => {
+    .action(async (clientName: string, opts: { write?: boolean; file?: string; allowWrite?: boolean; role?: string; url?: string; tokenFile?: string }, cmd: Command) => {
       const client = parseClient(clientName);
       if (opts.role) parseRole(opts.role);
-      const plan = planClientConfig(client, { ...(opts.allowWrite ? { allowWrite: true } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.file ? { file: opts.file } : {}) });
+      const http = opts.url ? { url: opts.url, token: await readTokenFile(opts.tokenFile ?? defaultTokenFile()) } : undefined;
+      const plan = planClientConfig(client, { ...(opts.allowWrite ? { allowWrite: true } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.file ? { file: opts.file } : {}), ...(http ? { http } : {}) });
       const written = opts.write ? await writeClientConfig(plan) : undefined;
       if (wantsJson(cmd)) return out(JSON.stringify({ client, file: plan.file, snippet: plan.snippet, ...(plan.command ? { command: plan.command } : {}), ...(written ? { written } : {}) }));
       const lines: string[] = [];

@@ -22,12 +22,10 @@ export function parseClient(value: string): McpClientId {
   throw new UsageError(`Unknown MCP client "${value}".${guess ? ` Did you mean "${guess}"?` : ''}`, 'USAGE', `Clients: ${CLIENTS.join(', ')}.`);
 }
 
-export interface ServerEntry {
-  type?: 'stdio';
-  command: string;
-  args: string[];
-  env?: Record<string, string>;
-}
+export type ServerEntry =
+  | { type?: 'stdio'; command: string; args: string[]; env?: Record<string, string> }
+  /** A running HTTP server; the bearer token travels in the header (the snippet is a secret: the written file stays 0600). */
+  | { type: 'http'; url: string; headers: { Authorization: string } };
 
 export interface ClientConfigPlan {
   client: McpClientId;
@@ -63,7 +61,21 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-export function planClientConfig(client: McpClientId, options: { allowWrite?: boolean; role?: string; file?: string; cwd?: string } = {}): ClientConfigPlan {
+export function planClientConfig(client: McpClientId, options: { allowWrite?: boolean; role?: string; file?: string; cwd?: string; http?: { url: string; token: string } } = {}): ClientConfigPlan {
+  if (options.http) {
+    if (client === 'claude-desktop') throw new UsageError('Claude Desktop registers local servers over stdio only.', 'USAGE', 'Drop --url to register the stdio server, or use claude-code, cursor or vscode for HTTP.');
+    const entry: ServerEntry = { type: 'http', url: options.http.url, headers: { Authorization: `Bearer ${options.http.token}` } };
+    const container = client === 'vscode' ? 'servers' : 'mcpServers';
+    return {
+      client,
+      file: options.file ? resolve(options.file) : configFileFor(client, options.cwd),
+      container,
+      name: ENTRY_NAME,
+      entry,
+      snippet: { [container]: { [ENTRY_NAME]: entry } },
+      ...(client === 'claude-code' ? { command: ['claude', 'mcp', 'add', '--transport', 'http', ENTRY_NAME, shellQuote(options.http.url), '--header', shellQuote(`Authorization: Bearer ${options.http.token}`)].join(' ') } : {}),
+    };
+  }
   const self = selfCommand();
   const script = self.args[0] ? [safeRealpath(self.args[0])] : [];
   const args = [...script, ...serveArgs(options)];
@@ -140,6 +152,8 @@ export async function writeClientConfig(plan: ClientConfigPlan): Promise<WriteOu
     backup = `${plan.file}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     await copyFile(plan.file, backup);
   }
+  // a snippet with a bearer token is a secret: owner-only, whatever the file was before
+  if (plan.entry.type === 'http') mode &= 0o700;
   const tmp = `${plan.file}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(next, null, 2) + '\n', { mode });
   await rename(tmp, plan.file);

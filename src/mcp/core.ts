@@ -8,6 +8,7 @@ import type * as Data from '../core/ops/data.js';
 import type * as Inspect from '../core/ops/inspect.js';
 import type * as Backup from '../core/ops/backup.js';
 import type * as Maintenance from '../core/ops/maintenance.js';
+import type * as Query from '../core/ops/query.js';
 
 export interface CoreOps {
   status: typeof Lifecycle.status;
@@ -25,6 +26,7 @@ export interface CoreOps {
   createBackup: typeof Backup.createBackup;
   restoreBackup: typeof Backup.restoreBackup;
   vacuum: typeof Maintenance.vacuum;
+  query: typeof Query.runQuery;
 }
 
 const lifecycle = () => import('../core/ops/lifecycle.js');
@@ -32,6 +34,7 @@ const data = () => import('../core/ops/data.js');
 const inspect = () => import('../core/ops/inspect.js');
 const backup = () => import('../core/ops/backup.js');
 const maintenance = () => import('../core/ops/maintenance.js');
+const query = () => import('../core/ops/query.js');
 
 export const realCore: CoreOps = {
   status: async (a) => (await lifecycle()).status(a),
@@ -49,4 +52,5 @@ export const realCore: CoreOps = {
   createBackup: async (a) => (await backup()).createBackup(a),
   restoreBackup: async (a) => (await backup()).restoreBackup(a),
   vacuum: async (a) => (await maintenance()).vacuum(a),
+  query: async (a) => (await query()).runQuery(a),
 };

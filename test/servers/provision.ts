@@ -9,6 +9,7 @@
 import { readdir, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { withFileLock } from '../../src/core/file-lock.js';
 import { cacheRoot, log, provisionedFile, readProvisioned, type ProvisionedServer, type TestServerModule } from './cache.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   const chosen = wanted.length ? all.filter((m) => wanted.includes(m.name)) : all;
   for (const w of wanted) if (!all.some((m) => m.name === w)) throw new Error(`no test server module named ${w}; known: ${all.map((m) => m.name).join(', ')}`);
   await mkdir(cacheRoot(), { recursive: true });
-  const results: Record<string, ProvisionedServer | { error: string }> = await readProvisioned();
+  const results: Record<string, ProvisionedServer | { error: string }> = {};
   let failed = 0;
   // two at a time: most time is spent in registry clients and compilers, and there are 2 cores
   const queue = [...chosen];
@@ -45,7 +46,14 @@ async function main(): Promise<void> {
         results[m.name] = { error: (err as Error).message.slice(0, 2000) };
         log(`${m.name}: FAILED after ${((Date.now() - started) / 1000).toFixed(1)} s: ${(err as Error).message}`);
       }
-      await writeFile(provisionedFile(), JSON.stringify(results, null, 2) + '\n');
+      // other provisioning runs may be writing too: merge into what is on disk now, under a lock
+      const entry = results[m.name]!;
+      const name = m.name;
+      await withFileLock(`${provisionedFile()}.lock`, async () => {
+        const latest = await readProvisioned();
+        latest[name] = entry;
+        await writeFile(provisionedFile(), JSON.stringify(latest, null, 2) + '\n');
+      }, 120_000);
     }
   };
   await Promise.all([worker(), worker()]);

@@ -36,6 +36,7 @@ export function fakeCore(overrides: Partial<CoreOps> = {}, tableCount = 5000): F
     }),
     restoreBackup: async (a) => ({ file: a.file, engine: 'postgresql', instance: 'main', target: a.target ?? 'app', actions: ['replaced database app'] }),
     vacuum: async (a) => ({ database: a.database, actions: ['VACUUM (ANALYZE) "app"'] }),
+    query: async (a) => ({ engine: 'postgresql', instance: 'main', ...(a.database ? { database: a.database } : {}), account: 'portunix_ro', columns: ['id', 'email'], rows: [[1, 'a@x.test'], [2, null]], row_count: 2, truncated: false, command: 'SELECT 2' }),
   };
   const merged = { ...base, ...overrides } as CoreOps;
   const out = { calls } as FakeCore;

@@ -49,10 +49,17 @@ test('HTTP: the SDK client with the token lists tools and calls one', async () =
   const client = new Client({ name: 't', version: '0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(handle.url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }));
   const { tools } = await client.listTools();
-  assert.equal(tools.length, 11);
+  assert.equal(tools.length, 12); // the read-only set: 11 inspection tools and db_query
   const r = await client.callTool({ name: 'db_status', arguments: {} });
   assert.equal((r.structuredContent as { instances: unknown[] }).instances.length, 2);
   await client.close();
+});
+
+test('HTTP: loopback without a token is refused too (every local user can reach 127.0.0.1)', async () => {
+  await assert.rejects(
+    serveHttp({ host: '127.0.0.1', port: 0, createServer: () => createMcpServer({ role: 'reader', core: fakeCore(), log: () => undefined }).server, log: () => undefined }),
+    /without a bearer token: every local user/,
+  );
 });
 
 test('HTTP: binding to a non-loopback address without a token is refused', async () => {

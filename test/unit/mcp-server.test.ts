@@ -11,7 +11,7 @@ import type { Role } from '../../src/mcp/tool-base.js';
 import type { CoreOps } from '../../src/mcp/core.js';
 import { fakeCore, notRunning, type FakeCore } from './mcp-fake-core.js';
 
-const READ_TOOLS = ['db_status', 'db_list', 'db_size', 'db_tables', 'db_connections', 'db_performance', 'db_backup_status', 'db_schema', 'db_table_info', 'db_indexes', 'db_constraints'];
+const READ_TOOLS = ['db_status', 'db_list', 'db_size', 'db_tables', 'db_connections', 'db_performance', 'db_backup_status', 'db_schema', 'db_table_info', 'db_indexes', 'db_constraints', 'db_query'];
 const WRITE_TOOLS = ['db_backup_create', 'db_restore', 'db_vacuum'];
 
 let home: string;
@@ -45,7 +45,7 @@ test('read-only (default role reader) lists exactly the read tools', async () =>
   await client.close();
 });
 
-test('--allow-write (admin) lists all 14 tools; operator lacks only db_restore', async () => {
+test('--allow-write (admin) lists all 15 tools; operator lacks only db_restore', async () => {
   const admin = await connect('admin');
   assert.deepEqual((await admin.listTools()).tools.map((t) => t.name).sort(), [...READ_TOOLS, ...WRITE_TOOLS].sort());
   const operator = await connect('operator');
@@ -241,6 +241,13 @@ test('db_performance: enable_statements needs a writable server', async () => {
   assert.equal(r.isError, true);
   assert.match(text(r), /--allow-write/);
   assert.equal(core.calls.filter((c) => c.op === 'enableStatements').length, 0);
+  // an operator may write but not change server configuration
+  const operator = await connect('operator', core);
+  const o = await call(operator, 'db_performance', { type: 'postgresql', enable_statements: true });
+  assert.equal(o.isError, true);
+  assert.match(text(o), /FORBIDDEN.*admin role/);
+  assert.equal(core.calls.filter((c) => c.op === 'enableStatements').length, 0);
+  await operator.close();
   const plain = await call(reader, 'db_performance', { type: 'postgresql' });
   assert.equal(plain.isError, undefined, text(plain));
   assert.match(text(plain), /cache_hit_ratio: 0\.99/);
@@ -297,6 +304,9 @@ test('a database given as a number (Redis keyspace 0) is accepted as its name; n
   assert.deepEqual((core.calls.at(-1)!.args as { database: string }).database, '0');
   await call(client, 'db_vacuum', { type: 'redis', database: 3 });
   assert.equal((core.calls.at(-1)!.args as { database: string }).database, '3');
+  const q = await call(client, 'db_query', { type: 'redis', database: 0, query: 'DBSIZE' });
+  assert.notEqual(q.isError, true, text(q));
+  assert.equal((core.calls.at(-1)!.args as { database: string }).database, '0');
   for (const bad of [-1, 1.5]) {
     const e = await call(client, 'db_tables', { type: 'redis', database: bad });
     assert.ok(e.isError, `database ${bad} is refused`);
@@ -304,5 +314,22 @@ test('a database given as a number (Redis keyspace 0) is accepted as its name; n
   const before = core.calls.length;
   assert.ok((await call(client, 'db_tables', { type: 'redis', database: "0'; FLUSHALL" })).isError);
   assert.equal(core.calls.length, before);
+  await client.close();
+});
+
+test('db_query passes the query text, limits and target to the one core query and renders a table', async () => {
+  const core = fakeCore();
+  const client = await connect('reader', core);
+  const r = await call(client, 'db_query', { type: 'postgresql', database: 'app', query: 'SELECT id, email FROM users', limit: 10, timeout_ms: 2000 });
+  assert.notEqual(r.isError, true, text(r));
+  assert.deepEqual(core.calls.find((c) => c.op === 'query')?.args, { type: 'postgresql', database: 'app', text: 'SELECT id, email FROM users', limit: 10, timeoutMs: 2000, via: 'mcp' });
+  assert.match(text(r), /id\s+email\n1\s+a@x\.test\n2\s+NULL\n\(2 rows\)/);
+  assert.equal((r.structuredContent as { account: string }).account, 'portunix_ro');
+  // bad input never reaches the core
+  const bad = await call(client, 'db_query', { type: 'postgresql', query: '' });
+  assert.equal(bad.isError, true);
+  const tooMany = await call(client, 'db_query', { type: 'postgresql', query: 'SELECT 1', limit: 100000 });
+  assert.equal(tooMany.isError, true);
+  assert.equal(core.calls.filter((c) => c.op === 'query').length, 1);
   await client.close();
 });

@@ -173,7 +173,11 @@ test("the registry setting and the registry's auth token are used; tarballs move
   const rc = join(dir, 'registry.npmrc');
   writeFileSync(rc, `registry=${base}/\ncafile=${caPem}\n//127.0.0.1:${new URL(base).port}/:_authToken=\${PDB_TEST_TOKEN}\n`);
   const saved = { ...process.env };
+  // `npm test` exports the caller's npm settings as npm_config_* (cafile, registry...), which
+  // outrank npmrc files: this test is about the files, so those are set aside while it runs
+  const inherited = Object.keys(process.env).filter((k) => /^npm_config_/i.test(k));
   try {
+    for (const k of inherited) delete process.env[k];
     process.env.npm_config_userconfig = rc;
     process.env.npm_config_globalconfig = join(dir, 'none-global.npmrc');
     process.env.PDB_TEST_TOKEN = 's3cret';
@@ -182,7 +186,7 @@ test("the registry setting and the registry's auth token are used; tarballs move
     assert.equal(got.tarball, `${base}/x/-/x-16.9.0.tgz`);
     assert.ok(seenAuth.includes('Bearer s3cret'));
   } finally {
-    for (const k of ['npm_config_userconfig', 'npm_config_globalconfig', 'PDB_TEST_TOKEN']) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+    for (const k of ['npm_config_userconfig', 'npm_config_globalconfig', 'PDB_TEST_TOKEN', ...inherited]) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
   }
   assert.equal(onRegistry('https://registry.npmjs.org/a/-/a-1.tgz', 'https://registry.npmjs.org/'), 'https://registry.npmjs.org/a/-/a-1.tgz');
 });

@@ -11,7 +11,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const manifest = JSON.parse(readFileSync(join(ROOT, 'plugin.json'), 'utf8'));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 
-const MCP_TOOLS = ['db_status', 'db_list', 'db_size', 'db_tables', 'db_connections', 'db_performance', 'db_backup_status', 'db_backup_create', 'db_restore', 'db_vacuum', 'db_schema', 'db_table_info', 'db_indexes', 'db_constraints'];
+const MCP_TOOLS = ['db_status', 'db_list', 'db_size', 'db_tables', 'db_connections', 'db_performance', 'db_backup_status', 'db_backup_create', 'db_restore', 'db_vacuum', 'db_schema', 'db_table_info', 'db_indexes', 'db_constraints', 'db_query'];
 
 test("plugin.json passes Portunix's manifest validation rules", () => {
   assert.equal(manifest.name, 'db');
@@ -39,7 +39,7 @@ test('the binary is the sh launcher, executable, with a .cmd twin for Windows', 
   assert.ok(pkg.files.includes('launchers') && pkg.files.includes('plugin.json'));
 });
 
-test('mcp_tools lists exactly the 14 db_* tools, each served by a tool module, each with a one-line description', () => {
+test('mcp_tools lists exactly the 15 db_* tools, each served by a tool module, each with a one-line description', () => {
   const tools = manifest.ai_integration.mcp_tools as { name: string; description: string }[];
   assert.deepEqual(tools.map((t) => t.name), MCP_TOOLS);
   for (const t of tools) assert.ok(t.description.length > 10 && !t.description.includes('\n'), t.name);

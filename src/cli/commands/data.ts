@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { changeGrant, parseSettings, createDatabase, createUser, deleteUser, dropDatabase, listAllDatabases, listUsers } from '../../core/ops/data.js';
 import { vacuum } from '../../core/ops/maintenance.js';
+import { ensureReadonlyAccount } from '../../core/ops/query.js';
 import { DbError } from '../../core/errors.js';
 import { bytes, emit, table } from '../output.js';
 import { intOption, listOption, type Flags } from './common.js';
@@ -105,6 +106,15 @@ export function registerData(program: Command): void {
         await emit(o, () => changeGrant({ type: o.type, instance: o.instance, mode, user: name, privileges: o.privileges, ...(o.database ? { database: o.database } : {}) }), (r) => [r.message, ...r.statements.map((s) => `  ${s}`)].join('\n'));
       });
   }
+  user
+    .command('readonly')
+    .description('Create (or refresh) the read-only account queries and MCP upstreams run as; its password goes to the secret store')
+    .argument('<engine>')
+    .option('--instance <name>', 'instance name', 'main')
+    .addHelpText('after', '\nExample:\n  $ portunix-db user readonly postgresql --instance main')
+    .action(async (engine: string, o: Flags & { instance: string }) => {
+      await emit(o, () => ensureReadonlyAccount({ type: engine, instance: o.instance }), (r) => [r.message, ...r.enforcement.map((e) => `  ${e}`)].join('\n'));
+    });
   targetOptions(user.command('list').description('List users'))
     .addHelpText('after', '\nExample:\n  $ portunix-db user list --type mariadb --json')
     .action(async (o: Target) => {

@@ -25,6 +25,7 @@ export function registerLifecycle(program: Command): void {
     .option('--archive <file>', 'install from a vendor archive you already have (tar.gz, tgz, zip, jar, wheel); unpacked into the tool cache')
     .option('--sha256 <hex>', 'the archive\'s sha256 (needed unless portunix-db knows that release)')
     .option('--bin-dir <dir>', 'adopt server binaries already on disk, in place; the version is read from the server binary')
+    .option('--client-bin-dir <dir>', 'client tools of the server\'s version (pg_dump/pg_restore 17 for PostgreSQL 17, ...), searched before the server\'s own bin dir and PATH')
     .option('--instance <name>', 'instance name', 'main')
     .option('--port <port>', 'TCP port on 127.0.0.1 (default: the engine default, or the next free one)', intOption)
     .option('--data-dir <dir>', 'data directory (default: under the tool home)')
@@ -32,7 +33,7 @@ export function registerLifecycle(program: Command): void {
     .option('--platform <name>', `plan for another platform (with --dry-run): ${PLATFORM_FORMS}`)
     .option('--no-start', 'initialise but do not start the server')
     .addHelpText('after', '\nExamples:\n  $ portunix-db install postgresql --version 16\n  $ portunix-db install postgresql --version 15 --source apt --instance pg15 --port 5433\n  $ portunix-db install mariadb --dry-run --platform macos-arm64\n  $ portunix-db install redis --archive redis-stack-server-7.2.0.tar.gz --sha256 <hex> --dry-run\n  $ portunix-db install postgresql --bin-dir /opt/pgsql-17/bin --instance pg17')
-    .action(async (engine: string, o: Flags & { version?: string; source?: string; archive?: string; sha256?: string; binDir?: string; instance: string; port?: number; dataDir?: string; dryRun?: boolean; platform?: string; start: boolean }) => {
+    .action(async (engine: string, o: Flags & { version?: string; source?: string; archive?: string; sha256?: string; binDir?: string; clientBinDir?: string; instance: string; port?: number; dataDir?: string; dryRun?: boolean; platform?: string; start: boolean }) => {
       await emit(
         o,
         async () => {
@@ -44,7 +45,7 @@ export function registerLifecycle(program: Command): void {
             if (!host) throw new UsageError(`Unknown platform "${o.platform}". Known: ${PLATFORM_FORMS}.`);
           }
           if (!o.dryRun && !o.quiet) process.stderr.write(`Installing ${engine}...\n`);
-          const request = (h: typeof host) => install({ type: engine, ...(o.version ? { version: o.version } : {}), ...(o.source ? { source: o.source } : {}), ...(o.archive !== undefined ? { archive: o.archive } : {}), ...(o.sha256 !== undefined ? { sha256: o.sha256 } : {}), ...(o.binDir !== undefined ? { binDir: o.binDir } : {}), instance: o.instance, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}), dryRun: !!o.dryRun, ...(h ? { host: h } : {}), progress: progressFor(o), start: o.start });
+          const request = (h: typeof host) => install({ type: engine, ...(o.version ? { version: o.version } : {}), ...(o.source ? { source: o.source } : {}), ...(o.archive !== undefined ? { archive: o.archive } : {}), ...(o.sha256 !== undefined ? { sha256: o.sha256 } : {}), ...(o.binDir !== undefined ? { binDir: o.binDir } : {}), ...(o.clientBinDir !== undefined ? { clientBinDir: o.clientBinDir } : {}), instance: o.instance, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}), dryRun: !!o.dryRun, ...(h ? { host: h } : {}), progress: progressFor(o), start: o.start });
           // a dry run of another OS's package manager shows that OS's plan instead of refusing
           const otherOs = !host && o.dryRun && o.source ? SOURCE_PLATFORM[o.source] : undefined;
           if (!otherOs) return request(host);
@@ -124,6 +125,7 @@ export function registerLifecycle(program: Command): void {
           const out = [table(rows.map((r) => ({ engine: r.engine, instance: r.instance, state: r.state, version: r.full_version ?? r.version, port: r.port, pid: r.pid, uptime: duration(r.uptime_seconds), data_dir: r.data_dir })))];
           for (const r of rows) {
             if (r.notice?.message) out.push(`notice: ${r.engine}/${r.instance}: ${r.notice.message}`);
+            if (r.state === 'invalid') out.push(`\n${r.engine}/${r.instance}: its config entry is invalid (${r.problem}); correct it in the config file. The other instances work as usual.`);
             if (r.state === 'crashed') out.push(`\n${r.engine}/${r.instance} crashed. Last log lines:\n${(r.log_tail ?? []).map((l) => '  ' + l).join('\n')}\nStart it again with: portunix-db start ${r.engine}${r.instance === 'main' ? '' : ` --instance ${r.instance}`}`);
             if (r.details) out.push(`${r.engine}/${r.instance}:\n${keyValues(r.details)}`);
           }

@@ -233,7 +233,7 @@ const OPERATIONS: Record<Operation, true> = {
   listDatabases: true, createDatabase: true, dropDatabase: true, listUsers: true, createUser: true, deleteUser: true, grant: true, revoke: true,
   databaseSizes: true, listTables: true, schema: true, tableInfo: true, indexes: true, constraints: true, connections: true, performance: true,
   health: true, enableStatements: true, backup: true, restore: true, fingerprint: true, verifyBackup: true, configList: true, configGet: true,
-  configSet: true, vacuum: true, maintenanceTask: true, validateIdentifier: true,
+  configSet: true, vacuum: true, maintenanceTask: true, readonlyAccount: true, query: true, upstreamConnection: true, validateIdentifier: true,
 };
 
 /** Every operation of the contract (compile-time exhaustive). */

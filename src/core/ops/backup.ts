@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { access, appendFile, constants, mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { access, appendFile, chmod, rename, constants, link, lstat, mkdir, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DbError } from '../errors.js';
 import { homePaths } from '../home.js';
 import { fileDigest } from '../install/execute.js';
+import { MANIFEST_SUFFIX, backupFileOf, checkIntegrity, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
+import { withScratchServer } from '../process/scratch.js';
+import { confine } from '../real-path.js';
+import { listInstances, loadConfig } from '../config.js';
 import { audit } from '../audit.js';
 import { has, need } from '../../engines/need.js';
 import { parseEngineId, type EngineId } from '../../engines/ids.js';
@@ -11,21 +15,7 @@ import type { BackupManifestView, Progress, TableFingerprint } from '../../engin
 import { allInstances, openRunning, type Target } from './instances.js';
 import type { Via } from './data.js';
 
-export const MANIFEST_SUFFIX = '.manifest.json';
-
-/** Written beside each backup file, only after the file is complete and renamed to its final name. */
-export interface BackupManifest extends BackupManifestView {
-  manifest_version: 1;
-  tool: string;
-  file: string;
-  size_bytes: number;
-  sha256: string;
-  server_version: string;
-  started_at: string;
-  finished_at: string;
-  status: 'complete';
-  notes?: string[];
-}
+export { MANIFEST_SUFFIX, readManifest, backupFileOf, checkIntegrity, type BackupManifest } from '../backup-manifest.js';
 
 interface HistoryEntry {
   at: string;
@@ -63,7 +53,8 @@ function stamp(d: Date): string {
 
 async function checkDestination(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    // folders the tool creates for backups are owner-only
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     await access(dir, constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -83,6 +74,50 @@ async function checkDestination(dir: string): Promise<void> {
   if (fs && fs.bavail * fs.bsize < 1024 * 1024) throw new DbError(`Backup destination ${dir} has less than 1 MiB free.`, 'DISK_FULL', 'Free space there or choose another --destination.');
 }
 
+/** Test seams (set by tests in-process or by a test launcher), never read from the environment. */
+export const backupHooks: { afterWrite?: (partialFile: string) => Promise<void> } = {};
+
+/** Backups hold data and often secrets (a PostgreSQL snapshot has server.key and pg_authid): owner-only, whatever the engine's tool made. */
+async function restrictTree(path: string): Promise<void> {
+  const info = await lstat(path);
+  if (info.isSymbolicLink()) return;
+  if (info.isDirectory()) {
+    await chmod(path, 0o700);
+    for (const name of await readdir(path)) await restrictTree(join(path, name));
+  } else await chmod(path, 0o600);
+}
+
+/**
+ * Gives the finished file a final name no other backup has: `link` fails when the name exists,
+ * so two backups in the same second get `-2`, `-3`... instead of one overwriting the other.
+ */
+async function claimName(partial: string, dir: string, base: string, format: string): Promise<string> {
+  for (let n = 1; n < 1000; n++) {
+    const candidate = join(dir, `${base}${n === 1 ? '' : `-${n}`}.${format}`);
+    try {
+      await link(partial, candidate);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      // a backup that is a folder cannot be hard-linked: rename it, if the name is still free
+      if ((code === 'EPERM' || code === 'EISDIR') && !(await lstat(candidate).then(() => true, () => false))) {
+        await rename(partial, candidate);
+        return candidate;
+      }
+      throw err;
+    }
+    await rm(partial, { force: true });
+    return candidate;
+  }
+  throw new DbError(`Could not find a free backup file name for ${base} in ${dir}.`, 'COMMAND_FAILED', 'Remove old backups from that folder.');
+}
+
+/** Every instance's backup_dir plus the config's mcp.backup_roots. */
+async function backupRoots(): Promise<string[]> {
+  const config = await loadConfig();
+  return [...listInstances(config).map((i) => i.config.backup_dir), ...(config.mcp?.backup_roots ?? [])];
+}
+
 export interface CreateBackupOptions extends Target {
   database: string;
   destination?: string;
@@ -98,7 +133,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   const { engine, ctx } = await openRunning(options);
   need(engine, 'validateIdentifier')('database', options.database);
   const backupFn = need(engine, 'backup');
-  const dir = resolve(options.destination ?? ctx.config.backup_dir);
+  // an MCP client's destination must resolve (symlinks followed) inside the configured backup roots
+  const dir = options.via === 'mcp' && options.destination ? confine(options.destination, ctx.config.backup_dir, await backupRoots(), 'Backup destination') : resolve(options.destination ?? ctx.config.backup_dir);
   await checkDestination(dir);
   const started = new Date();
   const base = `${ctx.engine}-${ctx.name}-${options.database}-${stamp(started)}`;
@@ -113,18 +149,15 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   process.once('SIGTERM', onSignal);
   try {
     const outcome = await backupFn(ctx, { database: options.database, file: partial });
-    // fault injection for tests: hold here, after the data is written and before it is named good
-    if (process.env['PORTUNIX_DB_FAULT'] === 'stall-before-rename') {
-      progress('stalled (PORTUNIX_DB_FAULT)');
-      await new Promise(() => undefined);
-    }
+    // a test seam: hold here, after the data is written and before it is named good
+    if (backupHooks.afterWrite) await backupHooks.afterWrite(partial);
+    await restrictTree(partial);
     progress('hashing the backup (sha256)');
     const sha256 = await fileDigest(partial, 'sha256', 'hex');
     const size = (await stat(partial)).size;
-    const finalFile = join(dir, `${base}.${outcome.format}`);
-    await rename(partial, finalFile);
+    const finalFile = await claimName(partial, dir, base, outcome.format);
     cleanup = false;
-    const manifest: BackupManifest = {
+    const unsigned: BackupManifest = {
       manifest_version: 1,
       tool: 'portunix-db',
       engine: ctx.engine,
@@ -145,63 +178,19 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
       ...(outcome.notes?.length ? { notes: outcome.notes } : {}),
       ...(outcome.extensions ? { extensions: outcome.extensions } : {}),
     };
-    const manifestTmp = `${partial}.manifest`;
-    await writeFile(manifestTmp, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
-    await rename(manifestTmp, finalFile + MANIFEST_SUFFIX);
+    const manifest = await writeManifest(finalFile, unsigned, `${partial}.manifest`);
     await record({ at: manifest.finished_at, engine: ctx.engine, instance: ctx.name, database: options.database, ok: true, file: finalFile, method: outcome.method, kind: 'backup' });
     await audit({ action: 'backup', engine: ctx.engine, instance: ctx.name, target: options.database, via: options.via ?? 'cli', ok: true, detail: finalFile });
     return { file: finalFile, manifest };
   } catch (err) {
     await record({ at: new Date().toISOString(), engine: ctx.engine, instance: ctx.name, database: options.database, ok: false, error: (err as Error).message, kind: 'backup' });
-    await audit({ action: 'backup', engine: ctx.engine, instance: ctx.name, target: options.database, via: options.via ?? 'cli', ok: false, detail: (err as Error).message });
+    await audit({ action: 'backup', engine: ctx.engine, instance: ctx.name, target: options.database, via: options.via ?? 'cli', ok: false, detail: (err as Error).message }).catch(() => undefined);
     throw err;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (cleanup) await rm(partial, { force: true, recursive: true });
   }
-}
-
-export async function readManifest(file: string): Promise<BackupManifest> {
-  const path = resolve(file);
-  const manifestPath = path.endsWith(MANIFEST_SUFFIX) ? path : path + MANIFEST_SUFFIX;
-  let manifest: BackupManifest;
-  try {
-    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as BackupManifest;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      const fileExists = await stat(path).then(() => true, () => false);
-      throw new DbError(
-        fileExists ? `${path} has no manifest (${basename(manifestPath)}), so it is not a complete portunix-db backup.` : `Backup ${path} does not exist.`,
-        fileExists ? 'BACKUP_CORRUPT' : 'NOT_FOUND',
-        'List good backups with `portunix-db backup list`.',
-      );
-    }
-    throw new DbError(`The manifest ${manifestPath} is unreadable: ${(err as Error).message}`, 'BACKUP_CORRUPT', 'The backup cannot be trusted; use another one.');
-  }
-  if (manifest.status !== 'complete' || !manifest.sha256) throw new DbError(`${manifestPath} does not describe a complete backup.`, 'BACKUP_CORRUPT');
-  return manifest;
-}
-
-export function backupFileOf(file: string): string {
-  const path = resolve(file);
-  return path.endsWith(MANIFEST_SUFFIX) ? path.slice(0, -MANIFEST_SUFFIX.length) : path;
-}
-
-/** Size and sha256 against the manifest, before anything is touched. */
-export async function checkIntegrity(file: string): Promise<BackupManifest> {
-  const path = backupFileOf(file);
-  const manifest = await readManifest(path);
-  const info = await stat(path).catch(() => undefined);
-  if (!info) throw new DbError(`Backup file ${path} is missing (its manifest exists).`, 'BACKUP_CORRUPT', 'Use another backup.');
-  if (info.size !== manifest.size_bytes) {
-    throw new DbError(`Backup ${path} is corrupt: ${info.size} bytes, the manifest says ${manifest.size_bytes}.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');
-  }
-  const sha = await fileDigest(path, 'sha256', 'hex');
-  if (sha !== manifest.sha256) {
-    throw new DbError(`Backup ${path} is corrupt: its sha256 does not match the manifest.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');
-  }
-  return manifest;
 }
 
 export interface BackupListEntry {
@@ -332,11 +321,20 @@ export async function restoreBackup(options: RestoreOptions): Promise<{ file: st
   }
   try {
     const outcome = await need(engine, 'restore')(ctx, { file, manifest, target, replace: existing });
+    // what was loaded must be what the signed manifest describes
+    const restored = outcome.tables ?? (has(engine, 'fingerprint') ? await need(engine, 'fingerprint')(ctx, target) : undefined);
+    if (restored) {
+      const { problems } = compareFingerprints(manifest.tables, restored);
+      if (problems.length) {
+        throw new DbError(`The restored ${engine.info.terms.database} ${target} does not match the backup's manifest: ${problems.join('; ')}.`, 'RESTORE_FAILED', `What was done: ${outcome.actions.join('; ')}. Check ${target} before using it, and restore another backup.`, { problems, actions: outcome.actions });
+      }
+    }
     await record({ at: new Date().toISOString(), engine: ctx.engine, instance: ctx.name, database: target, ok: true, file, kind: 'restore' });
     await audit({ action: 'restore', engine: ctx.engine, instance: ctx.name, target, via: options.via ?? 'cli', ok: true, detail: file });
     return { file, engine: ctx.engine, instance: ctx.name, target: outcome.target, actions: outcome.actions, ...(outcome.tables ? { tables: outcome.tables } : {}) };
   } catch (err) {
-    await audit({ action: 'restore', engine: ctx.engine, instance: ctx.name, target, via: options.via ?? 'cli', ok: false, detail: (err as Error).message });
+    await record({ at: new Date().toISOString(), engine: ctx.engine, instance: ctx.name, database: target, ok: false, file, kind: 'restore', error: (err as Error).message });
+    await audit({ action: 'restore', engine: ctx.engine, instance: ctx.name, target, via: options.via ?? 'cli', ok: false, detail: (err as Error).message }).catch(() => undefined);
     throw err;
   }
 }
@@ -388,7 +386,16 @@ export async function verifyBackup(options: { file: string; instance?: string; p
   const { engine, ctx } = await openRunning({ type: manifest.engine, instance: options.instance ?? manifest.instance, ...(options.progress ? { progress: options.progress } : {}) });
   let actual: TableFingerprint[];
   let method: string;
-  if (has(engine, 'verifyBackup')) {
+  if (manifest.scope === 'database' && has(engine, 'launchSpec') && has(engine, 'initialize')) {
+    // nothing read from a backup runs on the live server: a fresh scratch server takes the restore
+    const restore = need(engine, 'restore');
+    const fingerprint = need(engine, 'fingerprint');
+    actual = await withScratchServer(engine, ctx, {}, async (scratch) => {
+      await restore(scratch, { file, manifest, target: manifest.database, replace: false, scratch: true });
+      return fingerprint(scratch, manifest.database);
+    });
+    method = `restored into a scratch ${engine.info.displayName} server (not the live one)`;
+  } else if (has(engine, 'verifyBackup')) {
     const r = await need(engine, 'verifyBackup')(ctx, { file, manifest });
     actual = r.tables;
     method = r.method;

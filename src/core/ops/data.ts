@@ -41,7 +41,9 @@ export async function createDatabase(target: Target & { name: string; owner?: st
   }
   const r = await need(engine, 'createDatabase')(ctx, target.name, { ...(target.owner ? { owner: target.owner } : {}), ...(target.charset ? { charset: target.charset } : {}), ...(target.collation ? { collation: target.collation } : {}), ...(target.path ? { path: target.path } : {}), ...(target.settings ? { settings: target.settings } : {}) });
   await audit({ action: 'create-database', engine: ctx.engine, instance: ctx.name, target: target.name, via: target.via ?? 'cli', ok: true });
-  return { database: target.name, created: r.created, message: r.message ?? `Created ${engine.info.terms.database} ${target.name} on ${ctx.engine}/${ctx.name}.` };
+  const notes = await refreshReadonly(engine, ctx);
+  const message = r.message ?? `Created ${engine.info.terms.database} ${target.name} on ${ctx.engine}/${ctx.name}.`;
+  return { database: target.name, created: r.created, message: notes ? `${message} ${notes}` : message };
 }
 
 /** `KEY=VALUE` pairs of `--setting`. */
@@ -96,3 +98,16 @@ export async function changeGrant(target: Target & { mode: 'grant' | 'revoke'; u
 }
 
 export { has, loadEngine, createInstanceContext };
+
+/** A new database is covered by the read-only account at once when the instance has one (grants are per database on some engines). */
+async function refreshReadonly(engine: Parameters<typeof has>[0], ctx: ReturnType<typeof createInstanceContext>): Promise<string | undefined> {
+  if (!has(engine, 'readonlyAccount')) return undefined;
+  const { hasReadonlyAccount, provisionReadonly } = await import('./query.js');
+  if (!(await hasReadonlyAccount(ctx))) return undefined;
+  try {
+    await provisionReadonly(engine, ctx);
+    return undefined;
+  } catch (err) {
+    return `The read-only account was not extended to it (${(err as Error).message}); run \`portunix-db user readonly ${ctx.engine}\`.`;
+  }
+}

@@ -1,10 +1,12 @@
-import { DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, validateInstanceName, type ResolvedInstance } from '../config.js';
+import { DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, loadConfigLenient, validateInstanceName, type ResolvedInstance } from '../config.js';
+import { homePaths } from '../home.js';
 import { DbError } from '../errors.js';
 import { createInstanceContext, silentProgress } from '../instance-context.js';
 import { parseEngineId, type EngineId } from '../../engines/ids.js';
 import { loadEngine } from '../../engines/registry.js';
 import { has } from '../../engines/need.js';
 import { readPidRecord, isOurProcess } from '../process/supervisor.js';
+import { cleanupOrphans } from '../process/scratch.js';
 import type { Engine, InstanceContext, Progress } from '../../engines/contract.js';
 
 export interface OpenInstance {
@@ -22,9 +24,13 @@ export interface Target {
 
 export async function openInstance(target: Target): Promise<OpenInstance> {
   const engineId = parseEngineId(target.type);
+  // scratch servers and dirs left by a killed command are stopped and removed by the next one
+  for (const line of await cleanupOrphans().catch(() => [])) (target.progress ?? silentProgress)(line);
   const name = validateInstanceName(target.instance ?? DEFAULT_INSTANCE);
-  const config = await loadConfig();
+  const { config, invalid } = await loadConfigLenient();
   const instance = findInstance(config, { engine: engineId, name });
+  const bad = invalid.find((i) => i.engine === engineId && i.instance === name);
+  if (!instance && bad) throw new DbError(`The config entry of ${engineId}/${name} (${bad.key}) is invalid: ${bad.message}.`, 'INVALID_CONFIG', `Correct "${bad.key}" in ${homePaths.config()}.`);
   if (!instance) {
     const others = listInstances(config, engineId).map((i) => i.name);
     throw new DbError(

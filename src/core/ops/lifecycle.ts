@@ -1,6 +1,6 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, putInstance, removeInstance, updateConfig, validateInstanceName, type InstanceConfig } from '../config.js';
+import { DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, loadConfigLenient, putInstance, removeInstanceFromFile, updateConfig, validateInstanceName, type InstanceConfig } from '../config.js';
 import { DbError, UsageError } from '../errors.js';
 import { homePaths } from '../home.js';
 import { createInstanceContext, silentProgress } from '../instance-context.js';
@@ -13,6 +13,7 @@ import { chownRecursive, ensureTraversable, SERVICE_USER, serviceUser } from '..
 import { portInUse, processStatus, startServer, stopServer, type ProcessState } from '../process/supervisor.js';
 import { versionNotice, type VersionNotice } from '../versions.js';
 import { audit } from '../audit.js';
+import { withFileLock } from '../file-lock.js';
 import { getSecretStore, secretKey } from '../secrets.js';
 import { closest } from '../did-you-mean.js';
 import { findProgram, hasPublicCert, publicCertPath } from '../tls.js';
@@ -21,6 +22,8 @@ import { loadEngine } from '../../engines/registry.js';
 import { has, need } from '../../engines/need.js';
 import type { Engine, Progress } from '../../engines/contract.js';
 import { openInstance, type Target } from './instances.js';
+import { guardDataDir } from './data-dir-guard.js';
+import { validatePort } from '../ports.js';
 
 export interface InstallOptions {
   type: string;
@@ -41,6 +44,8 @@ export interface InstallOptions {
   sha256?: string;
   /** `--bin-dir DIR`: server binaries already on disk, adopted in place. */
   binDir?: string;
+  /** `--client-bin-dir DIR`: client tools (pg_dump/pg_restore, mariadb-dump...) of the server's version, searched first. */
+  clientBinDir?: string;
 }
 
 /** `--archive` / `--bin-dir` as a local request, with the usage errors for mixing them with other sources. */
@@ -110,6 +115,12 @@ async function choosePort(engine: Engine, requested: number | undefined, taken: 
   throw new DbError('No free port found near the default.', 'PORT_IN_USE', 'Pass --port.');
 }
 
+async function checkClientBinDir(dir: string): Promise<string> {
+  const abs = resolve(dir);
+  if (!(await stat(abs).then((s) => s.isDirectory(), () => false))) throw new DbError(`--client-bin-dir ${abs} does not exist or is not a folder.`, 'NOT_FOUND', 'Pass the bin folder that holds the client tools (pg_dump, pg_restore, ...).');
+  return abs;
+}
+
 /** The supported line of the version a local server reports; --version, when given, must agree. */
 function localVersionLine(engine: Engine, fullVersion: string, requested: string | undefined): string {
   const line = engine.info.versions.map((v) => v.version).find((v) => fullVersion === v || fullVersion.startsWith(v + '.'));
@@ -160,6 +171,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const engine = await loadEngine(engineId);
   const name = validateInstanceName(options.instance ?? DEFAULT_INSTANCE);
   const host = options.host ?? detectHost();
+  if (options.port !== undefined) validatePort(options.port);
   const local = localRequest(options);
   // archive and bin-dir installs learn their version from the server binary itself
   const found = local ? await inspectLocal(engine, local, { dryRun: !!options.dryRun, progress }) : undefined;
@@ -189,9 +201,11 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   if (managed) {
     steps.push({ kind: 'init-instance', description: `Initialise instance ${engineId}/${name}`, engine: engineId, instance: name, dataDir, ...(port !== undefined ? { port } : {}), ...(runAs ? { runAs } : {}) });
   }
-  const fullPlan: InstallPlan = { ...plan, steps };
-  const result: InstallResult = { engine: engineId, instance: name, version, source, dry_run: !!options.dryRun, plan: fullPlan, ...(port !== undefined ? { port } : {}), data_dir: dataDir, notes: [...plan.notes] };
+  const clientBinDir = options.clientBinDir !== undefined ? await checkClientBinDir(options.clientBinDir) : undefined;
+  const fullPlan: InstallPlan = { ...plan, steps, ...(clientBinDir ? { notes: [...plan.notes, `Client tools (dump, restore) are looked up first in ${clientBinDir} (client_bin_dir).`] } : {}) };
+  const result: InstallResult = { engine: engineId, instance: name, version, source, dry_run: !!options.dryRun, plan: fullPlan, ...(port !== undefined ? { port } : {}), data_dir: dataDir, notes: [...fullPlan.notes] };
   if (options.dryRun) return result;
+  await guardDataDir(config, { engine: engineId, name }, dataDir, homePaths.instanceDir);
 
   if (existing) {
     result.already_installed = true;
@@ -224,12 +238,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         source,
         ...(fullPlan.binDir ? { bin_dir: fullPlan.binDir } : {}),
         ...(fullPlan.libDir ? { lib_dir: fullPlan.libDir } : {}),
+        ...(clientBinDir ? { client_bin_dir: clientBinDir } : {}),
         ...(runAs ? { run_as: runAs } : {}),
         created_at: new Date().toISOString(),
       };
       await mkdir(root, { recursive: true });
       await mkdir(join(root, 'run'), { recursive: true });
-      await mkdir(instanceConfig.backup_dir, { recursive: true });
+      await mkdir(instanceConfig.backup_dir, { recursive: true, mode: 0o700 });
       if (state === 'absent') createdDataDir = true;
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
       if (runAs) {
@@ -268,13 +283,27 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   });
   if (!has(engine, 'initialize')) result.notes.push(`The packages are installed, but no instance was created: ${engine.unsupported.initialize ?? `portunix-db does not manage ${engine.info.displayName} instances yet.`}`);
   await audit({ action: 'install', engine: engineId, instance: name, via: 'cli', ok: true, detail: `${version} via ${source}` });
+  // the least-privilege account assistants query through, made now rather than on the first query
+  if (result.state === 'running' && has(engine, 'readonlyAccount')) {
+    const { provisionReadonly } = await import('./query.js');
+    const { openRunning } = await import('./instances.js');
+    try {
+      const { ctx } = await openRunning({ type: engineId, instance: name });
+      const r = await provisionReadonly(engine, ctx);
+      result.notes.push(`Read-only account ${r.user} for queries and MCP (db_query, --with dbhub); its password is in the secret store.`);
+    } catch (err) {
+      result.notes.push(`The read-only account was not created (${(err as Error).message}); run \`portunix-db user readonly ${engineId}${name === 'main' ? '' : ` --instance ${name}`}\`.`);
+    }
+  }
   return result;
 }
 
 export interface StatusEntry {
   engine: EngineId;
   instance: string;
-  state: ProcessState | 'embedded';
+  state: ProcessState | 'embedded' | 'invalid';
+  /** With state "invalid": what is wrong with this instance's config entry. */
+  problem?: string;
   version: string;
   full_version?: string;
   source?: string;
@@ -289,12 +318,15 @@ export interface StatusEntry {
 
 export async function status(options: { type?: string; instance?: string } = {}): Promise<StatusEntry[]> {
   const engineId = options.type ? parseEngineId(options.type) : undefined;
-  const config = await loadConfig();
+  const { config, invalid } = await loadConfigLenient();
   const instances = listInstances(config, engineId).filter((i) => !options.instance || i.name === options.instance);
-  if (options.instance && engineId && instances.length === 0) {
+  const broken: StatusEntry[] = invalid
+    .filter((i) => (!engineId || i.engine === engineId) && (!options.instance || i.instance === options.instance))
+    .map((i) => ({ engine: (i.engine ?? '?') as EngineId, instance: i.instance ?? '?', state: 'invalid', problem: `${i.key}: ${i.message}`, version: '?', data_dir: '?' }));
+  if (options.instance && engineId && instances.length === 0 && broken.length === 0) {
     await openInstance({ type: engineId, instance: options.instance }); // throws the helpful NOT_INSTALLED
   }
-  return Promise.all(
+  const valid = await Promise.all(
     instances.map(async (inst) => {
       const engine = await loadEngine(inst.engine);
       const ctx = createInstanceContext(inst.engine, inst.name, inst.config);
@@ -327,6 +359,7 @@ export async function status(options: { type?: string; instance?: string } = {})
       return base;
     }),
   );
+  return [...valid, ...broken];
 }
 
 export interface StartOutcome {
@@ -340,9 +373,14 @@ export interface StartOutcome {
   message: string;
 }
 
+/** One start or stop at a time per instance: a second caller waits for the first, then sees its result. */
+function withInstanceLock<T>(ctx: { paths: { root: string }; engine: string; name: string; progress: Progress }, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(join(ctx.paths.root, 'lifecycle.lock'), fn, 5 * 60_000);
+}
+
 export async function start(target: Target): Promise<StartOutcome> {
   const { engine, ctx } = await openInstance(target);
-  const r = await startServer(engine, ctx);
+  const r = await withInstanceLock(ctx, () => startServer(engine, ctx));
   const id = `${ctx.engine}/${ctx.name}`;
   return {
     engine: ctx.engine,
@@ -359,7 +397,7 @@ export async function start(target: Target): Promise<StartOutcome> {
 export async function stop(target: Target): Promise<{ engine: EngineId; instance: string; already_stopped: boolean; was_crashed: boolean; forced: boolean; message: string }> {
   const { engine, ctx } = await openInstance(target);
   need(engine, 'launchSpec');
-  const r = await stopServer(engine, ctx);
+  const r = await withInstanceLock(ctx, () => stopServer(engine, ctx));
   const id = `${ctx.engine}/${ctx.name}`;
   return {
     engine: ctx.engine,
@@ -398,7 +436,8 @@ export async function uninstall(options: Target & { keepData?: boolean; version?
     await getSecretStore().delete(secretKey(ctx.engine, ctx.name, 'admin')).catch(() => undefined);
   }
   kept.push(ctx.config.backup_dir);
-  await updateConfig((c) => removeInstance(c, { engine: ctx.engine, name: ctx.name }));
+  // edits the file as it is, so another instance's bad entry does not block this uninstall
+  await removeInstanceFromFile({ engine: ctx.engine, name: ctx.name });
   await audit({ action: 'uninstall', engine: ctx.engine, instance: ctx.name, via: 'cli', ok: true, detail: options.keepData ? 'kept data' : 'removed data' });
   return { engine: ctx.engine, instance: ctx.name, removed, kept };
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { DbError } from '../errors.js';
@@ -10,7 +11,16 @@ export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
+/** From /etc/passwd itself (no `id` on PATH needed), then `id` for users from other sources (LDAP...). */
 function lookup(user: string): RunAs | undefined {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , uid, gid] = line.split(':');
+      if (name === user && uid && gid) return { user, uid: Number(uid), gid: Number(gid) };
+    }
+  } catch {
+    /* no /etc/passwd: ask id */
+  }
   try {
     const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
     const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
@@ -32,10 +42,11 @@ export function serviceUser(create = true, name = SERVICE_USER): RunAs | null {
   try {
     execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DbError(`The system user ${name} does not exist, and useradd is not on PATH to create it.`, 'NOT_INSTALLED', `Create it by hand (\`useradd --system ${name}\`), or put useradd (/usr/sbin) on PATH.`);
     throw new DbError(`Could not create the system user ${name}: ${(err as Error).message}`, 'PERMISSION_DENIED', 'Create it by hand with `useradd --system portunix-db`.');
   }
   const created = lookup(name);
-  if (!created) throw new DbError(`System user ${name} is missing after useradd.`, 'INTERNAL');
+  if (!created) throw new DbError(`System user ${name} is missing after useradd.`, 'PERMISSION_DENIED', `Create it by hand with \`useradd --system ${name}\`.`);
   return created;
 }
 

@@ -142,7 +142,7 @@ export function mapMysqlError(err: unknown, ctx: InstanceContext, database?: str
  * A short-lived connection as root over TCP to 127.0.0.1; over TLS verified against the
  * instance's own certificate (chain and the 127.0.0.1 subjectAltName) when it has one.
  */
-export async function withConnection<T>(ctx: InstanceContext, database: string | undefined, fn: (conn: Connection) => Promise<T>, options: { timeoutMs?: number; multipleStatements?: boolean } = {}): Promise<T> {
+export async function withConnection<T>(ctx: InstanceContext, database: string | undefined, fn: (conn: Connection) => Promise<T>, options: { timeoutMs?: number; multipleStatements?: boolean; account?: { user: string; password: string } } = {}): Promise<T> {
   const mysql = await loadMysql();
   const cert = await instanceCertificate(ctx);
   let conn: Connection;
@@ -151,8 +151,8 @@ export async function withConnection<T>(ctx: InstanceContext, database: string |
       ...(cert ? { ssl: { ca: cert.pem, rejectUnauthorized: true } } : {}),
       host: '127.0.0.1',
       port: ctx.config.port,
-      user: ctx.config.superuser ?? SUPERUSER,
-      password: await ctx.adminPassword(),
+      user: options.account?.user ?? ctx.config.superuser ?? SUPERUSER,
+      password: options.account?.password ?? (await ctx.adminPassword()),
       ...(database ? { database } : {}),
       connectTimeout: options.timeoutMs ?? 5000,
       multipleStatements: options.multipleStatements ?? false,
@@ -196,8 +196,9 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 /** Where to look for the family's programs: the server's directory, its bin/sbin/scripts siblings, then PATH. */
-export function searchDirs(binDir: string | undefined): string[] {
+export function searchDirs(binDir: string | undefined, clientBinDir?: string): string[] {
   const dirs: string[] = [];
+  if (clientBinDir) dirs.push(clientBinDir);
   if (binDir) dirs.push(...programDirs(binDir));
   dirs.push(...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin');
   return [...new Set(dirs)];
@@ -205,7 +206,7 @@ export function searchDirs(binDir: string | undefined): string[] {
 
 /** The absolute path of the first of `names` found; a NOT_INSTALLED error naming them otherwise. */
 export async function findProgram(ctx: InstanceContext, names: string[]): Promise<string> {
-  for (const dir of searchDirs(ctx.config.bin_dir)) {
+  for (const dir of searchDirs(ctx.config.bin_dir, ctx.config.client_bin_dir)) {
     for (const name of names) {
       const p = join(dir, name);
       if (await isExecutable(p)) return p;

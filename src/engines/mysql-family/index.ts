@@ -7,6 +7,7 @@ import * as inspect from './inspect.js';
 import * as backup from './backup.js';
 import * as config from './config.js';
 import { validateMysqlIdentifier } from './identifiers.js';
+import * as readonly from './query.js';
 
 const VERSIONS: Record<FlavourId, EngineInfo['versions']> = {
   mysql: [
@@ -39,7 +40,7 @@ export function createMysqlFamilyEngine(id: FlavourId): Engine {
     install: installOps(flavour),
     unsupported: {
       embeddedStatus: `${flavour.displayName} is a server; use \`portunix-db status ${id}\`.`,
-      verifyBackup: `${flavour.displayName} backups are verified by restoring into a scratch database and comparing row counts and CHECKSUM TABLE values.`,
+      verifyBackup: `${flavour.displayName} backups are verified by restoring into a scratch server (never the live one) and comparing row counts and CHECKSUM TABLE values.`,
     },
     initialize: (ctx) => instance.initialize(ctx, flavour),
     launchSpec: (ctx) => instance.launchSpec(ctx, flavour),
@@ -73,6 +74,9 @@ export function createMysqlFamilyEngine(id: FlavourId): Engine {
     configList: (ctx) => config.configList(ctx, flavour),
     configGet: (ctx, name) => config.configGet(ctx, name, flavour),
     configSet: (ctx, name, value) => config.configSet(ctx, name, value, flavour),
+    readonlyAccount: (ctx, spec) => readonly.readonlyAccount(ctx, spec, flavour),
+    query: (ctx, request) => readonly.query(ctx, request, flavour),
+    upstreamConnection: (ctx, options) => readonly.upstreamConnection(ctx, options, flavour),
     validateIdentifier: validateMysqlIdentifier,
   };
 }

@@ -6,10 +6,11 @@ import { dirname, join } from 'node:path';
 import { DbError } from '../../core/errors.js';
 import { run } from '../../core/process/exec.js';
 import { chownRecursive } from '../../core/process/service-user.js';
-import { freePort, startServer, stopServer } from '../../core/process/supervisor.js';
+import { startServer, stopServer } from '../../core/process/supervisor.js';
+import { withScratchServer } from '../../core/process/scratch.js';
 import type { BackupManifestView, BackupOutcome, Engine, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
 import { libpqEnv, quoteIdent, withClient } from './client.js';
-import { launchSpec as baseLaunchSpec } from './instance.js';
+import { isReady as baseIsReady, launchSpec as baseLaunchSpec, shutdown as baseShutdown } from './instance.js';
 import type pg from 'pg';
 
 /**
@@ -41,6 +42,7 @@ interface PgTools {
 
 function toolDirs(ctx: InstanceContext): string[] {
   const dirs: string[] = [];
+  if (ctx.config.client_bin_dir) dirs.push(ctx.config.client_bin_dir);
   if (ctx.config.bin_dir) dirs.push(ctx.config.bin_dir);
   for (const base of ['/usr/lib/postgresql']) {
     try {
@@ -188,7 +190,8 @@ async function copyTree(from: string, to: string, skip: Set<string> = new Set())
  * It restores the whole instance.
  */
 async function physicalBackup(ctx: InstanceContext, options: { database: string; file: string }, server: { major: number; version: string }, hooks: PgBackupHooks): Promise<BackupOutcome> {
-  const staging = `${options.file}.d`;
+  // staged beside the instance's data (which the service user can reach), not in the owner-only backup folder
+  const staging = await mkdtemp(join(dirname(ctx.paths.dataDir), '.snapshot-'));
   try {
     await withClient(ctx, 'postgres', async (c) => {
       const label = `portunix-db ${new Date().toISOString()}`;
@@ -211,7 +214,7 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
       }
     });
     ctx.progress('proving the snapshot restores: starting a scratch server on it');
-    const tables = await withScratchServer(ctx, staging, (scratch) => fingerprintDb(scratch, options.database, hooks));
+    const tables = await withSnapshotServer(ctx, staging, (scratch) => fingerprintDb(scratch, options.database, hooks));
     ctx.progress('compressing the snapshot');
     // the scratch run left the snapshot recovered and cleanly shut down: that is what we keep
     await rm(join(staging, 'postmaster.pid'), { force: true });
@@ -230,40 +233,40 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
 }
 
 /**
- * Runs a throw-away server of the instance's own binaries on a copy of a data dir, on a free
- * loopback port, and stops it afterwards. The copy shares the instance's superuser password.
+ * This engine, as the supervisor needs it, for servers on a data dir that is not the instance's
+ * own configuration (a snapshot copy): port, socket dir and archiving set on the command line.
  */
-async function withScratchServer<T>(ctx: InstanceContext, dataDir: string, fn: (scratch: InstanceContext) => Promise<T>): Promise<T> {
-  if (ctx.runAs) await chownRecursive(dataDir, ctx.runAs);
-  await chmod(dataDir, 0o700);
-  const port = await freePort();
-  const runDir = await mkdtemp(join(tmpdir(), 'pdb-scratch-'));
-  await chmod(runDir, 0o755);
-  if (ctx.runAs) await chownRecursive(runDir, ctx.runAs);
-  const scratch: InstanceContext = {
-    ...ctx,
-    name: `${ctx.name}-scratch`,
-    config: { ...ctx.config, port, data_dir: dataDir, socket_dir: runDir },
-    paths: { ...ctx.paths, dataDir, runDir, pidFile: join(runDir, 'server.pid'), logFile: join(runDir, 'server.log') },
-  };
-  const engine = {
+function engineFor(port?: number, runDir?: string): Engine {
+  if (port === undefined) return { info: { id: 'postgresql' }, install: {}, unsupported: {}, launchSpec: baseLaunchSpec, isReady: baseIsReady, shutdown: baseShutdown } as unknown as Engine;
+  return {
     info: { id: 'postgresql' },
     install: {},
     unsupported: {},
     launchSpec: async (c: InstanceContext) => {
       const spec = await baseLaunchSpec(c);
-      return { ...spec, argv: [...spec.argv, '-p', String(port), '-k', runDir, '-c', "listen_addresses=127.0.0.1", '-c', 'archive_mode=off'] };
+      if (port === undefined || runDir === undefined) return spec;
+      return { ...spec, argv: [...spec.argv, '-p', String(port), '-k', runDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'archive_mode=off'] };
     },
     isReady: async (c: InstanceContext) => withClient(c, 'postgres', async () => true, { timeoutMs: 2000 }).catch(() => false),
   } as unknown as Engine;
+}
+
+/**
+ * Runs a throw-away server (the core's scratch service) of the instance's own binaries on a
+ * copy of a data dir. The copy shares the instance's superuser password.
+ */
+async function withSnapshotServer<T>(ctx: InstanceContext, dataDir: string, fn: (scratch: InstanceContext) => Promise<T>): Promise<T> {
+  if (ctx.runAs) await chownRecursive(dataDir, ctx.runAs);
+  await chmod(dataDir, 0o700);
+  const lazy: Engine = {
+    ...engineFor(),
+    launchSpec: async (c: InstanceContext) => engineFor(c.config.port, c.paths.runDir).launchSpec!(c),
+  } as Engine;
   try {
-    await startServer(engine, scratch);
-    return await fn(scratch);
+    return await withScratchServer(lazy, ctx, { dataDir }, fn);
   } catch (err) {
+    if (err instanceof DbError && err.code !== 'VERIFY_FAILED') throw err;
     throw new DbError(`The snapshot did not start as a server: ${(err as Error).message}`, 'VERIFY_FAILED', 'The backup was not kept. See the server log above.');
-  } finally {
-    await stopServer(engine, scratch).catch(() => undefined);
-    await rm(runDir, { recursive: true, force: true });
   }
 }
 
@@ -273,22 +276,22 @@ async function dropQuietly(ctx: InstanceContext, name: string): Promise<void> {
   await withClient(ctx, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)).catch(() => undefined);
 }
 
-async function pgRestoreInto(ctx: InstanceContext, file: string, database: string, dumpVersion: string): Promise<void> {
+async function pgRestoreInto(ctx: InstanceContext, file: string, database: string, dumpVersion: string, scratch = false): Promise<void> {
   const server = await serverMajor(ctx);
   const dumpMajor = Number(/pg_dump (\d+)/.exec(dumpVersion)?.[1] ?? server.major);
   const tools = await findPgTools(ctx, Math.max(server.major, dumpMajor));
   if (!tools) throw new DbError(`No pg_restore ${Math.max(server.major, dumpMajor)} or newer found to read this dump.`, 'NOT_INSTALLED', `Install postgresql-client-${Math.max(server.major, dumpMajor)}.`);
   const env = await libpqEnv(ctx, database);
-  await run([tools.restore, '--exit-on-error', '--single-transaction', '--no-password', `--dbname=${database}`, file], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
+  await run([tools.restore, '--exit-on-error', '--single-transaction', '--no-password', ...(scratch ? ['--no-owner', '--no-privileges'] : []), `--dbname=${database}`, file], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
 }
 
 /** Creates `database` and loads the dump into it between the hooks; drops it again when that fails. */
-async function loadDump(ctx: InstanceContext, file: string, database: string, manifest: BackupManifestView, hooks: PgBackupHooks): Promise<void> {
+async function loadDump(ctx: InstanceContext, file: string, database: string, manifest: BackupManifestView, hooks: PgBackupHooks, scratch = false): Promise<void> {
   await withClient(ctx, 'postgres', (c) => c.query(`CREATE DATABASE ${quoteIdent(database)}`));
   try {
     await hooks.beforeLoad?.(ctx, database, manifest);
     try {
-      await pgRestoreInto(ctx, file, database, manifest.method);
+      await pgRestoreInto(ctx, file, database, manifest.method, scratch);
     } finally {
       await hooks.afterLoad?.(ctx, database);
     }
@@ -298,7 +301,7 @@ async function loadDump(ctx: InstanceContext, file: string, database: string, ma
   }
 }
 
-async function restoreWith(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean }, hooks: PgBackupHooks): Promise<RestoreOutcome> {
+async function restoreWith(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean }, hooks: PgBackupHooks): Promise<RestoreOutcome> {
   await hooks.checkRestore?.(ctx, options.manifest);
   if (options.manifest.scope === 'instance') return restoreSnapshot(ctx, options, hooks);
   const actions: string[] = [];
@@ -306,7 +309,7 @@ async function restoreWith(ctx: InstanceContext, options: { file: string; manife
   const loadInto = options.replace ? `${options.target}__restore_${suffix}`.slice(0, 63) : options.target;
   try {
     ctx.progress(`pg_restore into ${loadInto}`);
-    await loadDump(ctx, options.file, loadInto, options.manifest, hooks);
+    await loadDump(ctx, options.file, loadInto, options.manifest, hooks, !!options.scratch);
   } catch (err) {
     const state = options.replace ? `"${options.target}" was not touched` : `"${options.target}" was not created`;
     throw new DbError(`Restore failed; ${state}. ${(err as Error).message}`, 'RESTORE_FAILED', 'Check the message above (a missing role is a common cause: create it, then retry).');
@@ -332,8 +335,7 @@ async function restoreWith(ctx: InstanceContext, options: { file: string; manife
 }
 
 async function restoreSnapshot(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string }, hooks: PgBackupHooks): Promise<RestoreOutcome> {
-  const { loadEngine } = await import('../registry.js');
-  const engine = await loadEngine('postgresql');
+  const engine = engineFor();
   const dataDir = ctx.paths.dataDir;
   const stamp = new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15);
   const incoming = `${dataDir}.restore-${stamp}`;
@@ -367,25 +369,21 @@ async function restoreSnapshot(ctx: InstanceContext, options: { file: string; ma
   return { target: options.target, actions, tables: await fingerprintDb(ctx, options.target, hooks).catch(() => []) };
 }
 
-/** Proves a backup restores without touching live data: a scratch database, or a scratch server for snapshots. */
+/**
+ * Proves a whole-instance snapshot restores without touching live data: unpacked into a private
+ * folder, a scratch server started on it. (Logical dumps are verified by the core, restored into
+ * a fresh scratch server, so nothing from a dump runs on the live one.)
+ */
 async function verifyWith(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView }, hooks: PgBackupHooks): Promise<{ tables: TableFingerprint[]; method: string }> {
   await hooks.checkRestore?.(ctx, options.manifest);
-  if (options.manifest.scope === 'instance') {
-    const dir = await mkdtemp(join(dirname(ctx.paths.dataDir), '.verify-'));
-    try {
-      await run(['tar', '-xzf', options.file, '-C', dir]);
-      const tables = await withScratchServer(ctx, dir, (scratch) => fingerprintDb(scratch, options.manifest.database, hooks));
-      return { tables, method: 'unpacked the snapshot and started a scratch server on it' };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
-  const scratch = `${options.manifest.database}__verify_${randomBytes(3).toString('hex')}`.slice(0, 63);
-  await loadDump(ctx, options.file, scratch, options.manifest, hooks);
+  if (options.manifest.scope !== 'instance') throw new DbError('Logical dumps are verified in a scratch server by `backup verify`, never in the live one.', 'NOT_APPLICABLE', 'Run `portunix-db backup verify <file>`.');
+  const dir = await mkdtemp(join(dirname(ctx.paths.dataDir), '.verify-'));
   try {
-    return { tables: await fingerprintDb(ctx, scratch, hooks), method: `pg_restore into scratch database ${scratch}` };
+    await run(['tar', '-xzf', options.file, '-C', dir]);
+    const tables = await withSnapshotServer(ctx, dir, (scratch) => fingerprintDb(scratch, options.manifest.database, hooks));
+    return { tables, method: 'unpacked the snapshot and started a scratch server on it' };
   } finally {
-    await dropQuietly(ctx, scratch);
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

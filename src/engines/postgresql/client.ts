@@ -44,6 +44,11 @@ export function mapPgError(err: unknown, ctx: InstanceContext, database?: string
     case '42704':
     case '3F000':
       return new DbError(msg, 'NOT_FOUND');
+    case '42501':
+    case '25006':
+      return new DbError(msg, 'PERMISSION_DENIED');
+    case '57014':
+      return new DbError(msg, 'TIMEOUT', 'The statement ran past its time limit; narrow it (WHERE, LIMIT).');
     case '53100':
       return new DbError(`The server's disk is full: ${msg}`, 'DISK_FULL', 'Free disk space on the data directory volume.');
     case '55006':
@@ -72,7 +77,7 @@ export async function instanceCertificate(ctx: Pick<InstanceContext, 'paths'>): 
  * A short-lived connection as the superuser, over TCP to 127.0.0.1 with scram-sha-256, over TLS
  * verified against the instance's own certificate (chain and the 127.0.0.1 subjectAltName).
  */
-export async function withClient<T>(ctx: InstanceContext, database: string, fn: (client: pg.Client) => Promise<T>, options: { user?: string; password?: string; timeoutMs?: number } = {}): Promise<T> {
+export async function withClient<T>(ctx: InstanceContext, database: string, fn: (client: pg.Client) => Promise<T>, options: { user?: string; password?: string; timeoutMs?: number; statementTimeoutMs?: number } = {}): Promise<T> {
   const { Client } = await loadPg();
   const cert = await instanceCertificate(ctx);
   const client = new Client({
@@ -83,7 +88,8 @@ export async function withClient<T>(ctx: InstanceContext, database: string, fn: 
     password: options.password ?? (await ctx.adminPassword()),
     database,
     connectionTimeoutMillis: options.timeoutMs ?? 5000,
-    statement_timeout: 10 * 60_000,
+    statement_timeout: options.statementTimeoutMs ?? 10 * 60_000,
+    ...(options.statementTimeoutMs ? { query_timeout: options.statementTimeoutMs + 5000 } : {}),
     application_name: 'portunix-db',
   });
   try {

@@ -7,6 +7,7 @@ import * as config from './config.js';
 import { vacuum } from './maintenance.js';
 import { validateIdentifier } from './identifiers.js';
 import { backup, restore, fingerprint, verifyBackup } from './backup.js';
+import { readonlyAccount, query, upstreamConnection } from './query.js';
 
 export const engine: Engine = {
   info: {
@@ -55,6 +56,9 @@ export const engine: Engine = {
   restore,
   fingerprint,
   verifyBackup,
+  readonlyAccount,
+  query,
+  upstreamConnection,
   validateIdentifier,
   unsupported: {
     embeddedStatus: 'PostgreSQL is a server; use `portunix-db status postgresql`.',

@@ -6,6 +6,7 @@ import { validateIdentifier } from './identifiers.js';
 import { connections, databaseSizes, enableStatements, health, listTables, performance } from './inspect.js';
 import { defaultSource, distroVersion, install } from './install.js';
 import { clientCommand, connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
+import { query, readonlyAccount } from './query.js';
 
 const TABLES_INSTEAD = 'use db_tables (`portunix-db tables <keyspace> --type redis`) to list key types and prefixes';
 
@@ -34,6 +35,7 @@ export const engine: Engine = {
     tableInfo: `Redis keys have no columns or table structure; ${TABLES_INSTEAD}, and db_size for memory per keyspace.`,
     indexes: `Redis has no indexes (RediSearch is a module portunix-db does not manage); ${TABLES_INSTEAD}.`,
     constraints: `Redis has no constraints or foreign keys; ${TABLES_INSTEAD}.`,
+    upstreamConnection: 'No upstream MCP server is wrapped for Redis; db_query runs read commands under the read-only ACL user.',
   },
   initialize,
   launchSpec,
@@ -64,5 +66,7 @@ export const engine: Engine = {
   configGet,
   configSet,
   vacuum,
+  readonlyAccount,
+  query,
   validateIdentifier,
 };

@@ -6,6 +6,7 @@ import { backup, fingerprint, restore, verifyBackup } from './backup.js';
 import { configGet, configList, configSet } from './config.js';
 import { vacuum } from './admin.js';
 import { defaultSource, install } from './install.js';
+import { query } from './query.js';
 
 /**
  * SQLite: an embedded engine. An instance is a directory of database files (`<name>.db`),
@@ -34,6 +35,8 @@ export const engine: Engine = {
     deleteUser: NO_USERS,
     grant: NO_USERS,
     revoke: NO_USERS,
+    readonlyAccount: 'SQLite has no accounts; db_query opens the file read-only (mode=ro) with PRAGMA query_only, so SQLite itself refuses writes.',
+    upstreamConnection: 'DBHub 1.4.0 cannot open a SQLite file read-only (its DSN drops mode=ro, and PRAGMA query_only can be switched off by a query); use db_query, which opens the file with mode=ro.',
     enableStatements: 'SQLite keeps no statement statistics; examine a query with EXPLAIN QUERY PLAN in the sqlite3 shell.',
   },
   initialize,
@@ -59,6 +62,7 @@ export const engine: Engine = {
   configList,
   configGet,
   configSet,
+  query,
   vacuum,
   validateIdentifier,
 };

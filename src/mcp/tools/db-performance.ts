@@ -32,6 +32,7 @@ export const dbPerformance = defineTool({
     details: z.record(z.string(), z.unknown()).optional().describe('Engine-specific sections (TimescaleDB: background jobs, their last run and failures)'),
     statements: z.object({ changed: z.boolean(), restartRequired: z.boolean(), message: z.string() }).optional().describe('Outcome of enable_statements'),
   },
+  changesConfig: (args) => args.enable_statements === true,
   async run(args, { core, allowed }) {
     const { top = 10, enable_statements, ...rest } = args;
     let statements: { changed: boolean; restartRequired: boolean; message: string } | undefined;

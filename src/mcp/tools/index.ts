@@ -14,6 +14,7 @@ import { dbSchema } from './db-schema.js';
 import { dbTableInfo } from './db-table-info.js';
 import { dbIndexes } from './db-indexes.js';
 import { dbConstraints } from './db-constraints.js';
+import { dbQuery } from './db-query.js';
 
 export const TOOLS: readonly ToolDefinition[] = [
   dbStatus,
@@ -30,4 +31,5 @@ export const TOOLS: readonly ToolDefinition[] = [
   dbTableInfo,
   dbIndexes,
   dbConstraints,
+  dbQuery,
 ] as unknown as readonly ToolDefinition[];

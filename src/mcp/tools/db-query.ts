@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { defineTool } from '../tool-base.js';
+import { databaseParam, defined, target } from '../schemas.js';
+import { QUERY_LIMITS, renderQuery } from '../../core/ops/query.js';
+
+export const dbQuery = defineTool({
+  name: 'db_query',
+  title: 'Run a read-only query',
+  description: 'Run SQL (or one Redis read command) as the read-only account: the database refuses writes. Rows, bytes and time are capped.',
+  operation: 'read',
+  input: {
+    ...target,
+    database: databaseParam.optional().describe('Database (Redis: keyspace number, 0 or "0"; SQLite: database name)'),
+    query: z.string().min(1).max(QUERY_LIMITS.textChars).describe('SQL, or a Redis command like "HGETALL user:1"'),
+    limit: z.number().int().min(1).max(QUERY_LIMITS.rows.max).optional().describe(`Max rows (default ${QUERY_LIMITS.rows.default})`),
+    timeout_ms: z.number().int().min(100).max(QUERY_LIMITS.timeoutMs.max).optional().describe(`Default ${QUERY_LIMITS.timeoutMs.default}`),
+  },
+  output: {
+    engine: z.string(),
+    instance: z.string(),
+    database: z.string().optional(),
+    account: z.string(),
+    columns: z.array(z.string()),
+    rows: z.array(z.array(z.unknown())),
+    row_count: z.number().int(),
+    truncated: z.boolean(),
+    truncated_reason: z.enum(['rows', 'bytes']).optional(),
+    command: z.string().optional(),
+  },
+  async run(args, { core }) {
+    const r = await core.query(defined({ type: args.type, instance: args.instance, database: args.database, text: args.query, limit: args.limit, timeoutMs: args.timeout_ms, via: 'mcp' as const }));
+    return { structured: r, text: renderQuery(r) };
+  },
+});
