@@ -193,7 +193,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const planned = found
     ? localPlan(engine, found, version, host)
     : await engine.install.plan({ engine: engineId, version, source, instance: name, ...(port !== undefined ? { port } : {}), dataDir, ...(runAs ? { serviceUser: runAs } : {}) }, host, options.resolver ?? npmResolver);
-  const plan = host.isRoot ? planned : await withoutRoot(engine, planned, host, !!options.dryRun);
+  // this machine's binaries and sudo only matter for this machine, not for a plan of another platform (--platform)
+  const plan = host.isRoot || options.host ? planned : await withoutRoot(engine, planned, host, !!options.dryRun);
   const steps: PlanStep[] = [...plan.steps];
   const managed = !plan.manualOnly && !plan.selfRunning && has(engine, 'initialize');
   if (runAs && managed) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
