@@ -40,6 +40,7 @@ export type ErrorCode =
   | 'QUERY_FAILED'
   | 'TIMEOUT'
   | 'SECRET_STORE'
+  | 'NEEDS_ROOT'
   | 'FORBIDDEN'
   | 'UPSTREAM_FAILED'
   | 'INTERNAL';

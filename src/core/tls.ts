@@ -3,6 +3,7 @@ import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { InstanceContext } from '../engines/contract.js';
+import { shellQuote } from './install/plan.js';
 
 /**
  * Every engine's instance gets its own self-signed server certificate, made with the openssl
@@ -47,6 +48,11 @@ export function renderCertConfig(engine: string, instance: string): string {
     'subjectAltName = IP:127.0.0.1, IP:::1, DNS:localhost',
     '',
   ].join('\n');
+}
+
+/** `curl [--cacert CA] URL`: the client command of engines spoken to over HTTP(S). */
+export function curlCommand(url: string, ca?: string): string {
+  return ['curl', ...(ca ? ['--cacert', ca] : []), url].map(shellQuote).join(' ');
 }
 
 /** The world-readable copy of an instance's certificate, for users' clients. */

@@ -392,6 +392,8 @@ export interface EngineOps {
   /** Embedded engines report status without a process. */
   embeddedStatus(ctx: InstanceContext): Promise<Record<string, unknown>>;
   connectionUrl(ctx: InstanceContext, options: { database?: string; showPassword: boolean; password: string }): string;
+  /** A command line of the engine's usual client that connects with `url` (as printed) and trusts `ca` (the instance certificate, when it has TLS). */
+  clientCommand(ctx: InstanceContext, conn: { url: string; ca?: string }): string;
 
   // databases
   listDatabases(ctx: InstanceContext): Promise<DatabaseSummary[]>;

@@ -9,6 +9,7 @@ const OPERATION_WORDS: Record<Operation, string> = {
   serverVersion: 'a server version',
   embeddedStatus: 'embedded status',
   connectionUrl: 'connection URLs',
+  clientCommand: 'client commands',
   listDatabases: 'listing databases',
   createDatabase: 'creating databases',
   dropDatabase: 'dropping databases',

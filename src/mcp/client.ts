@@ -129,6 +129,8 @@ export function coerceArguments(tool: Tool, raw: string[], base: Record<string, 
 }
 
 function coerceValue(key: string, value: string, types: string[], prop: JsonSchemaProp): unknown {
+  // a string is accepted as typed (a database "123" stays a name even where a number is allowed too)
+  if (types.includes('string')) return value;
   if (types.includes('integer') || types.includes('number')) {
     if (/^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value);
     if (!types.includes('string')) throw new UsageError(`--${key} must be a number, not "${value}".`, 'USAGE');

@@ -18,6 +18,16 @@ export function identifier(what: string): z.ZodString {
     .describe(`${what[0]!.toUpperCase()}${what.slice(1)} name (validated and quoted by the engine's rules)`);
 }
 
+/**
+ * A database name, or a number where the engine numbers its databases (a Redis keyspace: 0,
+ * as JSON clients naturally send it, means "0"). Numbers are turned into their decimal string;
+ * the engine then validates it like any other name.
+ */
+export const databaseParam = z
+  .union([identifier('database'), z.number().int().min(0).max(2 ** 31 - 1)])
+  .transform((v) => String(v))
+  .describe("Database name (validated and quoted by the engine's rules); a number for a numbered database (Redis keyspace 0-15)");
+
 export const engineParam = z.string().min(1).max(32).describe(`Engine: ${ENGINE_IDS.join(', ')} (aliases like "pg" work)`);
 export const instanceParam = z
   .string()

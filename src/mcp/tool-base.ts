@@ -12,7 +12,8 @@
  */
 import { z } from 'zod';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { DbError, toDbError } from '../core/errors.js';
 import { audit } from '../core/audit.js';
 import type { CoreOps } from './core.js';
@@ -41,6 +42,12 @@ export interface ToolContext {
   /** Operation types this server exposes. */
   allowed: ReadonlySet<OperationType>;
   log: (message: string) => void;
+  /**
+   * The core's progress reports during one call: to the log (stderr), as a `notifications/message`
+   * (logging, at level info, filtered by the client's logging/setLevel) and, when the request
+   * carries a progressToken, as `notifications/progress` with a rising count and the message.
+   */
+  progress?: (message: string) => void;
 }
 
 export interface ToolOutcome<O> {
@@ -173,6 +180,22 @@ export function registerTool(server: McpServer, def: ToolDefinition, ctx: ToolCo
       outputSchema: outputSchemaOf(def),
       annotations: annotationsFor(def.operation, def.title),
     },
-    (args: Record<string, unknown>) => invokeTool(def, args, ctx),
+    (args: Record<string, unknown>, extra: RequestHandlerExtra<ServerRequest, ServerNotification>) => invokeTool(def, args, { ...ctx, progress: progressReporter(server, def.name, extra, ctx.log) }),
   );
+}
+
+/** The call's progress reporter, or the log when the tool runs outside a request (direct invokeTool calls). */
+export function reporter(ctx: ToolContext, tool: string): (message: string) => void {
+  return ctx.progress ?? ((m) => ctx.log(`${tool}: ${m}`));
+}
+
+/** One call's progress reporter (ToolContext.progress). Notifications that cannot be sent are dropped: the call goes on. */
+export function progressReporter(server: McpServer, tool: string, extra: Pick<RequestHandlerExtra<ServerRequest, ServerNotification>, '_meta' | 'sessionId' | 'sendNotification'>, log: (message: string) => void): (message: string) => void {
+  const token = extra._meta?.progressToken;
+  let step = 0;
+  return (message) => {
+    log(`${tool}: ${message}`);
+    server.server.sendLoggingMessage({ level: 'info', logger: 'portunix-db', data: `${tool}: ${message}` }, extra.sessionId).catch(() => undefined);
+    if (token !== undefined) extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: ++step, message } }).catch(() => undefined);
+  };
 }

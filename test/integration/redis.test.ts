@@ -212,6 +212,11 @@ for (const row of ROWS) describe(row.label, { timeout: 20 * 60_000 }, () => {
     // so does redis-cli (the one that came with the server), with --tls --cacert
     const cliPong = execFileSync(row.redisCli, ['--tls', '--cacert', caFile(), '-u', url, '--no-auth-warning', 'PING'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...(row.redisCliEnv ?? {}) } }).trim();
     assert.equal(cliPong, 'PONG');
+    // `url --json` carries the CA and a client command that works as printed (the CLI puts both on stderr too)
+    const full = (await cli(['url', 'redis', '--show-password'])).json as { ca_cert: string; client_command: string };
+    assert.equal(full.ca_cert, caFile());
+    assert.ok(full.client_command.startsWith(`redis-cli --tls --cacert ${caFile()} -u `), full.client_command);
+    assert.equal(execFileSync('/bin/sh', ['-c', `${full.client_command} --no-auth-warning PING`], { encoding: 'utf8', timeout: 30_000 }).trim(), 'PONG');
 
     const h = await cli(['health', 'redis']);
     const tls = (h.json.checks as any[]).find((c) => c.name === 'tls');

@@ -188,6 +188,11 @@ test('sqlite: backup while another process writes is one consistent snapshot; dr
   const v = await run(['backup', 'verify', backupFile]);
   assert.equal(v.json.ok, true);
   assert.deepEqual(v.json.problems, []);
+  // progress on stderr, stage by stage (stdout stays the JSON)
+  assert.match(v.stderr, /verify 1\/3: checking the checksum of .*\n(.*\n)*.*verify 2\/3: checksum ok; restoring app into a scratch place[^\n]*\n(.*\n)*.*verify 3\/3: comparing \d+ tables with the manifest/);
+  assert.match(v.stderr, new RegExp(`comparing ${b.json.manifest.tables.length} tables`));
+  const quiet = await run(['backup', 'verify', backupFile, '--quiet']);
+  assert.doesNotMatch(quiet.stderr, /verify 1\/3/);
 
   await run(['drop', 'app', '--type', 'sqlite'], 2).then((r) => assert.equal(r.json.error.code, 'CONFIRMATION_REQUIRED'));
   await run(['drop', 'app', '--type', 'sqlite', '--force']);

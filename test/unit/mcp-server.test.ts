@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpServer } from '../../src/mcp/server.js';
 import type { Role } from '../../src/mcp/tool-base.js';
 import type { CoreOps } from '../../src/mcp/core.js';
@@ -257,6 +257,64 @@ test('db_performance: enable_statements needs a writable server', async () => {
   assert.equal((w.structuredContent as { statements: { changed: boolean } }).statements.changed, true);
   await reader.close();
   await admin.close();
+});
+
+test('long tools send the core\'s progress reports as log notifications, and as progress notifications when the call has a progressToken', async () => {
+  const core = fakeCore({
+    createBackup: async (a) => {
+      a.progress?.('pg_dump: writing app');
+      a.progress?.('sha256 and manifest written');
+      return fakeCore().createBackup(a);
+    },
+    restoreBackup: async (a) => {
+      a.progress?.('checksum ok');
+      return fakeCore().restoreBackup(a);
+    },
+    vacuum: async (a) => {
+      a.progress?.('running maintenance on app');
+      return fakeCore().vacuum(a);
+    },
+  });
+  const client = await connect('admin', core);
+  const logs: string[] = [];
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(`${n.params.level} ${String(n.params.data)}`));
+  const progress: { progress: number; message?: string }[] = [];
+  const r = (await client.callTool({ name: 'db_backup_create', arguments: { type: 'postgresql', database: 'app' } }, undefined, { onprogress: (p) => void progress.push({ progress: p.progress, ...(p.message ? { message: p.message } : {}) }) })) as CallToolResult;
+  assert.ok(!r.isError, text(r));
+  assert.deepEqual(progress, [{ progress: 1, message: 'pg_dump: writing app' }, { progress: 2, message: 'sha256 and manifest written' }]);
+  await call(client, 'db_restore', { file: '/b/app.dump', confirm: true });
+  await call(client, 'db_vacuum', { type: 'postgresql', database: 'app' });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(logs, ['info db_backup_create: pg_dump: writing app', 'info db_backup_create: sha256 and manifest written', 'info db_restore: checksum ok', 'info db_vacuum: running maintenance on app']);
+  // no progressToken: no progress notifications, the log ones still come; a client's logging/setLevel filters them
+  progress.length = 0;
+  await client.setLoggingLevel('warning');
+  await call(client, 'db_vacuum', { type: 'postgresql', database: 'app' });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(logs.length, 4);
+  assert.deepEqual(progress, []);
+  await client.close();
+});
+
+test('a database given as a number (Redis keyspace 0) is accepted as its name; negative or fractional numbers are not', async () => {
+  const core = fakeCore();
+  const client = await connect('admin', core);
+  const r = await call(client, 'db_tables', { type: 'redis', database: 0 });
+  assert.ok(!r.isError, text(r));
+  assert.deepEqual((core.calls.at(-1)!.args as { database: string }).database, '0');
+  await call(client, 'db_vacuum', { type: 'redis', database: 3 });
+  assert.equal((core.calls.at(-1)!.args as { database: string }).database, '3');
+  const q = await call(client, 'db_query', { type: 'redis', database: 0, query: 'DBSIZE' });
+  assert.notEqual(q.isError, true, text(q));
+  assert.equal((core.calls.at(-1)!.args as { database: string }).database, '0');
+  for (const bad of [-1, 1.5]) {
+    const e = await call(client, 'db_tables', { type: 'redis', database: bad });
+    assert.ok(e.isError, `database ${bad} is refused`);
+  }
+  const before = core.calls.length;
+  assert.ok((await call(client, 'db_tables', { type: 'redis', database: "0'; FLUSHALL" })).isError);
+  assert.equal(core.calls.length, before);
+  await client.close();
 });
 
 test('db_query passes the query text, limits and target to the one core query and renders a table', async () => {

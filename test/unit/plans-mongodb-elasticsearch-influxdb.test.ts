@@ -293,3 +293,17 @@ test('write-container-env writes a 0600 file with a generated password that is s
   await runVendorStep('write-container-env', params, () => undefined);
   assert.equal(readFileSync(file, 'utf8'), first, 'the stored password is reused');
 });
+
+test('mongodb container: the full install plan agrees with its note (no portunix-db instance, no service user)', async () => {
+  const { install } = await import('../../src/core/ops/lifecycle.js');
+  for (const host of ['debian-12', 'fedora-40', 'macos-arm64']) {
+    const r = await install({ type: 'mongodb', source: 'container', dryRun: true, host: { ...SAMPLE_HOSTS[host]!, isRoot: true } });
+    const kinds = r.plan.steps.map((s) => s.kind);
+    assert.ok(!kinds.includes('init-instance') && !kinds.includes('ensure-service-user'), `${host}: ${kinds.join(', ')}`);
+    assert.ok(r.plan.steps.some((s) => s.kind === 'command' && s.argv[0] === 'docker' && s.argv[1] === 'run'), host);
+    assert.ok(r.plan.notes.some((n) => /does not supervise, inspect or back up container instances/.test(n)), host);
+  }
+  // the managed sources still initialise an instance
+  const apt = await install({ type: 'mongodb', source: 'apt', dryRun: true, host: { ...SAMPLE_HOSTS['debian-12']!, isRoot: true } });
+  assert.ok(apt.plan.steps.some((s) => s.kind === 'init-instance'));
+});

@@ -1,3 +1,4 @@
+import { progressFor } from './lifecycle.js';
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { changeGrant, parseSettings, createDatabase, createUser, deleteUser, dropDatabase, listAllDatabases, listUsers } from '../../core/ops/data.js';
@@ -128,6 +129,6 @@ export function registerData(program: Command): void {
     .option('--job <id>', 'with --task run-job: the job id (see `metrics`, details.jobs)', intOption)
     .addHelpText('after', '\nExamples:\n  $ portunix-db vacuum myapp --type postgresql --analyze\n  $ portunix-db vacuum metrics --type timescaledb --task compress --table conditions\n  $ portunix-db vacuum metrics --type timescaledb --task run-job --job 1000')
     .action(async (db: string, o: Target & { table?: string; full?: boolean; analyze?: boolean; task?: string; job?: number }) => {
-      await emit(o, () => vacuum({ type: o.type, instance: o.instance, database: db, ...(o.table ? { table: o.table } : {}), full: !!o.full, analyze: !!o.analyze, ...(o.task ? { task: o.task } : {}), ...(o.job !== undefined ? { job: o.job } : {}) }), (r) => [`Maintenance on ${r.database}:`, ...r.actions.map((a) => `  ${a}`)].join('\n'));
+      await emit(o, () => vacuum({ type: o.type, instance: o.instance, database: db, ...(o.table ? { table: o.table } : {}), full: !!o.full, analyze: !!o.analyze, ...(o.task ? { task: o.task } : {}), ...(o.job !== undefined ? { job: o.job } : {}), progress: progressFor(o) }), (r) => [`Maintenance on ${r.database}:`, ...r.actions.map((a) => `  ${a}`)].join('\n'));
     });
 }

@@ -136,13 +136,18 @@ export function registerLifecycle(program: Command): void {
 
   program
     .command('url')
-    .description('Print a connection URL (the password is masked unless --show-password)')
+    .description('Print a connection URL (the password is masked unless --show-password); on stderr the CA certificate and a client command that works with it')
     .argument('<engine>')
     .option('--instance <name>', 'instance name', 'main')
     .option('--database <name>', 'database in the URL')
     .option('--show-password', 'include the real password')
     .addHelpText('after', '\nConnections use TLS with the instance\'s own certificate, <home>/instances/<engine>/<instance>/tls/server.crt:\n  PostgreSQL URLs carry sslmode=verify-full and sslrootcert (libpq 13 and older: use sslmode=verify-ca).\n  Redis URLs are rediss://; give clients the certificate as CA, e.g. redis-cli --tls --cacert FILE -u URL.\n  MySQL/MariaDB URLs carry ssl-mode=VERIFY_CA&ssl-ca=FILE (MySQL URI syntax); mysql2 needs ssl: { ca: <contents of FILE> }, the mariadb client --ssl-ca=FILE --ssl-verify-server-cert.\n\nExample:\n  $ psql "$(portunix-db url postgresql --show-password)"')
     .action(async (engine: string, o: Flags & { instance: string; database?: string; showPassword?: boolean }) => {
-      await emit(o, () => connectionUrl({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}), showPassword: !!o.showPassword }), (r) => r.url);
+      await emit(o, () => connectionUrl({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}), showPassword: !!o.showPassword }), (r) => {
+        // stdout stays the bare URL (`psql "$(portunix-db url postgresql)"` works); the CA and a working client command go to stderr
+        if (r.ca_cert) process.stderr.write(`CA certificate: ${r.ca_cert}\n`);
+        if (r.client_command) process.stderr.write(`connect with:   ${r.client_command}\n`);
+        return r.url;
+      });
     });
 }

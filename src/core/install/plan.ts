@@ -38,6 +38,8 @@ export interface InstallPlan {
   libDir?: string;
   /** True when the plan cannot be executed automatically (e.g. Windows Redis: WSL or container). */
   manualOnly?: boolean;
+  /** True when the steps run the server themselves (a container): portunix-db initialises no instance and needs no service user. */
+  selfRunning?: boolean;
   notes: string[];
 }
 

@@ -382,10 +382,13 @@ export function compareFingerprints(expected: TableFingerprint[], actual: TableF
  */
 export async function verifyBackup(options: { file: string; instance?: string; progress?: Progress }): Promise<VerifyResult> {
   const file = backupFileOf(options.file);
+  const say: Progress = options.progress ?? (() => undefined);
+  say(`verify 1/3: checking the checksum of ${file} against its manifest`);
   const manifest = await checkIntegrity(file);
   const { engine, ctx } = await openRunning({ type: manifest.engine, instance: options.instance ?? manifest.instance, ...(options.progress ? { progress: options.progress } : {}) });
   let actual: TableFingerprint[];
   let method: string;
+  say(`verify 2/3: checksum ok; restoring ${manifest.database} into a scratch place (never the live data)`);
   if (manifest.scope === 'database' && has(engine, 'launchSpec') && has(engine, 'initialize')) {
     // nothing read from a backup runs on the live server: a fresh scratch server takes the restore
     const restore = need(engine, 'restore');
@@ -409,6 +412,7 @@ export async function verifyBackup(options: { file: string; instance?: string; p
       await need(engine, 'dropDatabase')(ctx, scratch).catch(() => undefined);
     }
   }
+  say(`verify 3/3: comparing ${manifest.tables.length} ${engine.info.terms.table}s with the manifest (counts and checksums)`);
   const { tables, problems } = compareFingerprints(manifest.tables, actual);
   const result: VerifyResult = { file, ok: problems.length === 0, checksum_ok: true, method, tables, problems };
   await record({ at: new Date().toISOString(), engine: ctx.engine, instance: ctx.name, database: manifest.database, ok: result.ok, file, kind: 'verify', ...(result.ok ? {} : { error: problems.join('; ') }) });

@@ -8,7 +8,7 @@ import { detectHost } from '../install/host.js';
 import { executePlan } from '../install/execute.js';
 import { npmResolver } from '../install/npm-resolver.js';
 import { inspectLocal, localPlan, type LocalRequest } from '../install/local.js';
-import type { ArtifactResolver, HostPlatform, InstallPlan, PlanStep } from '../install/plan.js';
+import { describeStep, type ArtifactResolver, type HostPlatform, type InstallPlan, type PlanStep } from '../install/plan.js';
 import { chownRecursive, ensureTraversable, SERVICE_USER, serviceUser } from '../process/service-user.js';
 import { portInUse, processStatus, startServer, stopServer, type ProcessState } from '../process/supervisor.js';
 import { versionNotice, type VersionNotice } from '../versions.js';
@@ -16,6 +16,7 @@ import { audit } from '../audit.js';
 import { withFileLock } from '../file-lock.js';
 import { getSecretStore, secretKey } from '../secrets.js';
 import { closest } from '../did-you-mean.js';
+import { findProgram, hasPublicCert, publicCertPath } from '../tls.js';
 import { LOCAL_SOURCE_IDS, parseEngineId, parseSourceId, type EngineId, type SourceId } from '../../engines/ids.js';
 import { loadEngine } from '../../engines/registry.js';
 import { has, need } from '../../engines/need.js';
@@ -132,6 +133,38 @@ function localVersionLine(engine: Engine, fullVersion: string, requested: string
   return line;
 }
 
+function needsRoot(step: PlanStep): boolean {
+  return (step.kind === 'command' || step.kind === 'write-file') && step.sudo === true;
+}
+
+/**
+ * An ordinary user cannot run a plan's package steps (sudo). When the system already has the
+ * server binaries of this version (the packages were installed by root), the install uses them
+ * and runs no package step; without them and without sudo on PATH it says plainly that root is
+ * needed and what root has to run.
+ */
+async function withoutRoot(engine: Engine, plan: InstallPlan, host: HostPlatform, dryRun: boolean): Promise<InstallPlan> {
+  if (plan.manualOnly || !plan.steps.some(needsRoot)) return plan;
+  const detected = await engine.install.detect?.(plan.version, host);
+  if (detected) {
+    return {
+      ...plan,
+      source: detected.source,
+      steps: [],
+      binDir: detected.binDir,
+      ...(detected.libDir ? { libDir: detected.libDir } : {}),
+      notes: [...plan.notes, `Uses the ${engine.info.displayName} ${plan.version} server already installed in ${detected.binDir}: installing packages needs root, and this install runs as an ordinary user.`],
+    };
+  }
+  if (findProgram('sudo')) return plan;
+  const asRoot = plan.steps.filter(needsRoot).map((s) => describeStep({ ...s, sudo: false } as PlanStep));
+  const why = `Installing ${engine.info.displayName} ${plan.version} via ${plan.source} needs root (it installs system packages), this install runs as an ordinary user, and sudo is not installed.`;
+  const hint = `As root, run:\n  ${asRoot.join('\n  ')}\nthen run this install again as yourself: it uses the installed server. Without root, install from a server tree you have: --archive FILE --sha256 HASH or --bin-dir DIR.`;
+  // a dry run still shows the plan, with what root has to do
+  if (dryRun) return { ...plan, notes: [...plan.notes, `${why} ${hint.replace(/\n\s*/g, ' ')}`] };
+  throw new DbError(why, 'NEEDS_ROOT', hint);
+}
+
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const progress = options.progress ?? silentProgress;
   const engineId = parseEngineId(options.type);
@@ -157,13 +190,16 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const port = existing?.config.port ?? (options.dryRun ? options.port ?? engine.info.defaultPort : await choosePort(engine, options.port, taken));
   const runAs = host.isRoot && engine.info.kind === 'server' ? SERVICE_USER : undefined;
 
-  const plan = found
+  const planned = found
     ? localPlan(engine, found, version, host)
     : await engine.install.plan({ engine: engineId, version, source, instance: name, ...(port !== undefined ? { port } : {}), dataDir, ...(runAs ? { serviceUser: runAs } : {}) }, host, options.resolver ?? npmResolver);
+  // this machine's binaries and sudo only matter for this machine, not for a plan of another platform (--platform)
+  const plan = host.isRoot || options.host ? planned : await withoutRoot(engine, planned, host, !!options.dryRun);
   const steps: PlanStep[] = [...plan.steps];
-  if (runAs && !plan.manualOnly && has(engine, 'initialize')) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
+  const managed = !plan.manualOnly && !plan.selfRunning && has(engine, 'initialize');
+  if (runAs && managed) steps.unshift({ kind: 'ensure-service-user', description: `Servers run as the unprivileged user ${runAs} (the tool runs as root)`, user: runAs });
   // engines whose lifecycle is not managed yet (install plans only) stop after the packages
-  if (!plan.manualOnly && has(engine, 'initialize')) {
+  if (managed) {
     steps.push({ kind: 'init-instance', description: `Initialise instance ${engineId}/${name}`, engine: engineId, instance: name, dataDir, ...(port !== undefined ? { port } : {}), ...(runAs ? { runAs } : {}) });
   }
   const clientBinDir = options.clientBinDir !== undefined ? await checkClientBinDir(options.clientBinDir) : undefined;
@@ -407,7 +443,11 @@ export async function uninstall(options: Target & { keepData?: boolean; version?
   return { engine: ctx.engine, instance: ctx.name, removed, kept };
 }
 
-export async function connectionUrl(target: Target & { database?: string; showPassword?: boolean }): Promise<{ url: string; password_shown: boolean }> {
+/**
+ * The URL, the CA certificate clients must trust (the instance's own, when it has TLS; null
+ * without) and a command line of the engine's usual client that works with both.
+ */
+export async function connectionUrl(target: Target & { database?: string; showPassword?: boolean }): Promise<{ url: string; password_shown: boolean; ca_cert: string | null; client_command: string | null }> {
   const { engine, ctx } = await openInstance(target);
   // no stored password gives a URL without one; a secret store that cannot answer is an error, not an empty password
   const password = await ctx.adminPassword().catch((err: unknown) => {
@@ -415,5 +455,7 @@ export async function connectionUrl(target: Target & { database?: string; showPa
     return '';
   });
   const url = need(engine, 'connectionUrl')(ctx, { ...(target.database ? { database: target.database } : {}), showPassword: !!target.showPassword, password });
-  return { url, password_shown: !!target.showPassword };
+  const ca = hasPublicCert(ctx) ? publicCertPath(ctx) : undefined;
+  const client = engine.clientCommand?.(ctx, { url, ...(ca ? { ca } : {}) });
+  return { url, password_shown: !!target.showPassword, ca_cert: ca ?? null, client_command: client ?? null };
 }

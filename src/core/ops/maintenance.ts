@@ -16,9 +16,12 @@ export async function vacuum(options: Target & { database: string; table?: strin
   need(engine, 'validateIdentifier')('database', options.database);
   if (options.table) need(engine, 'validateIdentifier')('table', options.table);
   const table = options.table ? { table: options.table } : {};
+  const where = `${ctx.engine}/${ctx.name} ${options.database}${options.table ? `.${options.table}` : ''}`;
+  ctx.progress(options.task ? `running maintenance task ${options.task} on ${where}` : `running ${options.full ? 'full ' : ''}maintenance on ${where}`);
   const outcome = options.task
     ? await need(engine, 'maintenanceTask')(ctx, { database: options.database, task: options.task, ...table, ...(options.job !== undefined ? { job: options.job } : {}) })
     : await need(engine, 'vacuum')(ctx, { database: options.database, ...table, full: !!options.full, analyze: !!options.analyze });
+  ctx.progress(`maintenance done on ${where}: ${outcome.actions.length} action(s)`);
   await audit({ action: options.task ? `vacuum --task ${options.task}` : 'vacuum', engine: ctx.engine, instance: ctx.name, target: options.database, via: options.via ?? 'cli', ok: true, detail: outcome.actions.join('; ') });
   return { database: options.database, ...outcome };
 }

@@ -5,7 +5,7 @@ import { configGet, configList, configSet } from './config.js';
 import { validateIdentifier } from './identifiers.js';
 import { connections, databaseSizes, health, indexes, listTables, performance, schema, tableInfo } from './inspect.js';
 import { ELASTICSEARCH_SOURCES, ELASTICSEARCH_VERSIONS, elasticDefaultSource, install } from './install.js';
-import { connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
+import { clientCommand, connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
 
 export const info: EngineInfo = {
   id: 'elasticsearch',
@@ -39,6 +39,7 @@ export const engine: Engine = {
   shutdown,
   serverVersion,
   connectionUrl,
+  clientCommand,
   listDatabases,
   createDatabase,
   dropDatabase,

@@ -3,7 +3,7 @@ import { cp, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DbError } from '../../core/errors.js';
 import { generatePassword } from '../../core/secrets.js';
-import { makeServerCertificate } from '../../core/tls.js';
+import { curlCommand, makeServerCertificate } from '../../core/tls.js';
 import { chownRecursive } from '../../core/process/service-user.js';
 import type { InstanceContext, LaunchSpec } from '../contract.js';
 import { ADMIN_USER, confDir, httpCertPath, nodeVersion, readState, stateFile, withEs, type EsInstanceState } from './client.js';
@@ -229,3 +229,8 @@ export function connectionUrl(ctx: InstanceContext, options: { database?: string
   return `${existsSync(httpCertPath(ctx)) ? 'https' : 'http'}://${ADMIN_USER}:${secret}@127.0.0.1:${ctx.config.port}${index}`;
 }
 
+
+/** `curl --cacert CA URL`: the REST API answers the URL with the node's info. */
+export function clientCommand(_ctx: InstanceContext, conn: { url: string; ca?: string }): string {
+  return curlCommand(conn.url, conn.url.startsWith('https:') ? conn.ca : undefined);
+}

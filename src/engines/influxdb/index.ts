@@ -1,4 +1,5 @@
 import { NotApplicableError } from '../../core/errors.js';
+import { curlCommand } from '../../core/tls.js';
 import type { Engine, EngineInfo, EngineOps, InstanceContext, Operation } from '../contract.js';
 import { generationOf, offeredOps, type GenerationOp } from './generations.js';
 import { validateIdentifier } from './identifiers.js';
@@ -43,5 +44,7 @@ export const engine: Engine = {
     configSet: 'InfluxDB reads its settings at start: edit the instance config file (1.x: the influxdb.conf `portunix-db config list influxdb` comes from; 2.x: influxd flags) and run `portunix-db restart influxdb`.',
   } satisfies Partial<Record<Operation, string>>,
   ...ops,
+  // both generations answer /ping (204) without credentials: the check that the server and its certificate work
+  clientCommand: (_ctx, conn) => curlCommand(`${new URL(conn.url).origin}/ping`, conn.url.startsWith('https:') ? conn.ca : undefined),
   validateIdentifier,
 };

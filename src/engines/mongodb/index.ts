@@ -5,7 +5,7 @@ import { configGet, configList, configSet } from './config.js';
 import { validateIdentifier } from './identifiers.js';
 import { connections, constraints, databaseSizes, enableStatements, health, indexes, listTables, performance, schema, tableInfo } from './inspect.js';
 import { install, MONGODB_SOURCES, MONGODB_VERSIONS, mongoDefaultSource } from './install.js';
-import { connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
+import { clientCommand, connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
 import { vacuum } from './maintenance.js';
 
 export const info: EngineInfo = {
@@ -33,6 +33,7 @@ export const engine: Engine = {
   shutdown,
   serverVersion,
   connectionUrl,
+  clientCommand,
   listDatabases,
   createDatabase,
   dropDatabase,

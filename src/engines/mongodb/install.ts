@@ -178,7 +178,7 @@ function containerPlan(req: InstallRequest, host: HostPlatform): InstallPlan {
     env: { MONGO_INITDB_ROOT_USERNAME: 'admin' },
     secretEnv: { MONGO_INITDB_ROOT_PASSWORD: 'admin' },
   });
-  return base(req, host, 'container', steps, ['The admin password is generated, kept in the secret store, and reaches the container only through the 0600 --env-file.', CONTAINER_NOTE]);
+  return { ...base(req, host, 'container', steps, ['The admin password is generated, kept in the secret store, and reaches the container only through the 0600 --env-file.', CONTAINER_NOTE]), selfRunning: true };
 }
 
 export function mongoDefaultSource(host: HostPlatform, _version: string): SourceId {

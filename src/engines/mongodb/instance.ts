@@ -6,6 +6,7 @@ import { DbError, NotApplicableError } from '../../core/errors.js';
 import { sleep } from '../../core/process/supervisor.js';
 import { generatePassword } from '../../core/secrets.js';
 import { makeServerCertificate, publicCertPath } from '../../core/tls.js';
+import { shellQuote } from '../../core/install/plan.js';
 import type { InstanceContext, LaunchSpec } from '../contract.js';
 import { ADMIN_USER, AUTH_DB, instanceCertificate, loadDriver, mapMongoError, serverCertPath, serverPemPath, withMongo } from './client.js';
 import { validateIdentifier } from './identifiers.js';
@@ -176,4 +177,9 @@ export function connectionUrl(ctx: InstanceContext, options: { database?: string
   const tls = existsSync(publicCertPath(ctx)) || existsSync(serverCertPath(ctx));
   const query = [`authSource=${AUTH_DB}`, ...(tls ? ['tls=true', `tlsCAFile=${encodeURIComponent(publicCertPath(ctx))}`] : [])].join('&');
   return `mongodb://${ADMIN_USER}:${secret}@127.0.0.1:${ctx.config.port}/${db}?${query}`;
+}
+
+/** `mongosh "URL"`: the URL carries tls=true and tlsCAFile. */
+export function clientCommand(_ctx: InstanceContext, conn: { url: string; ca?: string }): string {
+  return `mongosh ${shellQuote(conn.url)}`;
 }

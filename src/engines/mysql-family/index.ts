@@ -48,6 +48,7 @@ export function createMysqlFamilyEngine(id: FlavourId): Engine {
     shutdown: instance.shutdown,
     serverVersion: instance.serverVersion,
     connectionUrl: instance.connectionUrl,
+    clientCommand: (ctx, conn) => instance.clientCommand(ctx, conn, flavour),
     listDatabases: admin.listDatabases,
     createDatabase: admin.createDatabase,
     dropDatabase: admin.dropDatabase,

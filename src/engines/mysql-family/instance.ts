@@ -6,6 +6,7 @@ import { DbError } from '../../core/errors.js';
 import { generatePassword } from '../../core/secrets.js';
 import { findProgram, serverCertPath, serverKeyPath, SUPERUSER, withConnection, query, type Flavour } from './client.js';
 import { makeServerCertificate, publicCertPath } from '../../core/tls.js';
+import { shellQuote } from '../../core/install/plan.js';
 import { quoteString } from './identifiers.js';
 
 export interface OptionFileInput {
@@ -212,4 +213,16 @@ export function connectionUrl(ctx: InstanceContext, options: { database?: string
   const base = `mysql://${ctx.config.superuser ?? SUPERUSER}:${pw}@127.0.0.1:${ctx.config.port}/${options.database ? encodeURIComponent(options.database) : ''}`;
   const ca = existsSync(publicCertPath(ctx)) ? publicCertPath(ctx) : existsSync(serverCertPath(ctx)) ? serverCertPath(ctx) : undefined;
   return ca ? `${base}?ssl-mode=VERIFY_CA&ssl-ca=${encodeURIComponent(ca)}` : base;
+}
+
+/**
+ * The flavour's command-line client with the instance's certificate pinned: the clients take no
+ * URL. MariaDB's wants --ssl-ca with --ssl-verify-server-cert, MySQL's --ssl-mode=VERIFY_CA.
+ * The password is asked for (-p), never put in argv.
+ */
+export function clientCommand(ctx: InstanceContext, conn: { url: string; ca?: string }, flavour: Flavour): string {
+  const url = new URL(conn.url);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  const tls = conn.ca ? [`--ssl-ca=${conn.ca}`, flavour.id === 'mariadb' ? '--ssl-verify-server-cert' : '--ssl-mode=VERIFY_CA'] : [];
+  return [flavour.client[0] ?? 'mysql', ...tls, '-h', '127.0.0.1', '-P', String(ctx.config.port), '-u', decodeURIComponent(url.username), '-p', ...(database ? [database] : [])].map(shellQuote).join(' ');
 }

@@ -7,6 +7,7 @@ import { DbError } from '../../core/errors.js';
 import { generatePassword } from '../../core/secrets.js';
 import { SUPERUSER, withClient } from './client.js';
 import { makeServerCertificate, publicCertPath, SERVER_CERT, SERVER_KEY } from '../../core/tls.js';
+import { shellQuote } from '../../core/install/plan.js';
 
 /** Name of the file we own inside the data dir; postgresql.conf includes it. */
 export const PORTUNIX_CONF = 'portunix.conf';
@@ -217,4 +218,9 @@ export function connectionUrl(ctx: InstanceContext, options: { database?: string
   const base = `postgresql://${encodeURIComponent(user)}:${secret}@127.0.0.1:${ctx.config.port}/${encodeURIComponent(options.database ?? 'postgres')}`;
   const ca = existsSync(publicCertPath(ctx)) ? publicCertPath(ctx) : existsSync(serverCertPath(ctx)) ? serverCertPath(ctx) : undefined;
   return ca ? `${base}?sslmode=verify-full&sslrootcert=${ca.split('/').map(encodeURIComponent).join('/')}` : base;
+}
+
+/** `psql "URL"`: the URL already carries sslmode=verify-full and sslrootcert. */
+export function clientCommand(_ctx: InstanceContext, conn: { url: string; ca?: string }): string {
+  return `psql ${shellQuote(conn.url)}`;
 }

@@ -5,7 +5,7 @@ import { configGet, configList, configSet } from './config.js';
 import { validateIdentifier } from './identifiers.js';
 import { connections, databaseSizes, enableStatements, health, listTables, performance } from './inspect.js';
 import { defaultSource, distroVersion, install } from './install.js';
-import { connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
+import { clientCommand, connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
 import { query, readonlyAccount } from './query.js';
 
 const TABLES_INSTEAD = 'use db_tables (`portunix-db tables <keyspace> --type redis`) to list key types and prefixes';
@@ -43,6 +43,7 @@ export const engine: Engine = {
   shutdown,
   serverVersion,
   connectionUrl,
+  clientCommand,
   listDatabases,
   createDatabase,
   dropDatabase,

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatePassword } from '../../core/secrets.js';
 import { makeServerCertificate, publicCertPath } from '../../core/tls.js';
+import { shellQuote } from '../../core/install/plan.js';
 import type { InstanceContext, LaunchSpec } from '../contract.js';
 import { ADMIN_USER, info, serverCertPath, withRedis } from './client.js';
 import { KEYSPACE_COUNT, validateIdentifier } from './identifiers.js';
@@ -165,4 +166,9 @@ export function connectionUrl(ctx: InstanceContext, options: { database?: string
   const db = options.database !== undefined ? validateIdentifier('database', options.database) : '0';
   const secret = options.showPassword ? encodeURIComponent(options.password) : '***';
   return `${hasTls(ctx) ? 'rediss' : 'redis'}://${ADMIN_USER}:${secret}@127.0.0.1:${ctx.config.port}/${db}`;
+}
+
+/** `redis-cli --tls --cacert CA -u URL`: redis-cli ignores the URL's scheme for TLS and needs the CA as a flag. */
+export function clientCommand(_ctx: InstanceContext, conn: { url: string; ca?: string }): string {
+  return ['redis-cli', ...(conn.ca ? ['--tls', '--cacert', conn.ca] : []), '-u', conn.url].map(shellQuote).join(' ');
 }

@@ -1,6 +1,6 @@
 import type { Engine } from '../contract.js';
 import { NO_USERS, validateIdentifier } from './identifiers.js';
-import { connectionUrl, createDatabase, dropDatabase, embeddedStatus, initialize, listDatabases, NO_CONNECTIONS, NO_SERVER, serverVersion } from './instance.js';
+import { clientCommand, connectionUrl, createDatabase, dropDatabase, embeddedStatus, initialize, listDatabases, NO_CONNECTIONS, NO_SERVER, serverVersion } from './instance.js';
 import { constraints, databaseSizes, health, indexes, listTables, performance, schema, tableInfo } from './inspect.js';
 import { backup, fingerprint, restore, verifyBackup } from './backup.js';
 import { configGet, configList, configSet } from './config.js';
@@ -43,6 +43,7 @@ export const engine: Engine = {
   serverVersion,
   embeddedStatus,
   connectionUrl,
+  clientCommand,
   listDatabases,
   createDatabase,
   dropDatabase,

@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type BetterSqlite3 from 'better-sqlite3';
 import { DbError, UsageError } from '../../core/errors.js';
 import { closest } from '../../core/did-you-mean.js';
+import { shellQuote } from '../../core/install/plan.js';
 import type { DatabaseSummary, InstanceContext } from '../contract.js';
 import { validateDatabaseName } from './identifiers.js';
 
@@ -374,4 +375,10 @@ export async function dropDatabase(ctx: InstanceContext, name: string): Promise<
   }
   await rm(file.path, { force: true });
   for (const s of SIDE_FILES) await rm(file.path + s, { force: true });
+}
+
+/** `sqlite3 FILE`: the URL is the database file's file: URL. */
+export function clientCommand(_ctx: InstanceContext, conn: { url: string; ca?: string }): string {
+  const file = fileURLToPath(conn.url);
+  return `sqlite3 ${shellQuote(file)}`;
 }

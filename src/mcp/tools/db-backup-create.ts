@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineTool } from '../tool-base.js';
-import { identifier, target } from '../schemas.js';
+import { defineTool, reporter } from '../tool-base.js';
+import { target , databaseParam } from '../schemas.js';
 import { bytes, pairs } from '../../core/text-format.js';
 
 export const dbBackupCreate = defineTool({
@@ -11,7 +11,7 @@ export const dbBackupCreate = defineTool({
   operation: 'write',
   input: {
     ...target,
-    database: identifier('database'),
+    database: databaseParam,
     destination: z.string().min(1).max(4096).optional().describe("Directory for the backup file (default: the instance's backup_dir)"),
   },
   output: {
@@ -33,8 +33,9 @@ export const dbBackupCreate = defineTool({
       notes: z.array(z.string()).optional(),
     }),
   },
-  async run(args, { core, log }) {
-    const r = await core.createBackup({ ...args, via: 'mcp', progress: (m: string) => log(`db_backup_create: ${m}`) });
+  async run(args, ctx) {
+    const { core } = ctx;
+    const r = await core.createBackup({ ...args, via: 'mcp', progress: reporter(ctx, 'db_backup_create') });
     const m = r.manifest;
     const manifest = {
       engine: m.engine,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { page } from '../../core/paging.js';
 import { defineTool } from '../tool-base.js';
-import { engineParam, identifier, instanceParam, pageOutput, paging } from '../schemas.js';
+import { engineParam, instanceParam, pageOutput, paging , databaseParam } from '../schemas.js';
 import { bytes, pageFooter, table } from '../../core/text-format.js';
 
 const result = z.object({ at: z.string(), ok: z.boolean(), error: z.string().optional() });
@@ -20,7 +20,7 @@ export const dbBackupStatus = defineTool({
   title: 'Backup status',
   description: 'Per database: the last complete backup (file, time, method, size) and the result of the last attempt and verification, from the backup manifests. Without `type`, every instance.',
   operation: 'read',
-  input: { type: engineParam.optional(), instance: instanceParam, database: identifier('database').optional(), ...paging },
+  input: { type: engineParam.optional(), instance: instanceParam, database: databaseParam.optional(), ...paging },
   output: { items: z.array(entry), ...pageOutput },
   async run(args, { core }) {
     const all = await core.backupStatus({ ...(args.type ? { type: args.type } : {}), ...(args.instance ? { instance: args.instance } : {}), ...(args.database ? { database: args.database } : {}) });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
-import { identifier, pageOutput, paging, target } from '../schemas.js';
+import { identifier, pageOutput, paging, target , databaseParam } from '../schemas.js';
 import { pageFooter, table } from '../../core/text-format.js';
 
 const constraint = z.object({
@@ -20,7 +20,7 @@ export const dbConstraints = defineTool({
   title: 'Constraints',
   description: 'Primary keys, foreign keys (with the referenced table), unique and check constraints of a database or one table. Paged.',
   operation: 'read',
-  input: { ...target, database: identifier('database'), schema: identifier('schema').optional(), table: identifier('table').optional(), ...paging },
+  input: { ...target, database: databaseParam, schema: identifier('schema').optional(), table: identifier('table').optional(), ...paging },
   output: { items: z.array(constraint), ...pageOutput },
   async run(args, { core }) {
     const p = await core.constraints(args);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
-import { identifier, pageOutput, paging, target } from '../schemas.js';
+import { identifier, pageOutput, paging, target , databaseParam } from '../schemas.js';
 import { bytes, pageFooter, table } from '../../core/text-format.js';
 
 const index = z.object({
@@ -24,7 +24,7 @@ export const dbIndexes = defineTool({
   title: 'Indexes',
   description: 'Indexes of a database or one table: columns, size, scan count, and which are unused, invalid or duplicates. Paged.',
   operation: 'read',
-  input: { ...target, database: identifier('database'), schema: identifier('schema').optional(), table: identifier('table').optional(), ...paging },
+  input: { ...target, database: databaseParam, schema: identifier('schema').optional(), table: identifier('table').optional(), ...paging },
   output: { items: z.array(index), ...pageOutput },
   async run(args, { core }) {
     const p = await core.indexes(args);

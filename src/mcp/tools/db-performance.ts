@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DbError } from '../../core/errors.js';
 import { clip } from '../../core/paging.js';
 import { defineTool } from '../tool-base.js';
-import { identifier, target } from '../schemas.js';
+import { target , databaseParam } from '../schemas.js';
 import { bytes, pairs, table, detailsText } from '../../core/text-format.js';
 
 const num = z.number();
@@ -15,7 +15,7 @@ export const dbPerformance = defineTool({
   operation: 'read',
   input: {
     ...target,
-    database: identifier('database').optional().describe('Database for bloat and unused indexes (default: the engine\'s default database)'),
+    database: databaseParam.optional().describe('Database for bloat and unused indexes (default: the engine\'s default database)'),
     top: z.number().int().min(1).max(100).optional().describe('Entries per list (slow statements, bloat, unused indexes); default 10'),
     enable_statements: z.boolean().optional().describe('Turn on statement statistics first (a configuration change: needs --allow-write)'),
   },

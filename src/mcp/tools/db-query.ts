@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
-import { defined, target } from '../schemas.js';
+import { databaseParam, defined, target } from '../schemas.js';
 import { QUERY_LIMITS, renderQuery } from '../../core/ops/query.js';
 
 export const dbQuery = defineTool({
@@ -10,7 +10,7 @@ export const dbQuery = defineTool({
   operation: 'read',
   input: {
     ...target,
-    database: z.string().min(1).max(128).optional().describe('Database (Redis: keyspace number; SQLite: database name)'),
+    database: databaseParam.optional().describe('Database (Redis: keyspace number, 0 or "0"; SQLite: database name)'),
     query: z.string().min(1).max(QUERY_LIMITS.textChars).describe('SQL, or a Redis command like "HGETALL user:1"'),
     limit: z.number().int().min(1).max(QUERY_LIMITS.rows.max).optional().describe(`Max rows (default ${QUERY_LIMITS.rows.default})`),
     timeout_ms: z.number().int().min(100).max(QUERY_LIMITS.timeoutMs.max).optional().describe(`Default ${QUERY_LIMITS.timeoutMs.default}`),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool } from '../tool-base.js';
+import { defineTool, reporter } from '../tool-base.js';
 import { identifier, instanceParam } from '../schemas.js';
 
 export const dbRestore = defineTool({
@@ -21,8 +21,9 @@ export const dbRestore = defineTool({
     actions: z.array(z.string()).describe('What changed'),
     tables: z.array(z.object({ name: z.string(), rows: z.number(), checksum: z.string().optional() })).optional(),
   },
-  async run(args, { core, log }) {
-    const r = await core.restoreBackup({ ...args, force: true, via: 'mcp', progress: (m: string) => log(`db_restore: ${m}`) });
+  async run(args, ctx) {
+    const { core } = ctx;
+    const r = await core.restoreBackup({ ...args, force: true, via: 'mcp', progress: reporter(ctx, 'db_restore') });
     const tables = r.tables?.slice(0, 100);
     return {
       structured: { ...r, ...(tables ? { tables } : {}) },

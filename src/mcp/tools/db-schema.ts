@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
-import { identifier, pageOutput, paging, target } from '../schemas.js';
+import { identifier, pageOutput, paging, target , databaseParam } from '../schemas.js';
 import { pageFooter, table } from '../../core/text-format.js';
 
 export const dbSchema = defineTool({
@@ -8,7 +8,7 @@ export const dbSchema = defineTool({
   title: 'Database schema overview',
   description: 'Schemas of a database with table and view counts, and its objects (paged). Use db_table_info for one table\'s columns.',
   operation: 'read',
-  input: { ...target, database: identifier('database'), schema: identifier('schema').optional().describe('Only this schema'), ...paging },
+  input: { ...target, database: databaseParam, schema: identifier('schema').optional().describe('Only this schema'), ...paging },
   output: {
     database: z.string(),
     schemas: z.array(z.object({ name: z.string(), tables: z.number(), views: z.number(), owner: z.string().optional() })),

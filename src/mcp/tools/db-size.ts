@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
-import { databaseItem, identifier, pageOutput, paging, target } from '../schemas.js';
+import { databaseItem, pageOutput, paging, target , databaseParam } from '../schemas.js';
 import { bytes, pageFooter, table } from '../../core/text-format.js';
 
 export const dbSize = defineTool({
@@ -8,7 +8,7 @@ export const dbSize = defineTool({
   title: 'Database sizes',
   description: 'Size on disk of each database of an instance (or of one `database`), largest first where the engine knows, with the total.',
   operation: 'read',
-  input: { ...target, database: identifier('database').optional(), ...paging },
+  input: { ...target, database: databaseParam.optional(), ...paging },
   output: { items: z.array(databaseItem), ...pageOutput, total_bytes: z.number().describe('Sum over all databases, not only this page') },
   async run(args, { core }) {
     const p = await core.sizes(args);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
-import { identifier, target } from '../schemas.js';
+import { identifier, target , databaseParam } from '../schemas.js';
 import { bytes, pairs, table, detailsText } from '../../core/text-format.js';
 
 const MAX_COLUMNS = 500;
@@ -10,7 +10,7 @@ export const dbTableInfo = defineTool({
   title: 'Table structure',
   description: 'Columns (type, nullability, default, comment), primary key, row count and size of one table. Use db_indexes and db_constraints for its indexes and keys.',
   operation: 'read',
-  input: { ...target, database: identifier('database'), schema: identifier('schema').optional(), table: identifier('table') },
+  input: { ...target, database: databaseParam, schema: identifier('schema').optional(), table: identifier('table') },
   output: {
     schema: z.string().optional(),
     name: z.string(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../tool-base.js';
-import { identifier, pageOutput, paging, tableItem, target } from '../schemas.js';
+import { identifier, pageOutput, paging, tableItem, target , databaseParam } from '../schemas.js';
 import { bytes, pageFooter, table, detailsText } from '../../core/text-format.js';
 
 export const dbTables = defineTool({
@@ -10,7 +10,7 @@ export const dbTables = defineTool({
   operation: 'read',
   input: {
     ...target,
-    database: identifier('database'),
+    database: databaseParam,
     schema: identifier('schema').optional().describe('Only this schema (default: all user schemas)'),
     include_sizes: z.boolean().optional().describe('Add row counts (estimated where marked) and sizes'),
     ...paging,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineTool } from '../tool-base.js';
-import { identifier, target } from '../schemas.js';
+import { defineTool, reporter } from '../tool-base.js';
+import { identifier, target , databaseParam } from '../schemas.js';
 
 export const dbVacuum = defineTool({
   name: 'db_vacuum',
@@ -10,7 +10,7 @@ export const dbVacuum = defineTool({
   operation: 'write',
   input: {
     ...target,
-    database: identifier('database'),
+    database: databaseParam,
     table: identifier('table').optional(),
     full: z.boolean().optional().describe('Rewrite tables to return space to the OS (locks them)'),
     analyze: z.boolean().optional().describe('Also refresh planner statistics'),
@@ -18,8 +18,8 @@ export const dbVacuum = defineTool({
     job: z.number().int().positive().optional().describe("With task 'run-job': the job id (db_performance details.jobs)"),
   },
   output: { database: z.string(), actions: z.array(z.string()), details: z.record(z.string(), z.unknown()).optional() },
-  async run(args, { core }) {
-    const r = await core.vacuum({ ...args, via: 'mcp' });
+  async run(args, ctx) {
+    const r = await ctx.core.vacuum({ ...args, via: 'mcp', progress: reporter(ctx, 'db_vacuum') });
     return {
       structured: r,
       text: [`Maintenance done on ${r.database}${args.table ? `.${args.table}` : ''}:`, ...r.actions.map((a) => `- ${a}`)].join('\n'),
