@@ -242,9 +242,10 @@ describe(`Elasticsearch ${es?.version ?? '8'} (Maven integ-test distribution) th
     assert.match(r2.json.error.hint, /Nothing was changed/);
     assert.equal(await count('shop'), before);
     assert.equal((await http('GET', '/shop/_doc/p1'))._source.name, 'product 1', 'the target is as it was');
-    const v = (await runCli(['backup', 'verify', tampered, '--json'], { home, env })).json;
-    assert.equal(v.ok, false);
-    assert.match(v.problems.join(' '), /checksum differs/);
+    // verify restores into a scratch server, where the engine's own check refuses it the same way
+    const vr = await runCli(['backup', 'verify', tampered, '--json'], { home, env });
+    assert.notEqual(vr.code, 0, vr.stdout);
+    assert.match(JSON.stringify(vr.json), /checksum differs|BACKUP_CORRUPT/, vr.stdout);
     // not a snapshot at all, but a well-hashed tarball
     const junk = join(dir, 'junk.snapshot.tar.gz');
     writeFileSync(join(dir, 'hello.txt'), 'hi');

@@ -44,10 +44,10 @@ describe('MCP Inspector CLI', () => {
     const r = await inspector(['--method', 'tools/list']);
     assert.equal(r.code, 0, r.stderr);
     const { tools } = JSON.parse(r.stdout) as { tools: { name: string; outputSchema?: unknown; annotations?: { readOnlyHint?: boolean } }[] };
-    assert.equal(tools.length, 11);
+    assert.equal(tools.length, 12); // 11 inspection tools and db_query
     assert.ok(tools.every((x) => x.outputSchema && x.annotations?.readOnlyHint === true));
     const rw = await inspector(['--allow-write', '--method', 'tools/list']);
-    assert.equal((JSON.parse(rw.stdout) as { tools: unknown[] }).tools.length, 14);
+    assert.equal((JSON.parse(rw.stdout) as { tools: unknown[] }).tools.length, 15);
   });
 
   it('calls db_status and gets structured content; a bad call is an isError result', async (t) => {

@@ -65,11 +65,11 @@ describe('mcp over stdio against a real PostgreSQL 16', () => {
     await runCli(['stop', 'postgresql'], opts);
   });
 
-  it('read-only by default: 11 tools, no write tools', async () => {
+  it('read-only by default: 12 tools (db_query among them), no write tools', async () => {
     const names = (await ro.listTools()).tools.map((t) => t.name);
-    assert.equal(names.length, 11);
+    assert.equal(names.length, 12);
     for (const w of ['db_backup_create', 'db_restore', 'db_vacuum']) assert.ok(!names.includes(w), w);
-    assert.equal((await rw.listTools()).tools.length, 14);
+    assert.equal((await rw.listTools()).tools.length, 15);
     const r = await call(ro, 'db_backup_create', { ...PG, database: 'app' });
     assert.equal(r.isError, true);
   });

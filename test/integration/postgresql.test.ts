@@ -393,10 +393,11 @@ describe('postgresql: bad input', () => {
     cfg.databases.postgresql.port = 'five';
     writeFileSync(cfgFile, JSON.stringify(cfg));
     try {
+      // status still answers, and names the bad entry and its key (issue 9: a bad entry must not lock the user out)
       const r = await runCli(['status', '--json'], opts);
-      assert.equal(r.json.error.code, 'INVALID_CONFIG');
-      assert.match(r.json.error.message, /config\.json/);
-      assert.match(r.json.error.message, /databases\.postgresql/);
+      const bad = (r.json as { engine: string; instance: string; state: string; problem?: string }[]).find((s) => s.engine === 'postgresql' && s.instance === 'main');
+      assert.equal(bad?.state, 'invalid', r.stdout);
+      assert.match(bad?.problem ?? '', /databases\.postgresql/);
     } finally {
       writeFileSync(cfgFile, good);
     }

@@ -120,7 +120,7 @@ export async function listUsers(ctx: InstanceContext): Promise<UserSummary[]> {
   return withClient(ctx, MAINTENANCE_DB, async (c) => {
     const r = await c.query<{ name: string; superuser: boolean; can_login: boolean; member_of: string[] | null; db_grants: string[] | null }>(
       `SELECT r.rolname AS name, r.rolsuper AS superuser, r.rolcanlogin AS can_login,
-              (SELECT array_agg(g.rolname ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid) AS member_of,
+              (SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid) AS member_of,
               (SELECT array_agg(a.privilege_type || ' on database ' || d.datname ORDER BY d.datname, a.privilege_type)
                  FROM pg_database d, aclexplode(d.datacl) a
                 WHERE a.grantee = r.oid AND NOT d.datistemplate) AS db_grants
