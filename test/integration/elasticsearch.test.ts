@@ -252,6 +252,7 @@ describe(`Elasticsearch ${es?.version ?? '8'} (Maven integ-test distribution) th
     execFileSync('tar', ['-czf', junk, '-C', dir, 'hello.txt']);
     const jm = { ...m, file: 'junk.snapshot.tar.gz', size_bytes: statSync(junk).size, sha256: createHash('sha256').update(readFileSync(junk)).digest('hex') };
     writeFileSync(`${junk}.manifest.json`, JSON.stringify(jm));
+    await resignManifest(home, junk); // signed, so the engine's own check is what refuses it
     const r3 = await runCli(['restore', junk, '--target', 'junk', '--json'], { home, env });
     assert.equal(r3.json.error.code, 'BACKUP_CORRUPT');
     assert.match(r3.json.error.message, /not a snapshot repository/);
