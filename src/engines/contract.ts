@@ -40,6 +40,25 @@ export interface EngineInfo {
   startTimeoutMs?: number;
   /** What `create --setting KEY=VALUE` sets, for engines that take creation settings; absent: --setting is refused. */
   creationSettings?: string;
+  /** Which of this engine's performance figures are the common ones the monitor plots and exports. */
+  keyMetrics?: KeyMetrics;
+}
+
+/**
+ * Names in this engine's PerformanceReport that mean the same thing in every engine, so the
+ * monitor (plots, Prometheus) never tests an engine's name. Absent: the engine has no such figure.
+ */
+export interface KeyMetrics {
+  /** Gauge: open client connections. */
+  connections?: string;
+  /** Gauge, 0..1: reads served from memory. */
+  cacheHitRatio?: string;
+  /** Counters whose sum counts transactions (SQL engines). */
+  transactions?: string[];
+  /** Counters whose sum counts operations or commands (the others). */
+  operations?: string[];
+  /** Gauge, seconds a replica is behind its primary (present only on a replica). */
+  replicationLagSeconds?: string;
 }
 
 // ---------- runtime context ----------

@@ -75,28 +75,48 @@ export interface PerformanceResult extends PerformanceReport {
   sample_interval_seconds?: number;
 }
 
+/** A counter sample: when it was taken (ms since epoch) and the cumulative counters. */
+export interface CounterSample {
+  at: number;
+  counters: Record<string, number>;
+}
+
+/**
+ * Per-second rates of the counters between two samples, rounded to 0.01; a counter that went
+ * down (the server restarted) or is new has no rate. Undefined when no time passed. Pure.
+ */
+export function ratesBetween(prev: CounterSample, now: CounterSample): { rates: Record<string, number>; seconds: number } | undefined {
+  const seconds = (now.at - prev.at) / 1000;
+  if (!(seconds > 0)) return undefined;
+  const rates: Record<string, number> = {};
+  for (const [k, v] of Object.entries(now.counters)) {
+    const before = prev.counters[k];
+    if (before !== undefined && v >= before) rates[k] = Math.round(((v - before) / seconds) * 100) / 100;
+  }
+  return { rates, seconds };
+}
+
+/** The engine's performance report of a running instance, as is (no rates): what the monitor samples. */
+export async function performanceReport(target: Target & { database?: string }): Promise<PerformanceReport & { engine: string; instance: string }> {
+  const { engine, ctx } = await openRunning(target);
+  checkIdent(engine, 'database', target.database);
+  const report = await need(engine, 'performance')(ctx, { ...(target.database ? { database: target.database } : {}) });
+  return { ...report, engine: ctx.engine, instance: ctx.name };
+}
+
 /**
  * Counters are cumulative; rates need two samples. The previous sample is kept under the
  * tool's state dir, so both `metrics` runs and `db_performance` calls compute deltas.
  */
 export async function performance(target: Target & { database?: string }): Promise<PerformanceResult> {
-  const { engine, ctx } = await openRunning(target);
-  checkIdent(engine, 'database', target.database);
-  const report = await need(engine, 'performance')(ctx, { ...(target.database ? { database: target.database } : {}) });
-  const file = join(homePaths.state(), `perf-${ctx.engine}-${ctx.name}.json`);
+  const { engine: engineId, instance, ...report } = await performanceReport(target);
+  const file = join(homePaths.state(), `perf-${engineId}-${instance}.json`);
   const now = Date.now();
   let result: PerformanceResult = report;
   try {
-    const prev = JSON.parse(await readFile(file, 'utf8')) as { at: number; counters: Record<string, number> };
-    const seconds = (now - prev.at) / 1000;
-    if (seconds > 0) {
-      const rates: Record<string, number> = {};
-      for (const [k, v] of Object.entries(report.counters)) {
-        const before = prev.counters[k];
-        if (before !== undefined && v >= before) rates[k] = Math.round(((v - before) / seconds) * 100) / 100;
-      }
-      result = { ...report, rates, sample_interval_seconds: Math.round(seconds * 10) / 10 };
-    }
+    const prev = JSON.parse(await readFile(file, 'utf8')) as CounterSample;
+    const r = ratesBetween(prev, { at: now, counters: report.counters });
+    if (r) result = { ...report, rates: r.rates, sample_interval_seconds: Math.round(r.seconds * 10) / 10 };
   } catch {
     if (Object.keys(report.counters).length > 0) result = { ...report, notes: [...(report.notes ?? []), 'First sample: rates (e.g. transactions per second) appear from the next call.'] };
   }

@@ -20,6 +20,7 @@ export const info: EngineInfo = {
   // one mapping of our words, the same in every tool: a database is an index (or a data stream);
   // its "table" is its mapping, and db_tables lists the mapping's fields
   terms: { database: 'index', table: 'mapping' },
+  keyMetrics: { connections: 'http_connections_open', operations: ['indexing_ops', 'search_queries', 'get_ops'] },
   // a JVM: start-up takes tens of seconds, more on a small shared machine
   startTimeoutMs: 240_000,
   creationSettings: 'index settings (the "index." prefix is optional); defaults number_of_shards=1, number_of_replicas=0',

@@ -16,6 +16,7 @@ export const info: EngineInfo = {
   sources: INFLUXDB_SOURCES,
   defaultSource: influxDefaultSource,
   terms: { database: 'database', table: 'measurement' },
+  keyMetrics: { operations: ['httpd.req', 'http_api_requests_total'] },
 };
 
 /** An operation that runs the instance's generation's own implementation, or says why it has none. */

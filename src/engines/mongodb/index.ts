@@ -19,6 +19,7 @@ export const info: EngineInfo = {
   sources: MONGODB_SOURCES,
   defaultSource: mongoDefaultSource,
   terms: { database: 'database', table: 'collection' },
+  keyMetrics: { connections: 'connections_current', operations: ['ops_insert', 'ops_query', 'ops_update', 'ops_delete', 'ops_getmore', 'ops_command', 'cmd_total'] },
 };
 
 export const engine: Engine = {

@@ -34,6 +34,7 @@ export function createMysqlFamilyEngine(id: FlavourId): Engine {
     sources: sourcesFor(flavour),
     defaultSource: (host) => defaultSource(flavour, host),
     terms: { database: 'database', table: 'table' },
+    keyMetrics: { connections: 'threads_connected', cacheHitRatio: 'cache_hit_ratio', transactions: ['Com_commit', 'Com_rollback'], operations: ['Questions'] },
   };
   return {
     info,

@@ -21,6 +21,7 @@ export const engine: Engine = {
     sources: PG_SOURCES,
     defaultSource: pgDefaultSource,
     terms: { database: 'database', table: 'table' },
+    keyMetrics: { connections: 'connections', cacheHitRatio: 'cache_hit_ratio', transactions: ['transactions'], replicationLagSeconds: 'replication_lag_seconds' },
   },
   install,
   initialize,

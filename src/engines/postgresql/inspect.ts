@@ -422,11 +422,12 @@ export async function performance(ctx: InstanceContext, options: { database?: st
     if (options.database && Number(s['databases'] ?? 0) === 0) {
       throw new DbError(`Database "${options.database}" does not exist on ${ctx.engine}/${ctx.name}.`, 'NOT_FOUND', `List databases with \`portunix-db list --type ${ctx.engine}\`.`);
     }
-    const act = await c.query<{ total: string; active: string; idle_in_tx: string; max: string }>(
+    const act = await c.query<{ total: string; active: string; idle_in_tx: string; max: string; lag: string | null }>(
       `SELECT count(*) FILTER (WHERE backend_type = 'client backend') AS total,
               count(*) FILTER (WHERE backend_type = 'client backend' AND state = 'active') AS active,
               count(*) FILTER (WHERE state LIKE 'idle in transaction%') AS idle_in_tx,
-              current_setting('max_connections') AS max
+              current_setting('max_connections') AS max,
+              CASE WHEN pg_is_in_recovery() THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS lag
          FROM pg_stat_activity`,
     );
     const a = act.rows[0];
@@ -460,6 +461,8 @@ export async function performance(ctx: InstanceContext, options: { database?: st
       active_connections: Number(base.a?.active ?? 0),
       idle_in_transaction: Number(base.a?.idle_in_tx ?? 0),
       max_connections: Number(base.a?.max ?? 0),
+      // on a standby only: how far replay is behind the primary's last transaction
+      ...(base.a?.lag !== null && base.a?.lag !== undefined ? { replication_lag_seconds: Math.round(Number(base.a.lag) * 1000) / 1000 } : {}),
     },
     bloat: [],
     unusedIndexes: [],

@@ -27,6 +27,7 @@ export const engine: Engine = {
     sources: ['apt', 'dnf', 'brew', 'container'],
     defaultSource: (host) => defaultSource(host),
     terms: { database: 'keyspace', table: 'key type' },
+    keyMetrics: { connections: 'connected_clients', cacheHitRatio: 'hit_ratio', operations: ['total_commands_processed'], replicationLagSeconds: 'master_last_io_seconds_ago' },
   },
   install,
   unsupported: {

@@ -158,6 +158,8 @@ const GAUGES = [
   'rdb_bgsave_in_progress',
   'rdb_last_bgsave_status',
   'aof_enabled',
+  // replicas only: seconds since the last exchange with the primary
+  'master_last_io_seconds_ago',
 ];
 
 export function hitRatio(m: Record<string, string>): number | null {

@@ -18,6 +18,7 @@ export const info: EngineInfo = {
   sources: TIMESCALEDB_SOURCES,
   defaultSource: timescaleDefaultSource,
   terms: { database: 'database', table: 'table' },
+  keyMetrics: { connections: 'connections', cacheHitRatio: 'cache_hit_ratio', transactions: ['transactions'], replicationLagSeconds: 'replication_lag_seconds' },
 };
 
 /**
