@@ -20,4 +20,7 @@ export const homePaths = {
   /** The bearer token HTTP MCP serving makes on first use when no --token-file is given. */
   mcpToken: () => join(toolHome(), 'mcp-http.token'),
   state: () => join(toolHome(), 'state'),
+  /** The monitor's sample store (SQLite) and its listeners' token. */
+  monitor: () => join(toolHome(), 'monitor'),
+  monitorToken: () => join(toolHome(), 'monitor', 'http.token'),
 };
