@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { rmSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleDashboard } from './bundle-dashboard.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -44,3 +45,4 @@ const outputs = Object.entries(result.metafile.outputs).filter(([f]) => f.endsWi
 const total = outputs.reduce((n, [, o]) => n + o.bytes, 0);
 const entry = outputs.find(([f]) => f.endsWith('portunix-db.mjs'));
 process.stderr.write(`bundle: dist/bundle/portunix-db.mjs (${((entry?.[1].bytes ?? 0) / 1024).toFixed(0)} kB) + ${outputs.length - 1} lazy chunks, ${(total / 1024 / 1024).toFixed(1)} MB in all\n`);
+await bundleDashboard(join(outdir, 'dashboard'));
