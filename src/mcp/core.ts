@@ -9,6 +9,7 @@ import type * as Inspect from '../core/ops/inspect.js';
 import type * as Backup from '../core/ops/backup.js';
 import type * as Maintenance from '../core/ops/maintenance.js';
 import type * as Query from '../core/ops/query.js';
+import type * as Monitor from '../core/monitor/query.js';
 
 export interface CoreOps {
   status: typeof Lifecycle.status;
@@ -27,6 +28,8 @@ export interface CoreOps {
   restoreBackup: typeof Backup.restoreBackup;
   vacuum: typeof Maintenance.vacuum;
   query: typeof Query.runQuery;
+  trend: typeof Monitor.trend;
+  monitorAlerts: typeof Monitor.monitorAlerts;
 }
 
 const lifecycle = () => import('../core/ops/lifecycle.js');
@@ -35,6 +38,7 @@ const inspect = () => import('../core/ops/inspect.js');
 const backup = () => import('../core/ops/backup.js');
 const maintenance = () => import('../core/ops/maintenance.js');
 const query = () => import('../core/ops/query.js');
+const monitor = () => import('../core/monitor/query.js');
 
 export const realCore: CoreOps = {
   status: async (a) => (await lifecycle()).status(a),
@@ -53,4 +57,6 @@ export const realCore: CoreOps = {
   restoreBackup: async (a) => (await backup()).restoreBackup(a),
   vacuum: async (a) => (await maintenance()).vacuum(a),
   query: async (a) => (await query()).runQuery(a),
+  trend: async (a) => (await monitor()).trend(a),
+  monitorAlerts: async () => (await monitor()).monitorAlerts(),
 };

@@ -37,6 +37,8 @@ export function fakeCore(overrides: Partial<CoreOps> = {}, tableCount = 5000): F
     restoreBackup: async (a) => ({ file: a.file, engine: 'postgresql', instance: 'main', target: a.target ?? 'app', actions: ['replaced database app'] }),
     vacuum: async (a) => ({ database: a.database, actions: ['VACUUM (ANALYZE) "app"'] }),
     query: async (a) => ({ engine: 'postgresql', instance: 'main', ...(a.database ? { database: a.database } : {}), account: 'portunix_ro', columns: ['id', 'email'], rows: [[1, 'a@x.test'], [2, null]], row_count: 2, truncated: false, command: 'SELECT 2' }),
+    trend: async (a) => ({ window: a.window, from: '2024-01-01T00:00:00.000Z', metrics: { connections: { min: 1, max: 9, avg: 4.5, last: 3, samples: 240 }, cache_hit_ratio: { min: 0.97, max: 0.999, avg: 0.99, last: 0.995, samples: 240 } } }),
+    monitorAlerts: async () => ({ last_sample_at: '2024-01-01T00:00:00.000Z', interval_seconds: 15, running: true, alerts: [{ key: 'instance-crashed:redis/main', kind: 'instance-crashed' as const, engine: 'redis', instance: 'main', message: 'redis/main crashed: its server process is gone.', raised_at: '2024-01-01T00:00:00.000Z', last_seen_at: '2024-01-01T00:00:00.000Z' }] }),
   };
   const merged = { ...base, ...overrides } as CoreOps;
   const out = { calls } as FakeCore;

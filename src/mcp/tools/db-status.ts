@@ -34,12 +34,22 @@ export const dbStatus = defineTool({
     'State (running/stopped/crashed), version, uptime and port of database instances, with end-of-life and update notices. Without `type` it reports every installed instance.',
   operation: 'read',
   input: { type: engineParam.optional(), instance: instanceParam },
-  output: { instances: z.array(entry) },
+  output: {
+    instances: z.array(entry),
+    monitor: z
+      .object({ last_sample_at: z.string().optional(), interval_seconds: z.number().optional(), running: z.boolean(), alerts: z.array(z.object({ kind: z.string(), engine: z.string().optional(), instance: z.string().optional(), message: z.string(), raised_at: z.string() })) })
+      .optional()
+      .describe("The monitor agent's open alerts"),
+  },
   async run(args, { core }) {
     const entries = await core.status({ ...(args.type ? { type: args.type } : {}), ...(args.instance ? { instance: args.instance } : {}) });
     const instances = entries.map((e) => ({ ...e, ...(e.log_tail ? { log_tail: e.log_tail.slice(-20) } : {}) }));
+    const m = await core.monitorAlerts();
+    const shown = new Set(instances.map((e) => `${e.engine}/${e.instance}`));
+    const monitor = m ? { ...m, alerts: m.alerts.filter((a) => (!args.type && !args.instance) || shown.has(`${a.engine}/${a.instance}`)).map(({ kind, engine, instance, message, raised_at }) => ({ kind, ...(engine ? { engine } : {}), ...(instance ? { instance } : {}), message, raised_at })) } : undefined;
+    const alertLines = monitor ? [monitor.running ? '' : `monitor: not sampling (last sample ${monitor.last_sample_at ?? 'never'}); start it with \`portunix-db monitor --detach\`.`, ...monitor.alerts.map((a) => `ALERT ${a.kind} since ${a.raised_at}: ${a.message}`)].filter(Boolean) : [];
     if (instances.length === 0) {
-      return { structured: { instances }, text: `No ${args.type ?? 'database'} instances are installed. Install one with \`portunix-db install ${args.type ?? 'postgresql'}\`.` };
+      return { structured: { instances, ...(monitor ? { monitor } : {}) }, text: `No ${args.type ?? 'database'} instances are installed. Install one with \`portunix-db install ${args.type ?? 'postgresql'}\`.` };
     }
     const lines = [
       table(
@@ -51,6 +61,7 @@ export const dbStatus = defineTool({
       if (e.state === 'crashed' && e.log_tail?.length) lines.push(`\n${e.engine}/${e.instance} crashed; log tail:\n${e.log_tail.slice(-5).join('\n')}`);
       if (e.state === 'stopped' || e.state === 'crashed') lines.push(`Start ${e.engine}/${e.instance} with \`portunix-db start ${e.engine}${e.instance === 'main' ? '' : ` --instance ${e.instance}`}\`.`);
     }
-    return { structured: { instances }, text: lines.join('\n') };
+    lines.push(...alertLines);
+    return { structured: { instances, ...(monitor ? { monitor } : {}) }, text: lines.join('\n') };
   },
 });
