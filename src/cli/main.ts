@@ -6,6 +6,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerBackup } from './commands/backup.js';
 import { registerQuery } from './commands/query.js';
 import { registerAudit } from './commands/audit.js';
+import { registerMonitor } from './commands/monitor.js';
 import { registerDashboard } from './commands/dashboard.js';
 import { registerMcpCommands } from '../mcp/cli.js';
 import { printError } from './output.js';
@@ -48,6 +49,7 @@ export async function buildProgram(): Promise<Command> {
   registerBackup(program);
   registerQuery(program);
   registerAudit(program);
+  registerMonitor(program);
   registerDashboard(program);
   registerMcpCommands(program);
   addGlobalOptions(program);

@@ -18,7 +18,7 @@ export interface AuditEvent {
   engine?: string;
   instance?: string;
   target?: string;
-  via: 'cli' | 'mcp';
+  via: 'cli' | 'mcp' | 'agent';
   ok: boolean;
   detail?: string;
   /** A query's text (never its results). */

@@ -253,7 +253,7 @@ export interface RunReport {
  * instance-scoped backup counts for every database of its instance in this run. One failure
  * does not stop the others.
  */
-export async function runDue(options: DueOptions & { verify?: boolean; via?: Via } = {}): Promise<RunReport> {
+export async function runDue(options: DueOptions & { verify?: boolean; via?: Via; signal?: AbortSignal } = {}): Promise<RunReport> {
   const progress = options.progress ?? silentProgress;
   const due = await dueBackups(options);
   const results: RunItem[] = [];
@@ -276,7 +276,7 @@ export async function runDue(options: DueOptions & { verify?: boolean; via?: Via
       }
       const item: RunItem = { ...base, database: db.database, ok: false };
       try {
-        const { file, manifest } = await createBackup({ type: inst.engine, instance: inst.instance, database: db.database, progress, ...(options.via ? { via: options.via } : {}) });
+        const { file, manifest } = await createBackup({ type: inst.engine, instance: inst.instance, database: db.database, progress, ...(options.via ? { via: options.via } : {}), ...(options.signal ? { signal: options.signal } : {}) });
         item.file = file;
         item.method = manifest.method;
         item.ok = true;

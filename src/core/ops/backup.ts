@@ -122,6 +122,8 @@ export interface CreateBackupOptions extends Target {
   database: string;
   destination?: string;
   via?: Via;
+  /** The agent's stop signal: when it aborts, the partial file is removed and the backup fails (no process-wide signal handlers then). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -145,12 +147,19 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   const onSignal = () => {
     void rm(partial, { force: true, recursive: true }).finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopped = () => new DbError(`The backup of ${options.database} was stopped before it finished; nothing was kept.`, 'COMMAND_FAILED', 'It runs again at the next scheduled time.');
+  const onAbort = () => void rm(partial, { force: true, recursive: true });
+  if (options.signal) options.signal.addEventListener('abort', onAbort, { once: true });
+  else {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   try {
+    if (options.signal?.aborted) throw stopped();
     const outcome = await backupFn(ctx, { database: options.database, file: partial });
     // a test seam: hold here, after the data is written and before it is named good
     if (backupHooks.afterWrite) await backupHooks.afterWrite(partial);
+    if (options.signal?.aborted) throw stopped();
     await restrictTree(partial);
     progress('hashing the backup (sha256)');
     const sha256 = await fileDigest(partial, 'sha256', 'hex');
@@ -189,6 +198,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    options.signal?.removeEventListener('abort', onAbort);
     if (cleanup) await rm(partial, { force: true, recursive: true });
   }
 }

@@ -9,7 +9,7 @@ import { createInstanceContext } from '../instance-context.js';
 import { has } from '../../engines/need.js';
 import { parseEngineId } from '../../engines/ids.js';
 
-export type Via = 'cli' | 'mcp';
+export type Via = 'cli' | 'mcp' | 'agent';
 
 export async function listDatabases(target: Target & { limit?: number; cursor?: string }): Promise<Page<DatabaseSummary>> {
   const { engine, ctx } = await openRunning(target);
