@@ -35,6 +35,13 @@ function takeToken(): string | null {
   return sessionStorage.getItem('pdb-token');
 }
 const token = takeToken();
+// the URL with the token opened over the page without it: a same-page navigation, so reload to use it
+window.addEventListener('hashchange', () => {
+  if (/token=/.test(location.hash)) {
+    takeToken();
+    location.reload();
+  }
+});
 
 function bytes(n: number | undefined): string {
   if (n === undefined) return '-';
@@ -80,6 +87,8 @@ let range = '1h';
 let picked = '';
 let intervalMs = 15_000;
 const plots = new Map<string, uPlot>();
+/** The time range of the last query, in seconds: the x axis shows the whole range, not just the points. */
+const span = { from: 0, to: 0 };
 
 function renderInstances(o: Overview): void {
   const now = Date.parse(o.now);
@@ -96,7 +105,7 @@ function renderInstances(o: Overview): void {
     const version = el('td', {}, s.full_version ?? s.version);
     if (s.notice?.message) version.append(el('span', { class: 'notice', 'data-eol': String(s.notice.eol) }, s.notice.message));
     const state = el('td', { class: `state state-${s.state}` }, s.state);
-    if (s.state === 'crashed' && s.log_tail?.length) state.append(el('div', { class: 'check muted' }, s.log_tail.slice(-2).join(' / ')));
+    if (s.state === 'crashed' && s.log_tail?.length) state.append(el('div', { class: 'check muted', title: s.log_tail.join('\n') }, `log: ${s.log_tail[s.log_tail.length - 1]!.slice(0, 160)}`));
     body.append(
       el('tr', { 'data-instance': id },
         el('td', {}, id),
@@ -152,7 +161,7 @@ async function renderPlots(): Promise<void> {
   const [engine, instance] = picked.split('/');
   for (const p of PLOTS) {
     const q = (metric: string) => `/api/series?${new URLSearchParams({ engine: engine!, instance: instance!, metric, range, points: '300' })}`;
-    let data = await api<{ points: [number, number, number, number][] }>(q(p.metric));
+    let data = await api<{ points: [number, number, number, number][]; from: number; to: number }>(q(p.metric));
     let metric = p.metric;
     if (!data.points.length && p.alt) {
       data = await api(q(p.alt));
@@ -166,6 +175,8 @@ async function renderPlots(): Promise<void> {
     box.dataset['metric'] = metric;
     box.dataset['points'] = String(data.points.length);
     const chart = box.querySelector<HTMLElement>('.chart')!;
+    span.from = data.from / 1000;
+    span.to = data.to / 1000;
     const xs = data.points.map((x) => x[0] / 1000);
     const ys = data.points.map((x) => x[1]);
     const existing = plots.get(p.metric);
@@ -178,7 +189,7 @@ async function renderPlots(): Promise<void> {
     if (existing) existing.setData([xs, ys]);
     else {
       chart.replaceChildren();
-      plots.set(p.metric, new uPlot({ width: 460, height: 180, series: [{}, { label: p.title, stroke: '#1e88e5', width: 1.5, value: (_u, v) => (v === null ? '-' : p.fmt(v)) }], axes: [{}, { values: (_u, vals) => vals.map((v) => p.fmt(v)), size: 70 }], scales: { x: { time: true } } }, [xs, ys], chart));
+      plots.set(p.metric, new uPlot({ width: 460, height: 180, series: [{}, { label: p.title, stroke: '#1e88e5', width: 1.5, value: (_u, v) => (v === null ? '-' : p.fmt(v)) }], axes: [{}, { values: (_u, vals) => vals.map((v) => p.fmt(v)), size: 70 }], scales: { x: { time: true, range: () => [span.from, span.to] } } }, [xs, ys], chart));
     }
   }
 }

@@ -244,7 +244,8 @@ async function sampleInstance(e: StatusEntry, previous: PreviousCounters, now: (
     const s = await attempt('sizes', () => sizes({ ...target, limit: MAX_DATABASE_SERIES }));
     if (s) {
       snap.sizes = s.items.filter((x) => x.sizeBytes !== undefined).map((x) => ({ database: x.name, bytes: x.sizeBytes! })).sort((a, b) => b.bytes - a.bytes);
-      snap.total_bytes = s.total_bytes;
+      // an engine that reports no sizes (Redis keyspaces count keys) has no total, not a zero one
+      if (snap.sizes.length) snap.total_bytes = s.total_bytes;
     }
   }
   if (errors.length) snap.errors = errors;
