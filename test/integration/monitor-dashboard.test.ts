@@ -7,12 +7,14 @@
  *  - a plot has points;
  *  - after a kill -9 of redis-server, the first sampling round that starts after the kill shows
  *    it crashed (in the API, the page, /metrics, and as an audited alert);
+ *  - a SQLite file overwritten with junk shows its failing health check in place;
  *  - a screenshot is saved under test-artifacts/ (the path is printed).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { CLI, cliOk, freshHome } from '../helpers/cli.js';
@@ -165,6 +167,15 @@ test('dashboard in headless Chromium: instances, a plot with points, and a kill 
     assert.equal(firstAfter.instances.find((i) => i.engine === 'redis')!.state, 'crashed', 'the first round after the kill sees the crash');
     await page.locator('tr[data-instance="redis/main"] .state', { hasText: /^crashed/ }).waitFor({ timeout: 30_000 });
     await page.locator('#alerts [data-kind="instance-crashed"]').waitFor({ timeout: 30_000 });
+    // a failing health check is shown in place, on the instance's row: the SQLite file is overwritten with junk
+    const list = await cli(['list', '--type', 'sqlite']);
+    const shop = (list.json as { databases?: { name: string; path?: string }[] }[]).flatMap((g) => g.databases ?? []).find((d) => d.name === 'shop')!;
+    assert.ok(shop.path && existsSync(shop.path), `shop's file: ${list.stdout}`);
+    writeFileSync(shop.path, randomBytes(8192));
+    const failing = page.locator('tr[data-instance="sqlite/main"] .health .check[data-status="fail"]');
+    await failing.first().waitFor({ timeout: 30_000 });
+    assert.match(await failing.first().textContent() ?? '', /shop.*not a SQLite database/);
+    await page.locator('#alerts [data-kind="health-failed"]').waitFor({ timeout: 30_000 });
     mkdirSync(ARTIFACTS, { recursive: true });
     const shot = join(ARTIFACTS, `dashboard-${new Date().toISOString().replace(/[:.]/g, '-')}.png`);
     await page.screenshot({ path: shot, fullPage: true });
