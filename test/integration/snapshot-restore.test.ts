@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { cliOk, freshHome, runCli } from '../helpers/cli.js';
+import { CLI, cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { call, freePort, stdioClient, text } from '../helpers/mcp.js';
 import { pgQuery } from '../helpers/pg.js';
 
@@ -71,6 +71,10 @@ describe('postgresql 16: a whole-instance snapshot says what it replaces, and re
     assert.match(e.hint, /--as-instance NAME/);
     assert.deepEqual(e.details.replaces.databases, ['later', 'postgres', 'shop']);
     assert.ok(!e.details.snapshot.databases.includes('later'));
+    // on a terminal (a pty from script(1)) it is a question; answering "n" changes nothing
+    const tty = await runCli([], { home, input: 'n\n', command: ['script', '-qec', `${process.execPath} ${CLI} restore ${snapshot}`, '/dev/null'] });
+    assert.match(tty.stdout, /replaces the whole instance postgresql\/main[^\n]*\n?Go ahead\? \[y\/N\]/, tty.stdout);
+    assert.equal(tty.code, 2, tty.stdout);
     assert.deepEqual(await dbNames('main'), ['later', 'postgres', 'shop'], 'nothing changed');
     // the human form says the same
     const human = await runCli(['restore', snapshot], opts);
