@@ -86,7 +86,7 @@ describe('postgresql 16: a whole-instance snapshot says what it replaces, and re
     const r = await runCli(['restore', snapshot, '--target', 'shop_copy', '--json'], opts);
     assert.equal(r.code, 2);
     assert.equal(r.json.error.code, 'USAGE');
-    assert.match(r.json.error.message, /snapshot of the whole postgresql\/main instance/);
+    assert.match(r.json.error.message, /holds the whole postgresql instance postgresql\/main, so it cannot be restored into one database "shop_copy"/);
     assert.match(r.json.error.hint, /--as-instance NAME/);
   });
 

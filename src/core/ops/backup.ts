@@ -356,7 +356,7 @@ async function planRestore(options: RestoreOptions): Promise<RestorePlan> {
   if (manifest.scope === 'instance') {
     if (target !== manifest.database) {
       throw new DbError(
-        `${basename(file)} (${manifest.method}) is a snapshot of the whole ${manifest.engine}/${manifest.instance} instance, so it cannot be restored into one ${engine.info.terms.database} "${target}".`,
+        `${basename(file)} (${manifest.method}) holds the whole ${manifest.engine} instance ${manifest.engine}/${manifest.instance}, so it cannot be restored into one ${engine.info.terms.database} "${target}".`,
         'USAGE',
         [`To get its data beside the running instance, restore it as a new instance: \`portunix-db restore ${file} --as-instance NAME\` (its own data dir, port, certificate and passwords); then read "${target}" there.`, `To replace ${ctx.engine}/${ctx.name} as a whole: \`portunix-db restore ${file} --force\`.`, ...(manifest.notes ?? [])].join(' '),
       );
