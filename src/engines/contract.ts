@@ -284,6 +284,19 @@ export interface BackupOutcome {
   notes?: string[];
   /** Versions of extensions the backup depends on (TimescaleDB: {timescaledb: "2.23.0"}); restore checks them. */
   extensions?: Record<string, string>;
+  /** Whole-instance backups: what the snapshot holds (shown before and after restoring it). */
+  contents?: InstanceContents;
+}
+
+/** What a whole instance holds: what restoring a whole-instance backup replaces. */
+export interface InstanceContents {
+  databases: string[];
+  /** Users / roles (login and group), without the server's built-in ones. */
+  roles: string[];
+  /** Settings changed from their defaults, as "name = value". */
+  settings: string[];
+  /** When the snapshot's data is from (a backup's end of copy); absent for a live instance. */
+  taken_at?: string;
 }
 
 export interface BackupManifestView {
@@ -297,6 +310,8 @@ export interface BackupManifestView {
   tables: TableFingerprint[];
   /** Versions of extensions the backup depends on (TimescaleDB: {timescaledb: "2.23.0"}); restore checks them. */
   extensions?: Record<string, string>;
+  /** Whole-instance backups: what the snapshot holds. */
+  contents?: InstanceContents;
 }
 
 export interface RestoreOutcome {
@@ -449,6 +464,14 @@ export interface EngineOps {
   fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]>;
   /** Verifies a backup without touching live data; used instead of the core's restore-to-scratch when present. */
   verifyBackup(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView }): Promise<{ tables: TableFingerprint[]; method: string }>;
+  /** What the running instance holds now (databases, roles, changed settings): what a whole-instance restore replaces. */
+  instanceContents(ctx: InstanceContext): Promise<InstanceContents>;
+  /**
+   * Instead of `initialize`: makes a new instance's data dir from a whole-instance backup of
+   * `source` (same engine and major), with the new instance's own port, certificate and admin
+   * password. Used by `restore --as-instance NAME`.
+   */
+  initializeFromBackup(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; source: InstanceContext }): Promise<void>;
 
   // configuration
   configList(ctx: InstanceContext): Promise<ConfigSetting[]>;

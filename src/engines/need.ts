@@ -32,6 +32,8 @@ const OPERATION_WORDS: Record<Operation, string> = {
   restore: 'restores',
   fingerprint: 'backup verification',
   verifyBackup: 'backup verification',
+  instanceContents: 'listing what a whole-instance restore replaces',
+  initializeFromBackup: 'restoring a whole-instance backup as a new instance (--as-instance)',
   configList: 'configuration',
   configGet: 'configuration',
   configSet: 'configuration',

@@ -26,6 +26,7 @@ export interface CoreOps {
   backupStatus: typeof Backup.backupStatus;
   createBackup: typeof Backup.createBackup;
   restoreBackup: typeof Backup.restoreBackup;
+  describeRestore: typeof Backup.describeRestore;
   vacuum: typeof Maintenance.vacuum;
   query: typeof Query.runQuery;
   trend: typeof Monitor.trend;
@@ -55,6 +56,7 @@ export const realCore: CoreOps = {
   backupStatus: async (a) => (await backup()).backupStatus(a),
   createBackup: async (a) => (await backup()).createBackup(a),
   restoreBackup: async (a) => (await backup()).restoreBackup(a),
+  describeRestore: async (a) => (await backup()).describeRestore(a),
   vacuum: async (a) => (await maintenance()).vacuum(a),
   query: async (a) => (await query()).runQuery(a),
   trend: async (a) => (await monitor()).trend(a),

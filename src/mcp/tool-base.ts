@@ -66,6 +66,8 @@ export interface ToolDefinition<I extends z.ZodRawShape = z.ZodRawShape, O exten
   run(args: z.infer<z.ZodObject<I>>, ctx: ToolContext): Promise<ToolOutcome<z.input<z.ZodObject<O>>>>;
   /** True when these arguments change server configuration (whatever the tool's type): admin only, audited. */
   changesConfig?(args: z.infer<z.ZodObject<I>>): boolean;
+  /** Destructive tools: what this call would replace, one line, put in the confirmation error. */
+  confirmText?(args: z.infer<z.ZodObject<I>>, ctx: ToolContext): Promise<string | undefined>;
 }
 
 /** Identity function that keeps the tool's types tied to its schemas. */
@@ -121,7 +123,8 @@ export async function invokeTool(def: ToolDefinition, args: Record<string, unkno
     if (needsConfirm(def.operation) && confirm !== true) {
       // Core operations audit what they do (with via: 'mcp'); a refused destructive call is audited here.
       await audit({ action: def.name, ...auditFields(rest), via: 'mcp', ok: false, detail: 'refused: confirm: true missing' });
-      throw new DbError(`${def.name} may replace existing data, so it needs explicit confirmation.`, 'CONFIRMATION_REQUIRED', 'Ask the user, then call it again with "confirm": true.');
+      const what = await def.confirmText?.(rest as never, ctx).catch(() => undefined);
+      throw new DbError(`${what ? `${what} ` : ''}${def.name} may replace existing data, so it needs explicit confirmation.`, 'CONFIRMATION_REQUIRED', 'Ask the user, then call it again with "confirm": true.');
     }
     const configChange = def.changesConfig?.(rest as never) ?? false;
     const changesState = def.operation !== 'read' || configChange;

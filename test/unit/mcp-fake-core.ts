@@ -34,6 +34,7 @@ export function fakeCore(overrides: Partial<CoreOps> = {}, tableCount = 5000): F
       file: `/b/${a.database}.dump`,
       manifest: { manifest_version: 1, tool: 'portunix-db', file: `${a.database}.dump`, engine: 'postgresql', instance: 'main', database: a.database, method: 'pg_dump custom', format: 'custom', scope: 'database', serverVersion: '16.4', server_version: '16.4', size_bytes: 1234, sha256: 'ab'.repeat(32), started_at: 't0', finished_at: 't1', status: 'complete', tables: [{ name: 'public.users', rows: 3 }] },
     }),
+    describeRestore: async (a) => `Restoring ${a.file} replaces database "app" on postgresql/main.`,
     restoreBackup: async (a) => ({ file: a.file, engine: 'postgresql', instance: 'main', target: a.target ?? 'app', actions: ['replaced database app'] }),
     vacuum: async (a) => ({ database: a.database, actions: ['VACUUM (ANALYZE) "app"'] }),
     query: async (a) => ({ engine: 'postgresql', instance: 'main', ...(a.database ? { database: a.database } : {}), account: 'portunix_ro', columns: ['id', 'email'], rows: [[1, 'a@x.test'], [2, null]], row_count: 2, truncated: false, command: 'SELECT 2' }),

@@ -101,8 +101,10 @@ test('db_restore needs confirm: true', async () => {
     assert.equal(r.isError, true);
     assert.match(text(r), /CONFIRMATION_REQUIRED/);
     assert.match(text(r), /confirm": true/);
+    assert.match(text(r), /replaces database "app" on postgresql\/main/, 'the confirmation says what the restore replaces');
   }
   assert.equal(core.calls.filter((c) => c.op === 'restoreBackup').length, 0, 'no restore without confirm');
+  assert.ok(core.calls.some((c) => c.op === 'describeRestore'), 'the confirmation asked the core what would be replaced');
   const ok = await call(client, 'db_restore', { file: '/b/app.dump', confirm: true });
   assert.equal(ok.isError, undefined);
   const restoreCall = core.calls.find((c) => c.op === 'restoreBackup')!;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { createInterface } from 'node:readline';
 import { backupStatus, createBackup, listBackups, restoreBackup, verifyBackup } from '../../core/ops/backup.js';
 import { dueBackups, runDue, setSchedule, type RunReport } from '../../core/ops/backup-schedule.js';
 import { DbError, UsageError } from '../../core/errors.js';
@@ -77,12 +78,48 @@ export function registerBackup(program: Command): void {
     .description("Restore a backup (engine and instance come from the backup's manifest)")
     .argument('<backup>', 'backup file')
     .option('--target <db>', 'restore into this database (default: the original name)')
-    .option('--force', 'replace the target if it exists')
+    .option('--force', 'replace the target if it exists (a whole-instance snapshot: the whole instance)')
     .option('--instance <name>', 'restore into another instance of the same engine')
-    .addHelpText('after', '\nExamples:\n  $ portunix-db restore /backups/postgresql-main-myapp-20261126T120000Z.dump --target myapp_copy\n  $ portunix-db restore <file> --force')
-    .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string }) => {
-      await emit(o, () => restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force: !!o.force, ...(o.instance ? { instance: o.instance } : {}), progress: progressFor(o) }), (r) => [`Restored ${r.target} on ${r.engine}/${r.instance}.`, ...r.actions.map((a) => `  ${a}`)].join('\n'));
+    .option('--as-instance <name>', 'a whole-instance snapshot: restore it as a new instance beside the original (own data dir, port, TLS, passwords)')
+    .addHelpText(
+      'after',
+      [
+        '\nExamples:',
+        '  $ portunix-db restore /backups/postgresql-main-myapp-20261126T120000Z.dump --target myapp_copy',
+        '  $ portunix-db restore <file> --force',
+        '  $ portunix-db restore /backups/postgresql-main-shop-20261126T120000Z.tar.gz --as-instance pg_yesterday',
+        '',
+        'A PostgreSQL physical snapshot (no pg_dump of the server\'s version here) holds the whole instance: restoring it',
+        'in place replaces every database, role and setting. Without --force it only says what it would replace (and asks,',
+        'on a terminal); --as-instance NAME restores it beside the running instance instead.',
+      ].join('\n'),
+    )
+    .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string; asInstance?: string }) => {
+      const run = (force: boolean) => restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force, ...(o.instance ? { instance: o.instance } : {}), ...(o.asInstance !== undefined ? { asInstance: o.asInstance } : {}), progress: progressFor(o) });
+      await emit(
+        o,
+        async () => {
+          try {
+            return await run(!!o.force);
+          } catch (err) {
+            // on a terminal, the confirmation is a question instead of an error
+            if (err instanceof DbError && err.code === 'CONFIRMATION_REQUIRED' && !o.json && process.stdin.isTTY && process.stderr.isTTY && (await askYes(`${err.message}\nGo ahead? [y/N] `))) return run(true);
+            throw err;
+          }
+        },
+        (r) => [r.summary ?? `Restored ${r.target} on ${r.engine}/${r.instance}.`, ...r.actions.map((a) => `  ${a}`)].join('\n'),
+      );
     });
+}
+
+function askYes(question: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(/^y(es)?$/i.test(answer.trim()));
+    });
+  });
 }
 
 function renderDue(r: Awaited<ReturnType<typeof dueBackups>>): string {

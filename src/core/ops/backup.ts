@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { access, appendFile, chmod, rename, constants, link, lstat, mkdir, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DbError } from '../errors.js';
+import { DbError, UsageError } from '../errors.js';
+import { detectHost } from '../install/host.js';
 import { homePaths } from '../home.js';
 import { fileDigest } from '../install/execute.js';
 import { MANIFEST_SUFFIX, backupFileOf, checkIntegrity, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
 import { withScratchServer } from '../process/scratch.js';
 import { confine } from '../real-path.js';
-import { listInstances, loadConfig } from '../config.js';
+import { findInstance, listInstances, loadConfig, validateInstanceName } from '../config.js';
 import { audit } from '../audit.js';
 import { has, need } from '../../engines/need.js';
 import { parseEngineId, type EngineId } from '../../engines/ids.js';
-import type { BackupManifestView, Progress, TableFingerprint } from '../../engines/contract.js';
-import { allInstances, openRunning, type Target } from './instances.js';
+import type { BackupManifestView, Engine, InstanceContents, InstanceContext, Progress, TableFingerprint } from '../../engines/contract.js';
+import { allInstances, openInstance, openRunning, type Target } from './instances.js';
 import type { Via } from './data.js';
 
 export { MANIFEST_SUFFIX, readManifest, backupFileOf, checkIntegrity, type BackupManifest } from '../backup-manifest.js';
@@ -186,6 +187,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
       tables: outcome.tables,
       ...(outcome.notes?.length ? { notes: outcome.notes } : {}),
       ...(outcome.extensions ? { extensions: outcome.extensions } : {}),
+      ...(outcome.contents ? { contents: outcome.contents } : {}),
     };
     const manifest = await writeManifest(finalFile, unsigned, `${partial}.manifest`);
     await record({ at: manifest.finished_at, engine: ctx.engine, instance: ctx.name, database: options.database, ok: true, file: finalFile, method: outcome.method, kind: 'backup' });
@@ -300,33 +302,100 @@ export async function backupStatus(options: { type?: string; instance?: string; 
 export interface RestoreOptions {
   file: string;
   target?: string;
-  /** Replace an existing target database. */
+  /** Replace an existing target database (or, for a whole-instance backup, the whole instance). */
   force?: boolean;
   /** Restore into another instance of the same engine. */
   instance?: string;
+  /** Whole-instance backups: restore into a new instance of this name, beside the original. */
+  asInstance?: string;
   via?: Via;
   progress?: Progress;
 }
 
-export async function restoreBackup(options: RestoreOptions): Promise<{ file: string; engine: EngineId; instance: string; target: string; actions: string[]; tables?: TableFingerprint[] }> {
+export interface RestoreResult {
+  file: string;
+  engine: EngineId;
+  instance: string;
+  target: string;
+  actions: string[];
+  tables?: TableFingerprint[];
+  /** One sentence saying what was replaced or made ("Replaced postgresql/main: databases ...; roles ...; settings ... with the snapshot of ..."). */
+  summary?: string;
+  /** Whole-instance restores: what the instance held before, and holds now. */
+  replaced?: InstanceContents;
+  contents?: InstanceContents;
+}
+
+function listed(items: string[], none: string, max = 25): string {
+  if (!items.length) return none;
+  return items.length > max ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', ');
+}
+
+/** "databases a, b; roles x, y; settings work_mem = 32MB" */
+export function contentsText(c: InstanceContents): string {
+  return `databases ${listed(c.databases, '(none)')}; roles ${listed(c.roles, '(none)')}; settings ${listed(c.settings, '(none changed)')}`;
+}
+
+function snapshotTime(manifest: BackupManifest): string {
+  return manifest.contents?.taken_at ?? manifest.finished_at;
+}
+
+interface RestorePlan {
+  file: string;
+  manifest: BackupManifest;
+  engine: Engine;
+  ctx: InstanceContext;
+  target: string;
+  existing: boolean;
+  /** Set when the restore replaces something: what, in one sentence (the confirmation text). */
+  replaces?: string;
+  /** Whole-instance backups: what the instance holds now. */
+  current?: InstanceContents;
+}
+
+/** Everything checked before a restore touches anything: the backup's integrity, the target, and what it would replace. */
+async function planRestore(options: RestoreOptions): Promise<RestorePlan> {
   const file = backupFileOf(options.file);
   const manifest = await checkIntegrity(file);
+  if (manifest.scope === 'database' && options.asInstance !== undefined) {
+    throw new DbError(`${basename(file)} is a backup of one ${manifest.engine} database (${manifest.method}); only a whole-instance snapshot can become a new instance.`, 'USAGE', 'Restore it with --target NAME (add --instance NAME to restore into another existing instance).');
+  }
   const { engine, ctx } = await openRunning({ type: manifest.engine, instance: options.instance ?? manifest.instance, ...(options.progress ? { progress: options.progress } : {}) });
   const target = options.target ?? manifest.database;
   need(engine, 'validateIdentifier')('database', target);
-  if (manifest.scope === 'instance' && target !== manifest.database) {
-    throw new DbError(
-      `This backup (${manifest.method}) holds the whole ${manifest.engine} instance; it restores "${manifest.database}" in place, not into "${target}".`,
-      'USAGE',
-      ['Restore without --target.', ...(manifest.notes ?? [])].join(' '),
-    );
+  if (manifest.scope === 'instance') {
+    if (target !== manifest.database) {
+      throw new DbError(
+        `${basename(file)} (${manifest.method}) holds the whole ${manifest.engine} instance ${manifest.engine}/${manifest.instance}, so it cannot be restored into one ${engine.info.terms.database} "${target}".`,
+        'USAGE',
+        [`To get its data beside the running instance, restore it as a new instance: \`portunix-db restore ${file} --as-instance NAME\` (its own data dir, port, certificate and passwords); then read "${target}" there.`, `To replace ${ctx.engine}/${ctx.name} as a whole: \`portunix-db restore ${file} --force\`.`, ...(manifest.notes ?? [])].join(' '),
+      );
+    }
+    const current = has(engine, 'instanceContents') ? await need(engine, 'instanceContents')(ctx) : undefined;
+    const snapshot = manifest.contents ? ` (it holds ${contentsText(manifest.contents)})` : '';
+    const replaces = `Restoring ${basename(file)} replaces the whole instance ${ctx.engine}/${ctx.name} (data dir ${ctx.paths.dataDir})${current ? `, with ${contentsText(current)},` : ' and everything in it'} with the snapshot of ${snapshotTime(manifest)}${snapshot}; whatever was written since then is lost (the current data directory is kept beside it).`;
+    return { file, manifest, engine, ctx, target, existing: true, replaces, ...(current ? { current } : {}) };
   }
   const existing = has(engine, 'listDatabases') ? (await need(engine, 'listDatabases')(ctx)).some((d) => d.name === target) : false;
-  if ((existing || manifest.scope === 'instance') && !options.force) {
+  const replaces = existing ? `Restoring ${basename(file)} replaces ${engine.info.terms.database} "${target}" on ${ctx.engine}/${ctx.name} with its state of ${manifest.finished_at}.` : undefined;
+  return { file, manifest, engine, ctx, target, existing, ...(replaces ? { replaces } : {}) };
+}
+
+/** What a restore with these options would replace, in one sentence (MCP's confirmation text); undefined when it replaces nothing. */
+export async function describeRestore(options: RestoreOptions): Promise<string | undefined> {
+  if (options.asInstance !== undefined) return undefined;
+  return (await planRestore(options)).replaces;
+}
+
+export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
+  if (options.asInstance !== undefined) return restoreAsInstance(options);
+  const { file, manifest, engine, ctx, target, existing, replaces, current } = await planRestore(options);
+  if (replaces && !options.force) {
     throw new DbError(
-      manifest.scope === 'instance' ? `Restoring ${basename(file)} replaces all data of ${ctx.engine}/${ctx.name}.` : `${engine.info.terms.database} "${target}" already exists on ${ctx.engine}/${ctx.name}.`,
+      replaces,
       'CONFIRMATION_REQUIRED',
-      manifest.scope === 'instance' ? 'Pass --force to confirm.' : `Pass --force to replace it, or --target NEW_NAME to restore beside it.`,
+      manifest.scope === 'instance' ? 'Pass --force to replace it, or --as-instance NAME to restore the snapshot beside it as a new instance.' : 'Pass --force to replace it, or --target NEW_NAME to restore beside it.',
+      current ? { replaces: current, ...(manifest.contents ? { snapshot: manifest.contents } : {}) } : undefined,
     );
   }
   try {
@@ -341,10 +410,73 @@ export async function restoreBackup(options: RestoreOptions): Promise<{ file: st
     }
     await record({ at: new Date().toISOString(), engine: ctx.engine, instance: ctx.name, database: target, ok: true, file, kind: 'restore' });
     await audit({ action: 'restore', engine: ctx.engine, instance: ctx.name, target, via: options.via ?? 'cli', ok: true, detail: file });
-    return { file, engine: ctx.engine, instance: ctx.name, target: outcome.target, actions: outcome.actions, ...(outcome.tables ? { tables: outcome.tables } : {}) };
+    const result: RestoreResult = { file, engine: ctx.engine, instance: ctx.name, target: outcome.target, actions: outcome.actions, ...(outcome.tables ? { tables: outcome.tables } : {}) };
+    if (manifest.scope === 'instance') {
+      const now = has(engine, 'instanceContents') ? await need(engine, 'instanceContents')(ctx).catch(() => undefined) : undefined;
+      result.summary = `Replaced ${ctx.engine}/${ctx.name}${current ? ` (${contentsText(current)})` : ''} with the snapshot of ${snapshotTime(manifest)}${now ? `; it now holds ${contentsText(now)}` : ''}.`;
+      if (current) result.replaced = current;
+      if (now) result.contents = now;
+    }
+    return result;
   } catch (err) {
     await record({ at: new Date().toISOString(), engine: ctx.engine, instance: ctx.name, database: target, ok: false, file, kind: 'restore', error: (err as Error).message });
     await audit({ action: 'restore', engine: ctx.engine, instance: ctx.name, target, via: options.via ?? 'cli', ok: false, detail: (err as Error).message }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * `restore FILE --as-instance NAME`: a whole-instance snapshot becomes a new instance beside the
+ * one it came from, through the ordinary install (same binaries, its own data dir, free port,
+ * certificate and secrets), with the engine's initializeFromBackup instead of a fresh
+ * initialisation. The source instance is not touched (it need not even run).
+ */
+async function restoreAsInstance(options: RestoreOptions): Promise<RestoreResult> {
+  const name = validateInstanceName(options.asInstance!);
+  const file = backupFileOf(options.file);
+  const manifest = await checkIntegrity(file);
+  if (manifest.scope !== 'instance') {
+    throw new DbError(`${basename(file)} is a backup of one ${manifest.engine} database (${manifest.method}); only a whole-instance snapshot can become a new instance.`, 'USAGE', 'Restore it with --target NAME (add --instance NAME to restore into another existing instance).');
+  }
+  if (options.target !== undefined && options.target !== manifest.database) throw new UsageError('--as-instance restores the whole snapshot; leave out --target.');
+  const { engine, ctx: source } = await openInstance({ type: manifest.engine, instance: options.instance ?? manifest.instance, ...(options.progress ? { progress: options.progress } : {}) });
+  if (findInstance(await loadConfig(), { engine: manifest.engine, name })) {
+    throw new DbError(`${manifest.engine}/${name} already exists; --as-instance makes a new instance.`, 'ALREADY_EXISTS', `Pick another name, or replace ${manifest.engine}/${name} as a whole with \`portunix-db restore ${file} --instance ${name} --force\`.`);
+  }
+  const initializeFromBackup = need(engine, 'initializeFromBackup');
+  const { install } = await import('./lifecycle.js');
+  const progress = options.progress ?? (() => undefined);
+  progress(`restoring the snapshot of ${snapshotTime(manifest)} as the new instance ${manifest.engine}/${name}, beside ${source.engine}/${source.name}`);
+  try {
+    const installed = await install({
+      type: manifest.engine,
+      instance: name,
+      version: source.config.version,
+      ...(source.config.bin_dir ? { binDir: source.config.bin_dir } : { source: source.config.source ?? engine.info.defaultSource(detectHost(), source.config.version) }),
+      ...(source.config.client_bin_dir ? { clientBinDir: source.config.client_bin_dir } : {}),
+      progress,
+      initializeWith: (ctx) => initializeFromBackup(ctx, { file, manifest, source }),
+    });
+    const { ctx } = await openRunning({ type: manifest.engine, instance: name, progress });
+    const tables = await need(engine, 'fingerprint')(ctx, manifest.database);
+    const { problems } = compareFingerprints(manifest.tables, tables);
+    if (problems.length) throw new DbError(`The new instance ${manifest.engine}/${name} does not match the backup's manifest: ${problems.join('; ')}.`, 'RESTORE_FAILED', `It is installed; check it, or remove it with \`portunix-db uninstall ${manifest.engine} --instance ${name}\`.`, { problems });
+    const now = has(engine, 'instanceContents') ? await need(engine, 'instanceContents')(ctx).catch(() => undefined) : undefined;
+    await record({ at: new Date().toISOString(), engine: ctx.engine, instance: name, database: manifest.database, ok: true, file, kind: 'restore' });
+    await audit({ action: 'restore', engine: ctx.engine, instance: name, target: `new instance ${name}`, via: options.via ?? 'cli', ok: true, detail: file });
+    return {
+      file,
+      engine: ctx.engine,
+      instance: name,
+      target: manifest.database,
+      actions: [`installed ${ctx.engine}/${name} ${installed.version} (port ${installed.port}, data dir ${installed.data_dir}) with its own certificate and passwords`, `loaded the snapshot of ${source.engine}/${source.name} from ${snapshotTime(manifest)} into it and started it`, `${source.engine}/${source.name} was not touched`],
+      tables,
+      summary: `Restored the snapshot of ${source.engine}/${source.name} from ${snapshotTime(manifest)} as the new instance ${ctx.engine}/${name} on port ${installed.port}${now ? `: ${contentsText(now)}` : ''}. ${source.engine}/${source.name} was not touched.`,
+      ...(now ? { contents: now } : {}),
+    };
+  } catch (err) {
+    await record({ at: new Date().toISOString(), engine: manifest.engine, instance: name, database: manifest.database, ok: false, file, kind: 'restore', error: (err as Error).message });
+    await audit({ action: 'restore', engine: manifest.engine, instance: name, target: `new instance ${name}`, via: options.via ?? 'cli', ok: false, detail: (err as Error).message }).catch(() => undefined);
     throw err;
   }
 }

@@ -20,7 +20,7 @@ import { findProgram, hasPublicCert, publicCertPath } from '../tls.js';
 import { LOCAL_SOURCE_IDS, parseEngineId, parseSourceId, type EngineId, type SourceId } from '../../engines/ids.js';
 import { loadEngine } from '../../engines/registry.js';
 import { has, need } from '../../engines/need.js';
-import type { Engine, Progress } from '../../engines/contract.js';
+import type { Engine, InstanceContext, Progress } from '../../engines/contract.js';
 import { openInstance, type Target } from './instances.js';
 import { guardDataDir } from './data-dir-guard.js';
 import { validatePort } from '../ports.js';
@@ -46,6 +46,8 @@ export interface InstallOptions {
   binDir?: string;
   /** `--client-bin-dir DIR`: client tools (pg_dump/pg_restore, mariadb-dump...) of the server's version, searched first. */
   clientBinDir?: string;
+  /** Makes the data dir instead of the engine's `initialize` (`restore --as-instance`: from a snapshot). */
+  initializeWith?: (ctx: InstanceContext) => Promise<void>;
 }
 
 /** `--archive` / `--bin-dir` as a local request, with the usage errors for mixing them with other sources. */
@@ -259,7 +261,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         await chownRecursive(dataDir, user);
       }
       const ctx = createInstanceContext(engineId, name, instanceConfig, progress);
-      await need(engine, 'initialize')(ctx);
+      await (options.initializeWith ?? need(engine, 'initialize'))(ctx);
       if (await getSecretStore().get(secretKey(engineId, name, 'admin'))) instanceConfig.secret_store = await getSecretStore().backend();
       await import('node:fs/promises').then((fs) => fs.writeFile(join(dataDir, '.portunix-db'), JSON.stringify({ engine: engineId, instance: name }) + '\n').catch(() => undefined));
       let started = false;

@@ -1,3 +1,4 @@
+import { cjsExports } from '../../core/cjs-interop.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DbError } from '../../core/errors.js';
@@ -51,7 +52,7 @@ interface RawClient {
 type ClientCtor = new (options: Record<string, unknown>) => RawClient;
 let driver: Promise<ClientCtor> | undefined;
 function loadDriver(): Promise<ClientCtor> {
-  driver ??= import('@elastic/elasticsearch').then((m) => m.Client as unknown as ClientCtor);
+  driver ??= import('@elastic/elasticsearch').then((m) => cjsExports(m).Client as unknown as ClientCtor);
   return driver;
 }
 

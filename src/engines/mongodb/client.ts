@@ -1,3 +1,4 @@
+import { cjsExports } from '../../core/cjs-interop.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db, Document, MongoClient } from 'mongodb';
@@ -14,7 +15,7 @@ type Driver = typeof import('mongodb');
 let driver: Promise<Driver> | undefined;
 /** The official driver, loaded on first use (keeps `--help` and `status` fast). */
 export function loadDriver(): Promise<Driver> {
-  driver ??= import('mongodb');
+  driver ??= import('mongodb').then((m) => cjsExports(m));
   return driver;
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DbError } from '../../core/errors.js';
@@ -8,9 +8,11 @@ import { run } from '../../core/process/exec.js';
 import { chownRecursive } from '../../core/process/service-user.js';
 import { startServer, stopServer } from '../../core/process/supervisor.js';
 import { withScratchServer } from '../../core/process/scratch.js';
-import type { BackupManifestView, BackupOutcome, Engine, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
-import { libpqEnv, quoteIdent, withClient } from './client.js';
-import { isReady as baseIsReady, launchSpec as baseLaunchSpec, shutdown as baseShutdown } from './instance.js';
+import { generatePassword } from '../../core/secrets.js';
+import type { BackupManifestView, BackupOutcome, Engine, InstanceContents, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
+import { libpqEnv, quoteIdent, SUPERUSER, withClient } from './client.js';
+import { scramVerifier } from './admin.js';
+import { isReady as baseIsReady, launchSpec as baseLaunchSpec, shutdown as baseShutdown, writeInstanceFiles } from './instance.js';
 import type pg from 'pg';
 
 /**
@@ -116,6 +118,22 @@ async function fingerprintDb(ctx: InstanceContext, database: string, hooks: PgBa
   });
 }
 
+// ---------- what a whole instance holds ----------
+
+/** Databases (not templates), roles (not the built-in pg_*), and the settings set with ALTER SYSTEM (`config set`). */
+async function contentsWith(c: pg.Client): Promise<InstanceContents> {
+  const dbs = await c.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE NOT datistemplate ORDER BY 1');
+  const roles = await c.query<{ name: string }>("SELECT rolname AS name FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1");
+  const settings = await c.query<{ name: string; value: string }>(
+    "SELECT name, current_setting(name) AS value FROM pg_settings WHERE source = 'configuration file' AND sourcefile LIKE '%postgresql.auto.conf' ORDER BY 1",
+  );
+  return { databases: dbs.rows.map((r) => r.name), roles: roles.rows.map((r) => r.name), settings: settings.rows.map((r) => `${r.name} = ${r.value}`) };
+}
+
+export async function instanceContents(ctx: InstanceContext): Promise<InstanceContents> {
+  return withClient(ctx, 'postgres', contentsWith);
+}
+
 // ---------- backup ----------
 
 async function backupWith(ctx: InstanceContext, options: { database: string; file: string }, hooks: PgBackupHooks): Promise<BackupOutcome> {
@@ -192,6 +210,7 @@ async function copyTree(from: string, to: string, skip: Set<string> = new Set())
 async function physicalBackup(ctx: InstanceContext, options: { database: string; file: string }, server: { major: number; version: string }, hooks: PgBackupHooks): Promise<BackupOutcome> {
   // staged beside the instance's data (which the service user can reach), not in the owner-only backup folder
   const staging = await mkdtemp(join(dirname(ctx.paths.dataDir), '.snapshot-'));
+  let takenAt = '';
   try {
     await withClient(ctx, 'postgres', async (c) => {
       const label = `portunix-db ${new Date().toISOString()}`;
@@ -203,6 +222,7 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
         await copyTree(ctx.paths.dataDir, staging, SKIP_IN_SNAPSHOT);
         const r = server.major >= 15 ? await c.query<{ labelfile: string; spcmapfile: string | null }>('SELECT labelfile, spcmapfile FROM pg_backup_stop(false)') : await c.query<{ labelfile: string; spcmapfile: string | null }>('SELECT labelfile, spcmapfile FROM pg_stop_backup(false, false)');
         stopped = true;
+        takenAt = new Date().toISOString();
         for (const d of EMPTY_DIRS_IN_SNAPSHOT) await mkdir(join(staging, d), { recursive: true, mode: 0o700 });
         // the WAL from backup start to stop, copied after stop so it is all there
         await copyTree(join(ctx.paths.dataDir, 'pg_wal'), join(staging, 'pg_wal'), new Set(['archive_status']));
@@ -214,7 +234,11 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
       }
     });
     ctx.progress('proving the snapshot restores: starting a scratch server on it');
-    const tables = await withSnapshotServer(ctx, staging, (scratch) => fingerprintDb(scratch, options.database, hooks));
+    const { tables, contents } = await withSnapshotServer(ctx, staging, async (scratch) => ({
+      tables: await fingerprintDb(scratch, options.database, hooks),
+      // what restoring it brings back (and so replaces), read from the snapshot itself
+      contents: { ...(await instanceContents(scratch)), taken_at: takenAt },
+    }));
     ctx.progress('compressing the snapshot');
     // the scratch run left the snapshot recovered and cleanly shut down: that is what we keep
     await rm(join(staging, 'postmaster.pid'), { force: true });
@@ -225,6 +249,7 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
       serverVersion: server.version,
       tables,
       scope: 'instance',
+      contents,
       notes: [`Restores the whole instance. Install pg_dump ${server.major} or newer for per-database logical dumps.`],
     };
   } finally {
@@ -369,6 +394,43 @@ async function restoreSnapshot(ctx: InstanceContext, options: { file: string; ma
   return { target: options.target, actions, tables: await fingerprintDb(ctx, options.target, hooks).catch(() => []) };
 }
 
+/** Settings in postgresql.auto.conf that belong to the instance, not to its data: a new instance sets its own. */
+const INSTANCE_OWN_SETTINGS = /^\s*(port|listen_addresses|unix_socket_directories|ssl|ssl_cert_file|ssl_key_file|ssl_ca_file|data_directory|hba_file|ident_file|config_file|archive_command|archive_mode)\s*=/i;
+
+/**
+ * `restore --as-instance NAME`: the new instance's data dir (already made, empty) gets the
+ * snapshot, then its own certificate, port, socket dir, pg_hba.conf and superuser password
+ * (set in single-user mode, so the server never runs with the source's password). The install
+ * that called this registers and starts it.
+ */
+async function initializeFromBackup(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; source: InstanceContext }): Promise<void> {
+  if (options.manifest.scope !== 'instance') throw new DbError('This backup is a dump of one database, not a snapshot of a whole instance, so it cannot make a new instance.', 'USAGE', 'Restore it into a database with --target NAME (add --instance NAME for another existing instance).');
+  const dataDir = ctx.paths.dataDir;
+  const existing = await readFile(join(dataDir, 'PG_VERSION'), 'utf8').catch(() => undefined);
+  if (existing) throw new DbError(`${dataDir} already holds a PostgreSQL ${existing.trim()} cluster.`, 'DATA_DIR_CONFLICT', 'Choose another instance name. Nothing was changed.');
+  ctx.progress(`unpacking the snapshot into ${dataDir}`);
+  await run(['tar', '-xzf', options.file, '-C', dataDir], { timeoutMs: 6 * 60 * 60_000 });
+  const major = (await readFile(join(dataDir, 'PG_VERSION'), 'utf8').catch(() => '')).trim();
+  if (major !== ctx.config.version.split('.')[0]) {
+    throw new DbError(`The snapshot is of PostgreSQL ${major || '(unknown)'}, but the new instance runs PostgreSQL ${ctx.config.version}.`, 'VERSION_MISMATCH', 'A physical snapshot only starts on its own major version.');
+  }
+  for (const f of ['postmaster.pid', 'postmaster.opts', '.portunix-db']) await rm(join(dataDir, f), { force: true });
+  const auto = join(dataDir, 'postgresql.auto.conf');
+  const autoText = await readFile(auto, 'utf8').catch(() => undefined);
+  if (autoText !== undefined) await writeFile(auto, autoText.split('\n').filter((l) => !INSTANCE_OWN_SETTINGS.test(l)).join('\n'), { mode: 0o600 });
+  if (ctx.runAs) await chownRecursive(dataDir, ctx.runAs);
+  await chmod(dataDir, 0o700);
+  await writeInstanceFiles(ctx);
+  const password = generatePassword();
+  const superuser = options.source.config.superuser ?? SUPERUSER;
+  ctx.progress(`giving ${ctx.engine}/${ctx.name} its own ${superuser} password (single-user mode, before it listens)`);
+  const postgres = ctx.config.bin_dir ? join(ctx.config.bin_dir, 'postgres') : 'postgres';
+  // the SCRAM verifier, not the password, goes to the server
+  const out = await ctx.exec([postgres, '--single', '-D', dataDir, 'postgres'], { input: `ALTER ROLE ${quoteIdent(superuser)} PASSWORD '${scramVerifier(password).replace(/'/g, "''")}'\n`, env: { LC_ALL: 'C', LANG: 'C' }, timeoutMs: 5 * 60_000 });
+  if (/\b(ERROR|FATAL|PANIC):/.test(out.stdout + out.stderr)) throw new DbError(`Setting the new instance's password failed: ${(out.stdout + out.stderr).trim().split('\n').slice(-3).join(' ')}`, 'RESTORE_FAILED', 'The new instance was not registered.');
+  await ctx.setAdminPassword(password);
+}
+
 /**
  * Proves a whole-instance snapshot restores without touching live data: unpacked into a private
  * folder, a scratch server started on it. (Logical dumps are verified by the core, restored into
@@ -388,8 +450,10 @@ async function verifyWith(ctx: InstanceContext, options: { file: string; manifes
 }
 
 /** The backup operations with a family member's hooks. */
-export function pgBackupOps(hooks: PgBackupHooks = {}): Pick<Engine, 'backup' | 'restore' | 'fingerprint' | 'verifyBackup'> {
+export function pgBackupOps(hooks: PgBackupHooks = {}): Pick<Engine, 'backup' | 'restore' | 'fingerprint' | 'verifyBackup' | 'instanceContents' | 'initializeFromBackup'> {
   return {
+    instanceContents,
+    initializeFromBackup,
     backup: (ctx, options) => backupWith(ctx, options, hooks),
     restore: (ctx, options) => restoreWith(ctx, options, hooks),
     fingerprint: (ctx, database) => fingerprintDb(ctx, database, hooks),
@@ -402,3 +466,4 @@ export const backup = plain.backup!;
 export const restore = plain.restore!;
 export const fingerprint = plain.fingerprint!;
 export const verifyBackup = plain.verifyBackup!;
+export { initializeFromBackup };

@@ -6,7 +6,7 @@ import * as inspect from './inspect.js';
 import * as config from './config.js';
 import { vacuum } from './maintenance.js';
 import { validateIdentifier } from './identifiers.js';
-import { backup, restore, fingerprint, verifyBackup } from './backup.js';
+import { backup, restore, fingerprint, verifyBackup, instanceContents, initializeFromBackup } from './backup.js';
 import { readonlyAccount, query, upstreamConnection } from './query.js';
 
 export const engine: Engine = {
@@ -57,6 +57,8 @@ export const engine: Engine = {
   restore,
   fingerprint,
   verifyBackup,
+  instanceContents,
+  initializeFromBackup,
   readonlyAccount,
   query,
   upstreamConnection,

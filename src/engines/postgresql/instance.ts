@@ -141,13 +141,27 @@ export async function initialize(ctx: InstanceContext): Promise<void> {
   }
   await ctx.setAdminPassword(password);
 
+  await writeInstanceFiles(ctx);
+  // postgresql.conf is initdb's (owned by the service user); appending keeps its owner
+  await appendFile(join(dataDir, 'postgresql.conf'), `\n# Added by portunix-db: its settings (listen address, port, sockets, logging)\ninclude '${PORTUNIX_CONF}'\n`);
+}
+
+/**
+ * The instance's own files in its data dir: a new TLS certificate, the socket dir, portunix.conf
+ * (port, sockets, TLS) and pg_hba.conf. Made at initialisation, and again for a data dir made
+ * from another instance's snapshot (`restore --as-instance`), which must not keep that one's.
+ */
+export async function writeInstanceFiles(ctx: InstanceContext): Promise<void> {
+  const dataDir = ctx.paths.dataDir;
+  const port = ctx.config.port;
+  if (port === undefined) throw new DbError(`Instance ${ctx.engine}/${ctx.name} has no port.`, 'INVALID_CONFIG', 'Re-install it with --port.');
+  await rm(join(dataDir, SERVER_CERT), { force: true });
+  await rm(join(dataDir, SERVER_KEY), { force: true });
   const tls = !!(await makeServerCertificate(ctx, dataDir));
   const sockets = socketDir(ctx);
   await ensureOwnedDir(ctx, sockets);
   // relative paths: the data dir's own files, also in copies of it (scratch servers, restored snapshots)
   await writeOwned(ctx, join(dataDir, PORTUNIX_CONF), renderPortunixConf({ port, socketDir: sockets, ...(tls ? { tls: { certFile: SERVER_CERT, keyFile: SERVER_KEY } } : {}) }));
-  // postgresql.conf is initdb's (owned by the service user); appending keeps its owner
-  await appendFile(join(dataDir, 'postgresql.conf'), `\n# Added by portunix-db: its settings (listen address, port, sockets, logging)\ninclude '${PORTUNIX_CONF}'\n`);
   await writeOwned(ctx, join(dataDir, 'pg_hba.conf'), renderHba({ tls }));
 }
 

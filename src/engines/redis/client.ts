@@ -1,3 +1,4 @@
+import { cjsExports } from '../../core/cjs-interop.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceContext } from '../contract.js';
@@ -23,7 +24,7 @@ interface RawClient {
 type CreateClient = (options: Record<string, unknown>) => RawClient;
 let driver: Promise<CreateClient> | undefined;
 function loadDriver(): Promise<CreateClient> {
-  driver ??= import('redis').then((m) => m.createClient as unknown as CreateClient);
+  driver ??= import('redis').then((m) => cjsExports(m).createClient as unknown as CreateClient);
   return driver;
 }
 

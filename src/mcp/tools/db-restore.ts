@@ -12,6 +12,7 @@ export const dbRestore = defineTool({
     file: z.string().min(1).max(4096).describe('Backup file path, as shown by db_backup_status'),
     target: identifier('target database').optional().describe('Restore into this database instead of the original'),
     instance: instanceParam.describe('Restore into this instance of the same engine (default: the one the backup came from)'),
+    as_instance: z.string().min(1).max(64).optional().describe('Whole-instance snapshot: restore as this new instance beside the original'),
   },
   output: {
     file: z.string(),
@@ -20,14 +21,21 @@ export const dbRestore = defineTool({
     target: z.string(),
     actions: z.array(z.string()).describe('What changed'),
     tables: z.array(z.object({ name: z.string(), rows: z.number(), checksum: z.string().optional() })).optional(),
+    summary: z.string().optional().describe('What was replaced or made'),
   },
+  confirmText: (args, { core }) => core.describeRestore(restoreArgs(args)),
   async run(args, ctx) {
     const { core } = ctx;
-    const r = await core.restoreBackup({ ...args, force: true, via: 'mcp', progress: reporter(ctx, 'db_restore') });
+    const r = await core.restoreBackup({ ...restoreArgs(args), force: true, via: 'mcp', progress: reporter(ctx, 'db_restore') });
     const tables = r.tables?.slice(0, 100);
     return {
       structured: { ...r, ...(tables ? { tables } : {}) },
-      text: `Restored ${r.file} into ${r.engine}/${r.instance} ${r.target}:\n${r.actions.map((a) => `- ${a}`).join('\n')}${r.tables ? `\n${r.tables.length} tables, ${r.tables.reduce((s, t) => s + t.rows, 0)} rows` : ''}`,
+      text: `${r.summary ? `${r.summary}\n` : ''}Restored ${r.file} into ${r.engine}/${r.instance} ${r.target}:\n${r.actions.map((a) => `- ${a}`).join('\n')}${r.tables ? `\n${r.tables.length} tables, ${r.tables.reduce((s, t) => s + t.rows, 0)} rows` : ''}`,
     };
   },
 });
+
+function restoreArgs(args: { file: string; target?: string | undefined; instance?: string | undefined; as_instance?: string | undefined }) {
+  const { as_instance, ...rest } = args;
+  return { ...rest, ...(as_instance !== undefined ? { asInstance: as_instance } : {}) } as { file: string; target?: string; instance?: string; asInstance?: string };
+}
