@@ -6,6 +6,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerBackup } from './commands/backup.js';
 import { registerQuery } from './commands/query.js';
 import { registerAudit } from './commands/audit.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerMcpCommands } from '../mcp/cli.js';
 import { printError } from './output.js';
 import { DbError, exitCodeFor, toDbError } from '../core/errors.js';
@@ -47,6 +48,7 @@ export async function buildProgram(): Promise<Command> {
   registerBackup(program);
   registerQuery(program);
   registerAudit(program);
+  registerDoctor(program);
   registerMcpCommands(program);
   addGlobalOptions(program);
   addDocLinks(program);
