@@ -8,7 +8,7 @@ export const COMMAND_DOCS: Record<string, string> = {
   status: 'getting-started.md', url: 'getting-started.md', create: 'getting-started.md', drop: 'getting-started.md', list: 'getting-started.md',
   user: 'getting-started.md', backup: 'backup-and-recovery.md', restore: 'backup-and-recovery.md', vacuum: 'troubleshooting.md', config: 'troubleshooting.md',
   tables: 'getting-started.md', schema: 'getting-started.md', 'table-info': 'getting-started.md', indexes: 'troubleshooting.md', constraints: 'getting-started.md',
-  connections: 'troubleshooting.md', size: 'getting-started.md', health: 'troubleshooting.md', metrics: 'troubleshooting.md', logs: 'troubleshooting.md', mcp: 'mcp.md', query: 'mcp.md', audit: 'security.md', monitor: 'backup-and-recovery.md',
+  connections: 'troubleshooting.md', size: 'getting-started.md', health: 'troubleshooting.md', metrics: 'troubleshooting.md', logs: 'troubleshooting.md', mcp: 'mcp.md', query: 'mcp.md', audit: 'security.md', monitor: 'backup-and-recovery.md', doctor: 'troubleshooting.md',
   dashboard: 'monitoring.md',
 };
 

@@ -8,6 +8,7 @@ import { registerQuery } from './commands/query.js';
 import { registerAudit } from './commands/audit.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerDashboard } from './commands/dashboard.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerMcpCommands } from '../mcp/cli.js';
 import { printError } from './output.js';
 import { DbError, exitCodeFor, toDbError } from '../core/errors.js';
@@ -51,6 +52,7 @@ export async function buildProgram(): Promise<Command> {
   registerAudit(program);
   registerMonitor(program);
   registerDashboard(program);
+  registerDoctor(program);
   registerMcpCommands(program);
   addGlobalOptions(program);
   addDocLinks(program);

@@ -37,12 +37,14 @@ export type ErrorCode =
   | 'VERSION_MISMATCH'
   | 'AUTH_FAILED'
   | 'CONNECTION_FAILED'
+  | 'CONNECTION_LOST'
   | 'QUERY_FAILED'
   | 'TIMEOUT'
   | 'SECRET_STORE'
   | 'NEEDS_ROOT'
   | 'FORBIDDEN'
   | 'UPSTREAM_FAILED'
+  | 'PROBLEMS_FOUND'
   | 'INTERNAL';
 
 export class DbError extends Error {
@@ -121,5 +123,47 @@ export function toDbError(err: unknown): DbError {
       return new DbError(`Connection refused: ${message}`, 'CONNECTION_FAILED', 'Is the server running? Check `portunix-db status`.');
     default:
       return new DbError(message, 'INTERNAL');
+  }
+}
+
+/** What client programs and drivers say when the server went away under them (libpq, MariaDB/MySQL, node drivers). */
+const LOST_CONNECTION = [
+  /server closed the connection unexpectedly/i,
+  /terminating connection due to/i,
+  /could not receive data from server/i,
+  /no connection to the server/i,
+  /connection to server .* failed/i,
+  /Connection terminated unexpectedly/i,
+  /Lost connection to (MySQL|MariaDB)? ?server/i,
+  /server has gone away/i,
+  /unexpected eof while reading/i,
+  /SSL SYSCALL error/i,
+  /SSL connection has been closed unexpectedly/i,
+  /\bEOF detected\b/i,
+  /Can't connect to (local )?(MySQL|MariaDB) server/i,
+  /Connection lost: The server closed the connection/i,
+  /\bECONNRESET\b/,
+  /\bECONNREFUSED\b/,
+  /\bEPIPE\b/,
+];
+
+/**
+ * When `err` says the server connection broke (the server died or was stopped mid-operation),
+ * a CONNECTION_LOST error that says so in plain words instead of the client's own text (which
+ * quotes the query it was running); otherwise undefined.
+ */
+export function connectionLost(err: unknown, during: string, hint: string): DbError | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!LOST_CONNECTION.some((re) => re.test(message))) return undefined;
+  return new DbError(`The connection to the server was lost during ${during} (the server stopped or crashed).`, 'CONNECTION_LOST', hint);
+}
+
+/** Runs a backup step of instance `ctx`; a broken server connection comes out as CONNECTION_LOST (see connectionLost). */
+export async function dumpOrLost<T>(ctx: { engine: string; name: string }, during: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const how = ctx.name === 'main' ? '' : ` --instance ${ctx.name}`;
+    throw connectionLost(err, `${during} on ${ctx.engine}/${ctx.name}`, `No backup was kept. Check \`portunix-db status ${ctx.engine}${how}\` and the server log (\`portunix-db logs ${ctx.engine}${how}\`), start it, and take the backup again.`) ?? err;
   }
 }

@@ -5,7 +5,8 @@ import { DbError } from './errors.js';
 
 const STALE_MS = 30_000;
 
-function pidAlive(pid: number): boolean {
+/** Does process `pid` exist (EPERM: it does, as another user)? */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -15,9 +16,10 @@ function pidAlive(pid: number): boolean {
 }
 
 /** An exclusive-create lock file; a lock older than STALE_MS is taken over (its holder died). */
-export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>, timeoutMs = 15_000, onWait?: (holderPid: number | undefined) => void): Promise<T> {
   await mkdir(dirname(lockFile), { recursive: true });
   const deadline = Date.now() + timeoutMs;
+  let told = false;
   for (;;) {
     try {
       const fh = await open(lockFile, 'wx');
@@ -34,6 +36,10 @@ export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>, ti
       if (info && (holderGone || (holderUnknown && Date.now() - info.mtimeMs > STALE_MS))) {
         await rm(lockFile, { force: true });
         continue;
+      }
+      if (!told && onWait) {
+        told = true;
+        onWait(holderUnknown ? undefined : holder);
       }
       if (Date.now() > deadline) throw new DbError(`Timed out waiting for lock ${lockFile}.`, 'TIMEOUT', 'Another portunix-db command is running; retry when it ends, or remove the stale lock file.');
       await new Promise((r) => setTimeout(r, 50));

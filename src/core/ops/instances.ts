@@ -7,6 +7,7 @@ import { loadEngine } from '../../engines/registry.js';
 import { has } from '../../engines/need.js';
 import { readPidRecord, isOurProcess } from '../process/supervisor.js';
 import { cleanupOrphans } from '../process/scratch.js';
+import { cleanupStagingDatabases } from '../process/staging.js';
 import type { Engine, InstanceContext, Progress } from '../../engines/contract.js';
 
 export interface OpenInstance {
@@ -40,6 +41,9 @@ export async function openInstance(target: Target): Promise<OpenInstance> {
     );
   }
   const engine = await loadEngine(engineId);
+  // a restore killed half-way left its staging database on this instance: drop it (never one whose owner still runs)
+  const staged = await cleanupStagingDatabases('cli', { engine: engineId, instance: name }).catch(() => undefined);
+  for (const line of staged?.cleaned ?? []) (target.progress ?? silentProgress)(line);
   return { engine, instance, ctx: createInstanceContext(engineId, name, instance.config, target.progress ?? silentProgress) };
 }
 

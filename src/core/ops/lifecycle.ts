@@ -378,7 +378,7 @@ export interface StartOutcome {
 
 /** One start or stop at a time per instance: a second caller waits for the first, then sees its result. */
 function withInstanceLock<T>(ctx: { paths: { root: string }; engine: string; name: string; progress: Progress }, fn: () => Promise<T>): Promise<T> {
-  return withFileLock(join(ctx.paths.root, 'lifecycle.lock'), fn, 5 * 60_000);
+  return withFileLock(join(ctx.paths.root, 'lifecycle.lock'), fn, 5 * 60_000, (pid) => ctx.progress(`another portunix-db command${pid ? ` (pid ${pid})` : ''} is starting or stopping ${ctx.engine}/${ctx.name}; waiting for it to finish`));
 }
 
 export async function start(target: Target): Promise<StartOutcome> {

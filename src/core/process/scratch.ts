@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homePaths, toolHome } from '../home.js';
 import { createInstanceContext } from '../instance-context.js';
 import { getSecretStore, secretKey } from '../secrets.js';
 import { DbError } from '../errors.js';
+import { pidAlive } from '../file-lock.js';
 import { has, need } from '../../engines/need.js';
 import type { Engine, InstanceContext } from '../../engines/contract.js';
 import { freePort, isOurProcess, readPidRecord, sleep, startServer, stopServer } from './supervisor.js';
@@ -33,15 +34,6 @@ export interface ScratchOptions {
   dataDir?: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Records a path (a scratch dir, a half-restored database's marker) to be removed if this process dies first. */
 export async function recordLeftover(id: string, record: ScratchRecord): Promise<() => Promise<void>> {
   await mkdir(recordDir(), { recursive: true, mode: 0o700 });
@@ -50,18 +42,49 @@ export async function recordLeftover(id: string, record: ScratchRecord): Promise
   return () => rm(file, { force: true });
 }
 
+/** Scratch records whose owner is gone, and dirs under the scratch root no record names (older than a minute): what `cleanupOrphans` would remove. */
+export async function scratchOrphans(): Promise<string[]> {
+  const out: string[] = [];
+  const named = new Set<string>();
+  for (const name of await readdir(recordDir()).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    try {
+      const rec = JSON.parse(await readFile(join(recordDir(), name), 'utf8')) as ScratchRecord;
+      named.add(rec.root);
+      if (!pidAlive(rec.owner_pid) || rec.owner_pid === process.pid) out.push(`scratch ${rec.engine} server at ${rec.root}, left by a killed command (pid ${rec.owner_pid})`);
+    } catch {
+      out.push(`unreadable scratch record ${join(recordDir(), name)}`);
+    }
+  }
+  for (const name of await readdir(scratchRoot()).catch(() => [] as string[])) {
+    const dir = join(scratchRoot(), name);
+    const info = await stat(dir).catch(() => undefined);
+    if (!named.has(dir) && info && Date.now() - info.mtimeMs > 60_000) out.push(`scratch dir ${dir} that no running command owns`);
+  }
+  return out;
+}
+
+/** Removes scratch dirs no record names, older than a minute (a command killed between making one and recording it). */
+async function cleanupUnrecordedDirs(named: Set<string>): Promise<string[]> {
+  const cleaned: string[] = [];
+  for (const name of await readdir(scratchRoot()).catch(() => [] as string[])) {
+    const dir = join(scratchRoot(), name);
+    const info = await stat(dir).catch(() => undefined);
+    if (named.has(dir) || !info || Date.now() - info.mtimeMs <= 60_000) continue;
+    await rm(dir, { recursive: true, force: true });
+    cleaned.push(`removed ${dir}`);
+  }
+  return cleaned;
+}
+
 /**
  * Stops and removes scratch servers and dirs whose owning command is gone. Returns what it
  * cleaned, for `doctor`.
  */
-export async function cleanupOrphans(): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(recordDir());
-  } catch {
-    return [];
-  }
+export async function cleanupOrphans(options: { unrecorded?: boolean } = {}): Promise<string[]> {
+  const names = await readdir(recordDir()).catch(() => [] as string[]);
   const cleaned: string[] = [];
+  const named = new Set<string>();
   for (const name of names.filter((n) => n.endsWith('.json'))) {
     const file = join(recordDir(), name);
     let rec: ScratchRecord;
@@ -71,19 +94,23 @@ export async function cleanupOrphans(): Promise<string[]> {
       await rm(file, { force: true });
       continue;
     }
-    if (alive(rec.owner_pid) && rec.owner_pid !== process.pid) continue;
+    if (pidAlive(rec.owner_pid) && rec.owner_pid !== process.pid) {
+      named.add(rec.root);
+      continue;
+    }
     const pidRecord = await readPidRecord(rec.pid_file);
     // only the very process the scratch run started (pid, start time and program checked) is killed
     if (pidRecord && (await isOurProcess(pidRecord))) {
       const pid = pidRecord.pid;
       process.kill(pid, 'SIGKILL');
-      for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && pidAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
       cleaned.push(`stopped orphaned scratch ${rec.engine} server (pid ${pid})`);
     }
     for (const p of [rec.root, ...(rec.extra ?? [])]) await rm(p, { recursive: true, force: true });
     cleaned.push(`removed ${rec.root}`);
     await rm(file, { force: true });
   }
+  if (options.unrecorded) cleaned.push(...(await cleanupUnrecordedDirs(named)));
   return cleaned;
 }
 

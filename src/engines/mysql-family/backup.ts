@@ -3,10 +3,11 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { PassThrough, Writable } from 'node:stream';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
-import { DbError } from '../../core/errors.js';
+import { DbError, dumpOrLost } from '../../core/errors.js';
 import { findProgram, num, query, spawnClient, withClientOptionFile, withConnection, type Flavour } from './client.js';
 import { quoteIdent, validateCharsetName, validateMysqlIdentifier } from './identifiers.js';
 import { serverVersion } from './instance.js';
+import { recordStagingDatabase } from '../../core/process/staging.js';
 
 /** Row count and CHECKSUM TABLE of every base table: order-independent, recomputed after a restore. */
 export async function fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]> {
@@ -59,7 +60,7 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
     // the dump has no CREATE DATABASE (it restores under any name); keep the database's charset here
     if (cs) gzip.write(`${HEADER} charset=${cs.cs} collation=${cs.co}\n`);
     try {
-      await spawnClient(ctx, [dump, ...dumpArgs(flavour, optionFile), '--', options.database], { stdout: gzip, redact: [password] });
+      await dumpOrLost(ctx, `${dump.split("/").pop()} of ${options.database}`, () => spawnClient(ctx, [dump, ...dumpArgs(flavour, optionFile), '--', options.database], { stdout: gzip, redact: [password] }));
     } catch (err) {
       gzip.destroy();
       await written.catch(() => undefined);
@@ -162,18 +163,25 @@ export async function restore(ctx: InstanceContext, options: { file: string; man
     });
     actions.push(`moved the tables of the existing database ${options.target} to ${keptAs} (its views, routines, triggers and events were dropped with it)`);
   }
-  await withConnection(ctx, undefined, (c) => c.query(`CREATE DATABASE ${target} CHARACTER SET ${original.charset ?? 'utf8mb4'}${original.collation ? ` COLLATE ${original.collation}` : ''}`));
+  // recorded before it exists (the name was just checked free, or emptied above): a command killed mid-load leaves a record, and the next command drops the half-loaded database
+  const forget = await recordStagingDatabase(ctx, options.target, keptAs ? `the previous tables of ${options.target} are in database ${keptAs}` : undefined);
+  await withConnection(ctx, undefined, (c) => c.query(`CREATE DATABASE ${target} CHARACTER SET ${original.charset ?? 'utf8mb4'}${original.collation ? ` COLLATE ${original.collation}` : ''}`)).catch(async (err: unknown) => {
+    await forget();
+    throw err;
+  });
   try {
     await loadInto(ctx, flavour, options.file, options.target);
   } catch (err) {
     const e = err as DbError;
     if (!keptAs) await withConnection(ctx, undefined, (c) => c.query(`DROP DATABASE IF EXISTS ${target}`)).catch(() => undefined);
+    await forget();
     throw new DbError(
       `Restore into ${options.target} failed: ${e.message}`,
       e.code === 'DISK_FULL' ? 'DISK_FULL' : 'RESTORE_FAILED',
       keptAs ? `The old tables are intact in database ${keptAs}; ${options.target} holds a partial load. Fix the cause and restore again, or move the tables back from ${keptAs}.` : `The partial database ${options.target} was dropped; nothing else changed.`,
     );
   }
+  await forget();
   actions.push(keptAs ? `replaced database ${options.target} (old copy kept as ${keptAs})` : `created database ${options.target}`);
   actions.push(`loaded ${options.file}`);
   const tables = await fingerprint(ctx, options.target);

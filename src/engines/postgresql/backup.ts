@@ -3,11 +3,12 @@ import { existsSync, readdirSync } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { DbError } from '../../core/errors.js';
+import { DbError, dumpOrLost } from '../../core/errors.js';
 import { run } from '../../core/process/exec.js';
 import { chownRecursive } from '../../core/process/service-user.js';
 import { startServer, stopServer } from '../../core/process/supervisor.js';
 import { withScratchServer } from '../../core/process/scratch.js';
+import { recordStagingDatabase } from '../../core/process/staging.js';
 import { generatePassword } from '../../core/secrets.js';
 import type { BackupManifestView, BackupOutcome, Engine, InstanceContents, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
 import { libpqEnv, quoteIdent, SUPERUSER, withClient } from './client.js';
@@ -157,7 +158,7 @@ async function backupWith(ctx: InstanceContext, options: { database: string; fil
  */
 async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string }, serverVersion: string, tools: PgTools, hooks: PgBackupHooks): Promise<BackupOutcome> {
   const env = await libpqEnv(ctx, options.database);
-  const tables = await withClient(ctx, options.database, async (c) => {
+  const tables = await dumpOrLost(ctx, `pg_dump of ${options.database}`, () => withClient(ctx, options.database, async (c) => {
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     try {
       const snapshot = (await c.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
@@ -168,7 +169,7 @@ async function logicalBackup(ctx: InstanceContext, options: { database: string; 
     } finally {
       await c.query('COMMIT').catch(() => undefined);
     }
-  });
+  }));
   return { method: `pg_dump custom format (pg_dump ${tools.version})`, format: 'dump', serverVersion, tables, scope: 'database' };
 }
 
@@ -311,8 +312,16 @@ async function pgRestoreInto(ctx: InstanceContext, file: string, database: strin
 }
 
 /** Creates `database` and loads the dump into it between the hooks; drops it again when that fails. */
-async function loadDump(ctx: InstanceContext, file: string, database: string, manifest: BackupManifestView, hooks: PgBackupHooks, scratch = false): Promise<void> {
-  await withClient(ctx, 'postgres', (c) => c.query(`CREATE DATABASE ${quoteIdent(database)}`));
+async function loadDump(ctx: InstanceContext, file: string, database: string, manifest: BackupManifestView, hooks: PgBackupHooks, scratch = false, staging = false): Promise<() => Promise<void>> {
+  // a staging name is random, so it is recorded before it exists; a new target only once this command made it
+  let forget = staging && !scratch ? await recordStagingDatabase(ctx, database) : async () => undefined;
+  try {
+    await withClient(ctx, 'postgres', (c) => c.query(`CREATE DATABASE ${quoteIdent(database)}`));
+  } catch (err) {
+    await forget();
+    throw err;
+  }
+  if (!staging && !scratch) forget = await recordStagingDatabase(ctx, database);
   try {
     await hooks.beforeLoad?.(ctx, database, manifest);
     try {
@@ -322,8 +331,10 @@ async function loadDump(ctx: InstanceContext, file: string, database: string, ma
     }
   } catch (err) {
     await dropQuietly(ctx, database);
+    await forget();
     throw err;
   }
+  return forget;
 }
 
 async function restoreWith(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean }, hooks: PgBackupHooks): Promise<RestoreOutcome> {
@@ -332,13 +343,16 @@ async function restoreWith(ctx: InstanceContext, options: { file: string; manife
   const actions: string[] = [];
   const suffix = randomBytes(3).toString('hex');
   const loadInto = options.replace ? `${options.target}__restore_${suffix}`.slice(0, 63) : options.target;
+  let loaded: () => Promise<void>;
   try {
     ctx.progress(`pg_restore into ${loadInto}`);
-    await loadDump(ctx, options.file, loadInto, options.manifest, hooks, !!options.scratch);
+    loaded = await loadDump(ctx, options.file, loadInto, options.manifest, hooks, !!options.scratch, options.replace);
   } catch (err) {
     const state = options.replace ? `"${options.target}" was not touched` : `"${options.target}" was not created`;
     throw new DbError(`Restore failed; ${state}. ${(err as Error).message}`, 'RESTORE_FAILED', 'Check the message above (a missing role is a common cause: create it, then retry).');
   }
+  // loaded in full: from here a kill leaves complete data under one of its names, never a half load to drop
+  await loaded();
   if (!options.replace) {
     actions.push(`created database ${options.target} and restored ${options.manifest.tables.length} tables into it`);
   } else {
