@@ -5,7 +5,7 @@ import { DbError } from './errors.js';
 
 const STALE_MS = 30_000;
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -14,16 +14,14 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** An exclusive-create lock file; a lock older than STALE_MS is taken over (its holder died). */
-export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  await mkdir(dirname(lockFile), { recursive: true });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+/** One attempt: true when the lock is now ours. A lock whose holder is gone (or unknown and old) is taken over. */
+async function attempt(lockFile: string): Promise<boolean> {
+  for (let i = 0; i < 2; i++) {
     try {
-      const fh = await open(lockFile, 'wx');
+      const fh = await open(lockFile, 'wx', 0o600);
       await fh.writeFile(String(process.pid));
       await fh.close();
-      break;
+      return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const info = await stat(lockFile).catch(() => undefined);
@@ -31,13 +29,33 @@ export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>, ti
       // a holder that is gone leaves a stale lock at once; a live one keeps it however long it takes
       const holderGone = Number.isInteger(holder) && holder > 0 && !pidAlive(holder);
       const holderUnknown = !(Number.isInteger(holder) && holder > 0);
-      if (info && (holderGone || (holderUnknown && Date.now() - info.mtimeMs > STALE_MS))) {
-        await rm(lockFile, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new DbError(`Timed out waiting for lock ${lockFile}.`, 'TIMEOUT', 'Another portunix-db command is running; retry when it ends, or remove the stale lock file.');
-      await new Promise((r) => setTimeout(r, 50));
+      if (!info || !(holderGone || (holderUnknown && Date.now() - info.mtimeMs > STALE_MS))) return false;
+      await rm(lockFile, { force: true });
     }
+  }
+  return false;
+}
+
+/** Takes the lock if it is free (or stale) and returns its release; undefined when a live process holds it. */
+export async function tryFileLock(lockFile: string): Promise<(() => Promise<void>) | undefined> {
+  await mkdir(dirname(lockFile), { recursive: true, mode: 0o700 });
+  if (!(await attempt(lockFile))) return undefined;
+  return () => rm(lockFile, { force: true });
+}
+
+/** The pid in a lock file, when a live process holds it. */
+export async function lockHolder(lockFile: string): Promise<number | undefined> {
+  const holder = Number(await readFile(lockFile, 'utf8').catch(() => ''));
+  return Number.isInteger(holder) && holder > 0 && pidAlive(holder) ? holder : undefined;
+}
+
+/** An exclusive-create lock file; a lock older than STALE_MS is taken over (its holder died). */
+export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  await mkdir(dirname(lockFile), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  while (!(await attempt(lockFile))) {
+    if (Date.now() > deadline) throw new DbError(`Timed out waiting for lock ${lockFile}.`, 'TIMEOUT', 'Another portunix-db command is running; retry when it ends, or remove the stale lock file.');
+    await new Promise((r) => setTimeout(r, 50));
   }
   try {
     return await fn();
