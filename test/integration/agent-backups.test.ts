@@ -10,11 +10,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/mcp.js';
 
 const home = freshHome('agent-backups');
 const env = { PORTUNIX_DB_AGENT_TICK_MS: '300' };
@@ -23,17 +23,6 @@ const cli = (args: string[], code = 0) => cliOk([...args, '--json'], opts, code)
 const hookOut = join(home, 'alerts.jsonl');
 const ENGINES = ['postgresql', 'mariadb', 'redis', 'sqlite'] as const;
 let sqliteDir = '';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 interface Entry { file: string; engine: string; database: string; finished_at: string }
 const list = async (): Promise<Entry[]> => (await cli(['backup', 'list'])).json;
