@@ -7,6 +7,7 @@ import { fileDigest } from './install/execute.js';
 import { getSecretStore } from './secrets.js';
 import { withFileLock } from './file-lock.js';
 import type { BackupManifestView } from '../engines/contract.js';
+import type { EncryptionInfo } from './backup-crypto.js';
 
 /**
  * Every engine's backup manifest is written and read here. A manifest carries the backup
@@ -27,6 +28,8 @@ export interface BackupManifest extends BackupManifestView {
   finished_at: string;
   status: 'complete';
   notes?: string[];
+  /** Set when the file is age-encrypted: sha256 and size_bytes are the encrypted file's. */
+  encryption?: EncryptionInfo;
   /** "hmac-sha256:<hex>" over the canonical JSON of every other field. */
   hmac?: string;
 }
@@ -111,8 +114,8 @@ export async function readManifest(file: string): Promise<BackupManifest> {
   return manifest;
 }
 
-/** The signed manifest, then the file's size and sha256 against it: before anything is touched. */
-export async function checkIntegrity(file: string): Promise<BackupManifest> {
+/** The signed manifest and the file's size against it (the sha256 is left to the caller's pass over the bytes). */
+export async function checkManifestAndSize(file: string): Promise<BackupManifest> {
   const path = backupFileOf(file);
   const manifest = await readManifest(path);
   const info = await stat(path).catch(() => undefined);
@@ -120,6 +123,13 @@ export async function checkIntegrity(file: string): Promise<BackupManifest> {
   if (info.size !== manifest.size_bytes) {
     throw new DbError(`Backup ${path} is corrupt: ${info.size} bytes, the manifest says ${manifest.size_bytes}.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');
   }
+  return manifest;
+}
+
+/** The signed manifest, then the file's size and sha256 against it: before anything is touched. */
+export async function checkIntegrity(file: string): Promise<BackupManifest> {
+  const path = backupFileOf(file);
+  const manifest = await checkManifestAndSize(path);
   const sha = await fileDigest(path, 'sha256', 'hex');
   if (sha !== manifest.sha256) {
     throw new DbError(`Backup ${path} is corrupt (or was edited): its sha256 does not match the signed manifest.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');

@@ -4,9 +4,49 @@ import { z } from 'zod';
 import { ENGINE_IDS, SOURCE_IDS, type EngineId, type SourceId } from '../engines/ids.js';
 import { DbError } from './errors.js';
 import { homePaths } from './home.js';
+import { scheduleProblem, timezoneProblem } from './schedule.js';
 
 export const DEFAULT_INSTANCE = 'main';
 const INSTANCE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+const scheduleString = z.string().superRefine((v, c) => {
+  const problem = v === 'manual' ? undefined : scheduleProblem(v);
+  if (problem) c.addIssue({ code: 'custom', message: problem });
+});
+
+/** Which backups pruning keeps, per database; a backup any rule keeps stays. Absent: keep everything. */
+export const retentionSchema = z
+  .object({
+    keep_last: z.number().int().min(1).max(100_000).optional(),
+    keep_daily: z.number().int().min(0).max(100_000).optional(),
+    keep_weekly: z.number().int().min(0).max(100_000).optional(),
+    keep_monthly: z.number().int().min(0).max(100_000).optional(),
+    /** Older than this many days goes (unless it is the last good, or the last verified good one). */
+    max_age_days: z.number().positive().max(36_500).optional(),
+    /** The newest backups that fit stay; the older rest goes. */
+    max_total_bytes: z.number().int().positive().optional(),
+  })
+  .strict();
+export type Retention = z.infer<typeof retentionSchema>;
+
+/** How scheduled backups run. On `databases.<engine>` (the main instance) they are also the defaults of that engine's other instances. */
+export const backupOptionsSchema = z
+  .object({
+    timezone: z
+      .string()
+      .superRefine((v, c) => {
+        const problem = timezoneProblem(v);
+        if (problem) c.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    jitter_seconds: z.number().int().min(0).max(86_400).optional(),
+    encrypt: z.boolean().optional(),
+    /** Restore the newest backup into a scratch server this often (hourly|daily|weekly or cron). */
+    verify_every: scheduleString.optional(),
+    retention: retentionSchema.optional(),
+  })
+  .strict();
+export type BackupOptions = z.infer<typeof backupOptionsSchema>;
 
 /**
  * One instance, in the seed's shape (version, port, data_dir, backup_dir, auto_backup,
@@ -21,7 +61,9 @@ export const instanceSchema = z
     data_dir: z.string().min(1),
     backup_dir: z.string().min(1),
     auto_backup: z.boolean().default(false),
-    backup_schedule: z.enum(['hourly', 'daily', 'weekly', 'manual']).default('daily'),
+    /** hourly | daily | weekly | manual, or a five-field cron expression. */
+    backup_schedule: scheduleString.default('daily'),
+    backup_options: backupOptionsSchema.optional(),
     source: z.enum(SOURCE_IDS).optional(),
     bin_dir: z.string().optional(),
     lib_dir: z.string().optional(),
@@ -253,3 +295,12 @@ export async function updateConfig(mutate: (c: PortunixDbConfig) => PortunixDbCo
 }
 
 export type { EngineId, SourceId };
+
+/** The instance's backup options over its engine's (the `databases.<engine>` entry), retention merged key by key. */
+export function effectiveOptions(config: PortunixDbConfig, engine: EngineId, inst: InstanceConfig): BackupOptions {
+  const entry = config.databases[engine];
+  const base = (entry && 'backup_options' in entry ? entry.backup_options : undefined) ?? {};
+  const own = inst.backup_options ?? {};
+  const retention = base.retention || own.retention ? { ...base.retention, ...own.retention } : undefined;
+  return { ...base, ...own, ...(retention ? { retention } : {}) };
+}

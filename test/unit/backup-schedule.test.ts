@@ -97,5 +97,5 @@ test('a backup time in the future (clock skew) is not due; an unparseable one is
 test('--every values', () => {
   assert.equal(parseEvery('weekly'), 'weekly');
   assert.equal(parseEvery('off'), 'off');
-  assert.throws(() => parseEvery('monthly'), /not a backup schedule/);
+  assert.throws(() => parseEvery('monthly'), /Invalid backup schedule/);
 });

@@ -1,23 +1,43 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
+import { homePaths } from '../../core/home.js';
+import { audit } from '../../core/audit.js';
 import { backupStatus, createBackup, listBackups, restoreBackup, verifyBackup } from '../../core/ops/backup.js';
-import { dueBackups, runDue, setSchedule, type RunReport } from '../../core/ops/backup-schedule.js';
+import { dueBackups, runDue, setSchedule, type RunReport, type ScheduleSettings } from '../../core/ops/backup-schedule.js';
+import { pruneBackups, type PruneReport } from '../../core/ops/backup-prune.js';
+import { allIdentities, importIdentity, recipientOf } from '../../core/backup-crypto.js';
+import type { Retention } from '../../core/config.js';
 import { DbError, UsageError } from '../../core/errors.js';
 import { bytes, emit, table } from '../output.js';
-import type { Flags } from './common.js';
+import { intOption, type Flags } from './common.js';
 import { progressFor } from './lifecycle.js';
 
 export function registerBackup(program: Command): void {
   program
     .command('backup')
-    .description('Back up a database; or `backup list`, `backup status`, `backup verify <file>`, `backup schedule <engine>`, `backup due`')
-    .argument('<db-or-action>', 'database to back up, or list | status | verify | schedule | due')
-    .argument('[file]', 'with verify: the backup file; with schedule: the engine')
+    .description('Back up a database; or `backup list|status|verify <file>|schedule <engine>|due|prune|key export|key import`')
+    .argument('<db-or-action>', 'database to back up, or list | status | verify | schedule | due | prune | key')
+    .argument('[file]', 'with verify: the backup file; with schedule: the engine; with key: export | import')
     .option('--type <engine>', 'engine of the instance (required to back up)')
     .option('--instance <name>', 'instance name', 'main')
     .option('--destination <dir>', 'directory for the backup (default: the instance backup dir)')
     .option('--database <db>', 'with list/status: only this database')
-    .option('--every <when>', 'with schedule: hourly | daily | weekly | off')
+    .option('--every <when>', 'with schedule: hourly | daily | weekly | off | a cron expression ("30 2 * * *")')
+    .option('--tz <zone>', 'with schedule: time zone of a cron schedule (IANA, default UTC)')
+    .option('--jitter <seconds>', 'with schedule: start up to this many seconds after the slot', intOption)
+    .option('--verify-every <when>', 'with schedule: restore the newest backup into a scratch server this often (or off)')
+    .option('--encrypt', 'encrypt with age (key in the secret store); with schedule: every scheduled backup')
+    .option('--no-encrypt', 'with schedule: stop encrypting scheduled backups')
+    .option('--keep-last <n>', 'with schedule/prune: keep the newest N', intOption)
+    .option('--keep-daily <n>', 'with schedule/prune: keep the newest of each of the last N days', intOption)
+    .option('--keep-weekly <n>', 'with schedule/prune: ... weeks', intOption)
+    .option('--keep-monthly <n>', 'with schedule/prune: ... months', intOption)
+    .option('--max-age <days>', 'with schedule/prune: remove backups older than this', Number)
+    .option('--max-size <bytes>', 'with schedule/prune: keep the newest that fit in this many bytes (per database)', intOption)
+    .option('--dry-run', 'with prune: show what would be removed')
+    .option('--force', 'with key export: print the key again')
     .option('--run', 'with due: back up what is due (without it, only list)')
     .option('--verify', 'with due --run: verify each new backup')
     .addHelpText(
@@ -29,15 +49,20 @@ export function registerBackup(program: Command): void {
         '  $ portunix-db backup verify /backups/postgresql-main-myapp-20261126T120000Z.dump',
         '  $ portunix-db backup schedule postgresql --every daily',
         '  $ portunix-db backup due                      # what is due now',
+        '  $ portunix-db backup schedule postgresql --every "30 2 * * *" --tz Europe/Prague --jitter 600 --encrypt --keep-daily 7 --keep-weekly 4 --verify-every weekly',
+        '  $ portunix-db monitor --detach                # runs the schedules',
+        '  $ portunix-db backup prune --dry-run',
+        '  $ portunix-db backup key export > backup-key.txt   # the recovery key: store it offline',
         '',
         'Scheduled backups: `backup schedule` sets auto_backup/backup_schedule of an instance; `backup due --run`',
         'backs up every database whose last good backup is older than its interval. Let your scheduler run it often,',
         'e.g. this crontab line (launchd or Task Scheduler work the same way):',
         '  */15 * * * * portunix-db backup due --run --quiet',
-        'It exits non-zero when any backup failed. Stopped instances are skipped (listed, except with --quiet, which prints only backups made or failed).',
+        'It exits non-zero when any backup failed. Stopped or crashed instances are reported as SKIPPED, also with --quiet',
+        '(which otherwise prints only backups made or failed).',
       ].join('\n'),
     )
-    .action(async (first: string, file: string | undefined, o: Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean }, cmd: Command) => {
+    .action(async (first: string, file: string | undefined, o: BackupFlags, cmd: Command) => {
       const instanceGiven = cmd.getOptionValueSource('instance') === 'cli';
       const filter = { ...(o.type ? { type: o.type } : {}), ...(instanceGiven ? { instance: o.instance } : {}), ...(o.database ? { database: o.database } : {}) };
       if (first === 'list') {
@@ -58,7 +83,18 @@ export function registerBackup(program: Command): void {
       if (first === 'schedule') {
         const engine = file ?? o.type;
         if (!engine || !o.every) return emit(o, async () => { throw new UsageError('backup schedule needs an engine and --every hourly|daily|weekly|off.', 'USAGE', 'Example: portunix-db backup schedule postgresql --every daily'); }, () => '');
-        return emit(o, () => setSchedule({ type: engine, instance: o.instance, every: o.every! }), (r) => r.message);
+        const encryptGiven = cmd.getOptionValueSource('encrypt') === 'cli';
+        const settings: ScheduleSettings = { ...(o.tz !== undefined ? { timezone: o.tz } : {}), ...(o.jitter !== undefined ? { jitter_seconds: o.jitter } : {}), ...(o.verifyEvery !== undefined ? { verify_every: o.verifyEvery } : {}), ...(encryptGiven ? { encrypt: !!o.encrypt } : {}), ...(retentionOf(o) ? { retention: retentionOf(o)! } : {}) };
+        return emit(o, () => setSchedule({ type: engine, instance: o.instance, every: o.every!, settings }), (r) => r.message);
+      }
+      if (first === 'prune') {
+        const rules = retentionOf(o);
+        return emit(o, () => pruneBackups({ ...filter, ...(rules ? { rules } : {}), dryRun: !!o.dryRun }), renderPrune);
+      }
+      if (first === 'key') {
+        if (file === 'export') return emit(o, () => exportKey(!!o.force), (r) => r.text);
+        if (file === 'import') return emit(o, async () => importIdentity(await readStdin()), (r) => (r.added ? `Imported the key for ${r.recipient}; backups encrypted to it can be restored here.` : `This home already has the key for ${r.recipient}.`));
+        return emit(o, async () => { throw new UsageError('backup key needs export or import.', 'USAGE', 'portunix-db backup key export > key.txt; portunix-db backup key import < key.txt'); }, () => '');
       }
       if (first === 'due') {
         const dueFilter = { ...(o.type ? { type: o.type } : {}), ...(instanceGiven ? { instance: o.instance } : {}), progress: progressFor(o) };
@@ -68,8 +104,8 @@ export function registerBackup(program: Command): void {
       if (!o.type) return emit(o, async () => { throw new UsageError('backup needs --type <engine>.', 'USAGE', `Example: portunix-db backup ${first} --type postgresql`); }, () => '');
       return emit(
         o,
-        () => createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), progress: progressFor(o) }),
-        (r) => [`Backup complete: ${r.file}`, `  method: ${r.manifest.method}`, `  size:   ${bytes(r.manifest.size_bytes)}  sha256: ${r.manifest.sha256}`, `  tables: ${r.manifest.tables.length} (${r.manifest.tables.reduce((s, t) => s + t.rows, 0)} rows)`, ...(r.manifest.notes ?? []).map((n) => `  note: ${n}`)].join('\n'),
+        () => createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), ...(o.encrypt && cmd.getOptionValueSource('encrypt') === 'cli' ? { encrypt: true } : {}), progress: progressFor(o) }),
+        (r) => [`Backup complete: ${r.file}`, ...(r.manifest.encryption ? [`  encrypted: age, to ${r.manifest.encryption.recipient} (recovery key: \`portunix-db backup key export\`)`] : []), `  method: ${r.manifest.method}`, `  size:   ${bytes(r.manifest.size_bytes)}  sha256: ${r.manifest.sha256}`, `  tables: ${r.manifest.tables.length} (${r.manifest.tables.reduce((s, t) => s + t.rows, 0)} rows)`, ...(r.manifest.notes ?? []).map((n) => `  note: ${n}`)].join('\n'),
       );
     });
 
@@ -141,6 +177,46 @@ function renderRun(r: RunReport, quiet: boolean): string {
       ? `ok      ${x.engine}/${x.instance} ${x.database}: ${x.covered_by_instance_backup ? 'held by the instance backup ' : ''}${x.file}${x.verify ? ' (verified)' : ''}`
       : `FAILED  ${x.engine}/${x.instance} ${x.database}: ${x.error?.message ?? 'failed'}`,
   );
-  if (quiet) return lines.join('\n');
-  return [...lines, ...r.skipped.map((s) => `skipped ${s.engine}/${s.instance}: ${s.reason}`), r.results.length ? `${r.backed_up} backup(s) made, ${r.failed} failed.` : 'Nothing is due.'].join('\n');
+  // a stopped or crashed instance is never silent: a scheduler that mails output mails this
+  const skipped = r.skipped.map((s) => `SKIPPED ${s.engine}/${s.instance}: ${s.reason}`);
+  const extra = [...r.verified.map((v) => `${v.ok ? 'verified' : 'VERIFY FAILED'} ${v.engine}/${v.instance} ${v.database}: ${v.file}${v.ok ? '' : ` (${v.problems.join('; ')})`}`), ...(r.pruned.removed ? [`pruned ${r.pruned.removed} old backup(s), ${bytes(r.pruned.freed_bytes)} freed`] : [])];
+  if (quiet) return [...lines, ...extra, ...skipped].join('\n');
+  return [...lines, ...extra, ...skipped, r.results.length ? `${r.backed_up} backup(s) made, ${r.failed} failed.` : 'Nothing is due.'].join('\n');
+}
+
+type BackupFlags = Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean; tz?: string; jitter?: number; verifyEvery?: string; encrypt?: boolean; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; maxAge?: number; maxSize?: number; dryRun?: boolean; force?: boolean };
+
+function retentionOf(o: BackupFlags): Retention | undefined {
+  const r: Retention = { ...(o.keepLast !== undefined ? { keep_last: o.keepLast } : {}), ...(o.keepDaily !== undefined ? { keep_daily: o.keepDaily } : {}), ...(o.keepWeekly !== undefined ? { keep_weekly: o.keepWeekly } : {}), ...(o.keepMonthly !== undefined ? { keep_monthly: o.keepMonthly } : {}), ...(o.maxAge !== undefined ? { max_age_days: o.maxAge } : {}), ...(o.maxSize !== undefined ? { max_total_bytes: o.maxSize } : {}) };
+  return Object.keys(r).length ? r : undefined;
+}
+
+function renderPrune(r: PruneReport): string {
+  const rows = r.chains.flatMap((c) => [...c.remove.map((x) => ({ action: r.dry_run ? 'would remove' : 'removed', instance: `${c.engine}/${c.instance}`, database: c.database, why: x.reasons.join('; '), file: x.file })), ...c.keep.map((x) => ({ action: 'keep', instance: `${c.engine}/${c.instance}`, database: c.database, why: x.reasons.join('; '), file: x.file }))]);
+  return [
+    rows.length ? table(rows, undefined, { fullLastColumn: true }) : 'No backups under a retention policy.',
+    ...r.no_policy.map((n) => `${n}: no retention rules (set them with \`backup schedule ${n.split('/')[0]} --keep-last N ...\`), nothing pruned`),
+    r.dry_run ? `${r.chains.reduce((n, c) => n + c.remove.length, 0)} backup(s) would be removed.` : `${r.removed} backup(s) removed, ${bytes(r.freed_bytes)} freed.`,
+  ].join('\n');
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').slice(0, 64 * 1024);
+}
+
+/** The recovery key(s), as an age identity file; the warning goes to stderr so `> key.txt` keeps only the key. */
+async function exportKey(force: boolean): Promise<{ text: string; recipients: string[] }> {
+  const ids = await allIdentities();
+  if (!ids.length) throw new DbError('This home has no backup encryption key yet (no backup was encrypted).', 'NOT_FOUND', 'Make one with `portunix-db backup <db> --type <engine> --encrypt`.');
+  const recipients = await Promise.all(ids.map(recipientOf));
+  const marker = join(homePaths.state(), 'backup-key-exported');
+  if (!force && existsSync(marker)) throw new DbError(`The recovery key was already exported (${readFileSync(marker, 'utf8').trim()}).`, 'CONFIRMATION_REQUIRED', 'Pass --force to print it again (each export is audited).');
+  mkdirSync(homePaths.state(), { recursive: true, mode: 0o700 });
+  writeFileSync(marker, new Date().toISOString() + '\n', { mode: 0o600 });
+  await audit({ action: 'backup-key-export', via: 'cli', ok: true, detail: recipients.join(', ') });
+  process.stderr.write('WARNING: this is the private key of your encrypted backups. Anyone with it reads them; without it nobody can restore them.\nStore it offline (a password manager, paper in a safe), not beside the backups.\n');
+  const text = ids.map((id, i) => `# portunix-db backup key, public key: ${recipients[i]}\n${id}`).join('\n');
+  return { text, recipients };
 }

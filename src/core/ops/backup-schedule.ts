@@ -4,7 +4,8 @@
  * up whatever is due. Every backup goes through createBackup, so manifests, atomicity, history
  * and audit are the same as for a manual one.
  */
-import { DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, putInstance, updateConfig, validateInstanceName, type InstanceConfig } from '../config.js';
+import { backupOptionsSchema, effectiveOptions, DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, putInstance, updateConfig, validateInstanceName, type BackupOptions, type InstanceConfig, type Retention } from '../config.js';
+import { checkSchedule, dueAt, isInterval, timezoneProblem } from '../schedule.js';
 import { DbError, toDbError, type ErrorCode } from '../errors.js';
 import { audit } from '../audit.js';
 import { silentProgress } from '../instance-context.js';
@@ -12,22 +13,19 @@ import { has, need } from '../../engines/need.js';
 import { parseEngineId, type EngineId } from '../../engines/ids.js';
 import type { Progress } from '../../engines/contract.js';
 import { openRunning } from './instances.js';
-import { createBackup, failedVerifications, listBackups, verifyBackup, type BackupListEntry } from './backup.js';
+import { createBackup, failedVerifications, latestVerifications, listBackups, verifyBackup, type BackupListEntry } from './backup.js';
+import { takeInstanceBackupLock } from './backup-locks.js';
+import { pruneBackups } from './backup-prune.js';
 import type { Via } from './data.js';
 
-export type ScheduleInterval = 'hourly' | 'daily' | 'weekly';
-export type Every = ScheduleInterval | 'off';
-export const EVERY_VALUES: readonly Every[] = ['hourly', 'daily', 'weekly', 'off'];
+export { INTERVAL_MS, type ScheduleInterval } from '../schedule.js';
+export type Every = string;
+export const EVERY_VALUES: readonly string[] = ['hourly', 'daily', 'weekly', 'off'];
 
-export const INTERVAL_MS: Record<ScheduleInterval, number> = {
-  hourly: 60 * 60 * 1000,
-  daily: 24 * 60 * 60 * 1000,
-  weekly: 7 * 24 * 60 * 60 * 1000,
-};
-
+/** `off`, a keyword, or a five-field cron expression. */
 export function parseEvery(value: string): Every {
-  if ((EVERY_VALUES as readonly string[]).includes(value)) return value as Every;
-  throw new DbError(`"${value}" is not a backup schedule.`, 'USAGE', `Use --every ${EVERY_VALUES.join('|')}.`);
+  if (value === 'off') return value;
+  return checkSchedule(value);
 }
 
 // ---------- setSchedule ----------
@@ -37,15 +35,31 @@ export interface ScheduleChange {
   instance: string;
   auto_backup: boolean;
   backup_schedule: InstanceConfig['backup_schedule'];
+  backup_options?: BackupOptions;
   previous: { auto_backup: boolean; backup_schedule: InstanceConfig['backup_schedule'] };
   message: string;
 }
 
-/** Turns scheduled backups of one instance on (hourly/daily/weekly) or off ('off' = auto_backup false, schedule 'manual'). */
-export async function setSchedule(options: { type: string; instance?: string; every: string; via?: Via }): Promise<ScheduleChange> {
+export interface ScheduleSettings {
+  timezone?: string;
+  jitter_seconds?: number;
+  encrypt?: boolean;
+  /** 'off' removes it. */
+  verify_every?: string;
+  retention?: Retention;
+}
+
+/** Turns scheduled backups of one instance on (a keyword or cron) or off ('off' = auto_backup false, schedule 'manual'), with its options. */
+export async function setSchedule(options: { type: string; instance?: string; every: string; settings?: ScheduleSettings; via?: Via }): Promise<ScheduleChange> {
   const engine = parseEngineId(options.type);
   const name = validateInstanceName(options.instance ?? DEFAULT_INSTANCE);
   const every = parseEvery(options.every);
+  const settings = options.settings ?? {};
+  if (settings.timezone !== undefined) {
+    const problem = timezoneProblem(settings.timezone);
+    if (problem) throw new DbError(`Invalid --tz: ${problem}.`, 'USAGE', 'Use an IANA name such as Europe/Prague, America/New_York or UTC.');
+  }
+  if (settings.verify_every !== undefined && settings.verify_every !== 'off') checkSchedule(settings.verify_every, '--verify-every');
   let change: ScheduleChange | undefined;
   await updateConfig((config) => {
     const inst = findInstance(config, { engine, name });
@@ -57,22 +71,34 @@ export async function setSchedule(options: { type: string; instance?: string; ev
         others.length ? `Installed ${engine} instances: ${others.join(', ')}. Pass --instance NAME.` : `Install it with \`portunix-db install ${engine}\`.`,
       );
     }
-    const next: InstanceConfig = { ...inst.config, auto_backup: every !== 'off', backup_schedule: every === 'off' ? 'manual' : every };
+    const { verify_every, retention, ...rest } = settings;
+    const merged: BackupOptions = { ...inst.config.backup_options, ...rest };
+    if (verify_every === 'off') delete merged.verify_every;
+    else if (verify_every) merged.verify_every = verify_every;
+    if (retention) merged.retention = { ...merged.retention, ...retention };
+    // the schema checks every value (ranges, zone names) before anything is written
+    const parsed = backupOptionsSchema.safeParse(merged);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new DbError(`Invalid backup option ${issue.path.map(String).join('.')}: ${issue.message}.`, 'USAGE', 'See `portunix-db backup --help`.');
+    }
+    const next: InstanceConfig = { ...inst.config, auto_backup: every !== 'off', backup_schedule: every === 'off' ? 'manual' : every, ...(Object.keys(parsed.data).length ? { backup_options: parsed.data } : {}) };
     change = {
       engine,
       instance: name,
       auto_backup: next.auto_backup,
       backup_schedule: next.backup_schedule,
+      ...(next.backup_options ? { backup_options: next.backup_options } : {}),
       previous: { auto_backup: inst.config.auto_backup, backup_schedule: inst.config.backup_schedule },
       message:
         every === 'off'
           ? `Scheduled backups of ${engine}/${name} are off.`
-          : `${engine}/${name}: every database is backed up ${every} by \`portunix-db backup due --run\` (run it from cron, launchd or Task Scheduler).`,
+          : `${engine}/${name}: every database is backed up ${isInterval(every) ? every : `at "${every}"${parsed.data.timezone ? ` (${parsed.data.timezone})` : ' (UTC)'}`} while \`portunix-db monitor\` runs (or run \`portunix-db backup due --run\` from your scheduler: \`backup schedule ${engine} --install\`).`,
     };
     return putInstance(config, { engine, name }, next);
   });
   const c = change!;
-  await audit({ action: 'backup-schedule', engine, instance: name, via: options.via ?? 'cli', ok: true, detail: `${c.previous.auto_backup ? c.previous.backup_schedule : 'off'} -> ${every}` });
+  await audit({ action: 'backup-schedule', engine, instance: name, via: options.via ?? 'cli', ok: true, detail: `${c.previous.auto_backup ? c.previous.backup_schedule : 'off'} -> ${every}${c.backup_options ? ` ${JSON.stringify(c.backup_options)}` : ''}` });
   return c;
 }
 
@@ -94,6 +120,7 @@ export interface ScheduledInstance {
   instance: string;
   auto_backup: boolean;
   backup_schedule: InstanceConfig['backup_schedule'];
+  options?: BackupOptions;
   /** The databases the engine lists; absent when the instance was not asked (skipped or error). */
   databases?: string[];
   /** Why the instance was not looked at (stopped, no backup support). Not a failure. */
@@ -106,13 +133,15 @@ export interface DatabaseDue {
   database: string;
   due: boolean;
   reason: string;
+  /** When it is (or was) due. */
+  due_at?: string;
   last_backup?: { file: string; finished_at: string; scope: 'database' | 'instance' };
 }
 
 export interface InstanceDue {
   engine: EngineId;
   instance: string;
-  schedule: ScheduleInterval;
+  schedule: string;
   state: 'checked' | 'skipped' | 'error';
   reason?: string;
   error?: { code: ErrorCode; message: string };
@@ -153,14 +182,15 @@ export function computeDue(instances: readonly ScheduledInstance[], backups: rea
       out.push({ ...base, schedule, state: 'skipped', reason: inst.skipped ?? 'its databases are unknown', databases: [] });
       continue;
     }
-    const interval = INTERVAL_MS[schedule];
+    const timing = { ...(inst.options?.timezone ? { timezone: inst.options.timezone } : {}), ...(inst.options?.jitter_seconds ? { jitter_seconds: inst.options.jitter_seconds } : {}) };
     const databases = [...inst.databases].sort().map((database): DatabaseDue => {
       const last = lastGoodBackup(backups, inst.engine, inst.instance, database);
       if (!last) return { database, due: true, reason: 'no good backup yet' };
       const lastBackup = { file: last.file, finished_at: last.finished_at, scope: last.scope };
-      const age = now.getTime() - Date.parse(last.finished_at);
-      const due = !(age < interval); // NaN (unparseable time) counts as due
-      return { database, due, reason: due ? `last good backup is older than ${schedule}` : `backed up within the ${schedule} interval`, last_backup: lastBackup };
+      const at = dueAt(schedule, new Date(last.finished_at), `${inst.engine}/${inst.instance}`, timing);
+      const due = !(now.getTime() < at.getTime()); // NaN (unparseable time) counts as due
+      const what = isInterval(schedule) ? `older than ${schedule}` : `before the last "${schedule}" slot`;
+      return { database, due, reason: due ? `last good backup is ${what}` : `backed up within the ${isInterval(schedule) ? `${schedule} interval` : `"${schedule}" slot`}`, ...(Number.isNaN(at.getTime()) ? {} : { due_at: at.toISOString() }), last_backup: lastBackup };
     });
     out.push({ ...base, schedule, state: 'checked', databases });
   }
@@ -186,10 +216,11 @@ export interface DueOptions {
 
 async function gather(options: DueOptions): Promise<ScheduledInstance[]> {
   const engineId = options.type ? parseEngineId(options.type) : undefined;
-  const scheduled = listInstances(await loadConfig(), engineId).filter((i) => i.config.auto_backup && (!options.instance || i.name === options.instance));
+  const config = await loadConfig();
+  const scheduled = listInstances(config, engineId).filter((i) => i.config.auto_backup && (!options.instance || i.name === options.instance));
   return Promise.all(
     scheduled.map(async (inst): Promise<ScheduledInstance> => {
-      const base = { engine: inst.engine, instance: inst.name, auto_backup: inst.config.auto_backup, backup_schedule: inst.config.backup_schedule };
+      const base = { engine: inst.engine, instance: inst.name, auto_backup: inst.config.auto_backup, backup_schedule: inst.config.backup_schedule, options: effectiveOptions(config, inst.engine, inst.config) };
       if (inst.config.backup_schedule === 'manual') return base;
       let open;
       try {
@@ -233,6 +264,7 @@ export interface RunItem {
   ok: boolean;
   file?: string;
   method?: string;
+  encrypted?: boolean;
   /** Set when an instance-scoped backup made earlier in this run already holds this database. */
   covered_by_instance_backup?: boolean;
   verify?: { ok: boolean; method: string; problems: string[] };
@@ -246,57 +278,124 @@ export interface RunReport {
   failed: number;
   results: RunItem[];
   skipped: { engine: EngineId; instance: string; reason: string }[];
+  /** Backups pruned by retention after this run's backups. */
+  pruned: { removed: number; freed_bytes: number; files: string[] };
+  /** Newest backups restored into a scratch server because verify_every said so. */
+  verified: { engine: EngineId; instance: string; database: string; file: string; ok: boolean; problems: string[] }[];
 }
+
+type RunOptions = DueOptions & { verify?: boolean; via?: Via; signal?: AbortSignal };
 
 /**
  * Backs up every due database through createBackup (verifying each new file when asked). An
  * instance-scoped backup counts for every database of its instance in this run. One failure
- * does not stop the others.
+ * does not stop the others. One run per instance at a time (a lock): a second is skipped and
+ * says so. After an instance's backups, its retention prunes; then verify_every verifies.
  */
-export async function runDue(options: DueOptions & { verify?: boolean; via?: Via; signal?: AbortSignal } = {}): Promise<RunReport> {
-  const progress = options.progress ?? silentProgress;
+export async function runDue(options: RunOptions = {}): Promise<RunReport> {
   const due = await dueBackups(options);
-  const results: RunItem[] = [];
-  const skipped: RunReport['skipped'] = [];
+  const report: RunReport = { checked_at: due.checked_at, ok: true, backed_up: 0, failed: 0, results: [], skipped: [], pruned: { removed: 0, freed_bytes: 0, files: [] }, verified: [] };
+  const config = await loadConfig();
   for (const inst of due.instances) {
     const base = { engine: inst.engine, instance: inst.instance };
     if (inst.state === 'skipped') {
-      skipped.push({ ...base, reason: inst.reason ?? 'skipped' });
+      report.skipped.push({ ...base, reason: inst.reason ?? 'skipped' });
       continue;
     }
     if (inst.state === 'error') {
-      results.push({ ...base, database: '*', ok: false, error: inst.error ?? { code: 'INTERNAL', message: inst.reason ?? 'unknown error' } });
+      report.results.push({ ...base, database: '*', ok: false, error: inst.error ?? { code: 'INTERNAL', message: inst.reason ?? 'unknown error' } });
       continue;
     }
-    let cover: RunItem | undefined;
-    for (const db of inst.databases.filter((d) => d.due)) {
-      if (cover) {
-        results.push({ ...base, database: db.database, ok: cover.ok, covered_by_instance_backup: true, ...(cover.file ? { file: cover.file } : {}), ...(cover.method ? { method: cover.method } : {}), ...(cover.verify ? { verify: cover.verify } : {}), ...(cover.error ? { error: cover.error } : {}) });
-        continue;
+    const lock = await takeInstanceBackupLock(inst.engine, inst.instance);
+    if (!('release' in lock)) {
+      report.skipped.push({ ...base, reason: `a scheduled backup of ${inst.engine}/${inst.instance} is already running${lock.heldBy ? ` (pid ${lock.heldBy})` : ''}` });
+      continue;
+    }
+    try {
+      const found = findInstance(config, { engine: inst.engine, name: inst.instance });
+      const opts = found ? effectiveOptions(config, inst.engine, found.config) : {};
+      const made = await backUpInstance(inst, opts, options, report);
+      if (options.signal?.aborted) break;
+      if (made && opts.retention) {
+        const pruned = await pruneBackups({ type: inst.engine, instance: inst.instance, ...(options.via ? { via: options.via } : {}) });
+        report.pruned.removed += pruned.removed;
+        report.pruned.freed_bytes += pruned.freed_bytes;
+        for (const c of pruned.chains) for (const r of c.remove) if (r.removed) report.pruned.files.push(r.file);
       }
-      const item: RunItem = { ...base, database: db.database, ok: false };
-      try {
-        const { file, manifest } = await createBackup({ type: inst.engine, instance: inst.instance, database: db.database, progress, ...(options.via ? { via: options.via } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-        item.file = file;
-        item.method = manifest.method;
-        item.ok = true;
-        if (manifest.scope === 'instance') cover = item;
-        if (options.verify) {
-          const v = await verifyBackup({ file, progress });
-          item.verify = { ok: v.ok, method: v.method, problems: v.problems };
-          if (!v.ok) {
-            item.ok = false;
-            item.error = { code: 'VERIFY_FAILED', message: `Verification of ${file} failed: ${v.problems.join('; ')}` };
-          }
-        }
-      } catch (err) {
-        const e = toDbError(err);
-        item.ok = false;
-        item.error = { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
-      }
-      results.push(item);
+      if (opts.verify_every) await verifyIfDue(inst, opts, options, report);
+    } finally {
+      await lock.release();
     }
   }
-  const failed = results.filter((r) => !r.ok).length;
-  return { checked_at: due.checked_at, ok: failed === 0, backed_up: results.filter((r) => r.ok && !r.covered_by_instance_backup).length, failed, results, skipped };
+  report.failed = report.results.filter((r) => !r.ok).length + report.verified.filter((v) => !v.ok).length;
+  report.ok = report.failed === 0;
+  report.backed_up = report.results.filter((r) => r.ok && !r.covered_by_instance_backup).length;
+  return report;
+}
+
+async function backUpInstance(inst: InstanceDue, opts: BackupOptions, options: RunOptions, report: RunReport): Promise<number> {
+  const progress = options.progress ?? silentProgress;
+  const base = { engine: inst.engine, instance: inst.instance };
+  let cover: RunItem | undefined;
+  let made = 0;
+  for (const db of inst.databases.filter((d) => d.due)) {
+    if (options.signal?.aborted) break;
+    if (cover) {
+      report.results.push({ ...base, database: db.database, ok: cover.ok, covered_by_instance_backup: true, ...(cover.file ? { file: cover.file } : {}), ...(cover.method ? { method: cover.method } : {}), ...(cover.verify ? { verify: cover.verify } : {}), ...(cover.error ? { error: cover.error } : {}) });
+      continue;
+    }
+    const item: RunItem = { ...base, database: db.database, ok: false };
+    try {
+      const { file, manifest } = await createBackup({ type: inst.engine, instance: inst.instance, database: db.database, progress, ...(opts.encrypt ? { encrypt: true } : {}), ...(options.via ? { via: options.via } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      item.file = file;
+      item.method = manifest.method;
+      if (manifest.encryption) item.encrypted = true;
+      item.ok = true;
+      made++;
+      if (manifest.scope === 'instance') cover = item;
+      if (options.verify) {
+        const v = await verifyBackup({ file, progress });
+        item.verify = { ok: v.ok, method: v.method, problems: v.problems };
+        if (!v.ok) {
+          item.ok = false;
+          item.error = { code: 'VERIFY_FAILED', message: `Verification of ${file} failed: ${v.problems.join('; ')}` };
+        }
+      }
+    } catch (err) {
+      const e = toDbError(err);
+      item.ok = false;
+      item.error = { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+    }
+    report.results.push(item);
+  }
+  return made;
+}
+
+/** verify_every: the newest good backup of each database is restored into a scratch server when its last verification is older than the schedule. */
+async function verifyIfDue(inst: InstanceDue, opts: BackupOptions, options: RunOptions, report: RunReport): Promise<void> {
+  const schedule = opts.verify_every!;
+  const [good, verifications] = await Promise.all([goodBackups({ type: inst.engine, instance: inst.instance }), latestVerifications()]);
+  const timing = opts.timezone ? { timezone: opts.timezone } : {};
+  const done = new Set<string>();
+  for (const db of inst.databases) {
+    if (options.signal?.aborted) return;
+    const newest = lastGoodBackup(good, inst.engine, inst.instance, db.database);
+    if (!newest || done.has(newest.file)) continue;
+    // the last verification of any backup of this database counts
+    let lastAt: Date | undefined;
+    for (const b of good) {
+      if (b.engine !== inst.engine || b.instance !== inst.instance || (b.scope !== 'instance' && b.database !== db.database)) continue;
+      const v = verifications.get(b.file);
+      if (v?.ok && (!lastAt || Date.parse(v.at) > lastAt.getTime())) lastAt = new Date(v.at);
+    }
+    if (verifications.get(newest.file)?.ok) continue;
+    if (Date.now() < dueAt(schedule, lastAt, `verify ${inst.engine}/${inst.instance}`, timing).getTime()) continue;
+    done.add(newest.file);
+    try {
+      const v = await verifyBackup({ file: newest.file, progress: options.progress ?? silentProgress });
+      report.verified.push({ engine: inst.engine, instance: inst.instance, database: db.database, file: newest.file, ok: v.ok, problems: v.problems });
+    } catch (err) {
+      report.verified.push({ engine: inst.engine, instance: inst.instance, database: db.database, file: newest.file, ok: false, problems: [toDbError(err).message] });
+    }
+  }
 }

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { access, appendFile, chmod, rename, constants, link, lstat, mkdir, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { access, appendFile, chmod, rename, constants, link, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DbError, UsageError } from '../errors.js';
 import { detectHost } from '../install/host.js';
 import { homePaths } from '../home.js';
 import { fileDigest } from '../install/execute.js';
-import { MANIFEST_SUFFIX, backupFileOf, checkIntegrity, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
+import { MANIFEST_SUFFIX, backupFileOf, checkIntegrity, checkManifestAndSize, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
+import { decryptFile, encryptFile } from '../backup-crypto.js';
 import { withScratchServer } from '../process/scratch.js';
 import { confine } from '../real-path.js';
+import { markInUse } from './backup-locks.js';
 import { findInstance, listInstances, loadConfig, validateInstanceName } from '../config.js';
 import { audit } from '../audit.js';
 import { has, need } from '../../engines/need.js';
@@ -123,6 +125,8 @@ export interface CreateBackupOptions extends Target {
   database: string;
   destination?: string;
   via?: Via;
+  /** age-encrypt the file (key in the secret store); the manifest's sha256 covers the encrypted file. */
+  encrypt?: boolean;
   /** The agent's stop signal: when it aborts, the partial file is removed and the backup fails (no process-wide signal handlers then). */
   signal?: AbortSignal;
 }
@@ -149,7 +153,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
     void rm(partial, { force: true, recursive: true }).finally(() => process.exit(130));
   };
   const stopped = () => new DbError(`The backup of ${options.database} was stopped before it finished; nothing was kept.`, 'COMMAND_FAILED', 'It runs again at the next scheduled time.');
-  const onAbort = () => void rm(partial, { force: true, recursive: true });
+  const onAbort = () => void Promise.all([rm(partial, { force: true, recursive: true }), rm(`${partial}.age`, { force: true })]);
   if (options.signal) options.signal.addEventListener('abort', onAbort, { once: true });
   else {
     process.once('SIGINT', onSignal);
@@ -162,10 +166,32 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
     if (backupHooks.afterWrite) await backupHooks.afterWrite(partial);
     if (options.signal?.aborted) throw stopped();
     await restrictTree(partial);
-    progress('hashing the backup (sha256)');
-    const sha256 = await fileDigest(partial, 'sha256', 'hex');
-    const size = (await stat(partial)).size;
-    const finalFile = await claimName(partial, dir, base, outcome.format);
+    let sealed = partial;
+    let sha256: string;
+    let size: number;
+    let encryption: BackupManifest['encryption'];
+    if (options.encrypt) {
+      if ((await lstat(partial)).isDirectory()) throw new DbError(`The ${outcome.method} backup is a folder; --encrypt covers single-file backups.`, 'NOT_APPLICABLE', 'Back up one database (a logical dump), or encrypt the backup folder\'s disk.');
+      progress('encrypting the backup (age) and hashing it as it is written');
+      sealed = `${partial}.age`;
+      try {
+        ({ sha256, size, encryption } = await encryptFile(partial, sealed, options.signal));
+      } catch (err) {
+        await rm(sealed, { force: true });
+        throw err;
+      }
+      // the plaintext never gets a final name
+      await rm(partial, { force: true });
+    } else {
+      progress('hashing the backup (sha256)');
+      sha256 = await fileDigest(partial, 'sha256', 'hex');
+      size = (await stat(partial)).size;
+    }
+    if (options.signal?.aborted) {
+      await rm(sealed, { force: true, recursive: true });
+      throw stopped();
+    }
+    const finalFile = await claimName(sealed, dir, base, encryption ? `${outcome.format}.age` : outcome.format);
     cleanup = false;
     const unsigned: BackupManifest = {
       manifest_version: 1,
@@ -188,6 +214,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
       ...(outcome.notes?.length ? { notes: outcome.notes } : {}),
       ...(outcome.extensions ? { extensions: outcome.extensions } : {}),
       ...(outcome.contents ? { contents: outcome.contents } : {}),
+      ...(encryption ? { encryption } : {}),
     };
     const manifest = await writeManifest(finalFile, unsigned, `${partial}.manifest`);
     await record({ at: manifest.finished_at, engine: ctx.engine, instance: ctx.name, database: options.database, ok: true, file: finalFile, method: outcome.method, kind: 'backup' });
@@ -201,7 +228,10 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     options.signal?.removeEventListener('abort', onAbort);
-    if (cleanup) await rm(partial, { force: true, recursive: true });
+    if (cleanup) {
+      await rm(partial, { force: true, recursive: true });
+      await rm(`${partial}.age`, { force: true });
+    }
   }
 }
 
@@ -253,11 +283,49 @@ export async function listBackups(options: { type?: string; instance?: string; d
     .sort((a, b) => b.finished_at.localeCompare(a.finished_at));
 }
 
+/** Each backup file's latest verification: its result and when. */
+export async function latestVerifications(): Promise<Map<string, { ok: boolean; at: string; error?: string }>> {
+  const latest = new Map<string, { ok: boolean; at: string; error?: string }>();
+  for (const h of await readHistory()) if (h.kind === 'verify' && h.file) latest.set(h.file, { ok: h.ok, at: h.at, ...(h.error ? { error: h.error } : {}) });
+  return latest;
+}
+
 /** Backup files whose latest verification failed: not good, whatever their manifest says. */
 export async function failedVerifications(): Promise<Set<string>> {
-  const latest = new Map<string, boolean>();
-  for (const h of await readHistory()) if (h.kind === 'verify' && h.file) latest.set(h.file, h.ok);
-  return new Set([...latest].filter(([, ok]) => !ok).map(([file]) => file));
+  return new Set([...(await latestVerifications())].filter(([, v]) => !v.ok).map(([file]) => file));
+}
+
+/**
+ * The checked backup, ready for an engine: the signed manifest and size, then the sha256 as
+ * the bytes are read. An encrypted backup is decrypted as it streams into a 0700 folder beside
+ * it; `data` is the plaintext the engine reads, removed by `done`.
+ */
+async function openChecked(file: string): Promise<{ manifest: BackupManifest; data: string; done: () => Promise<void> }> {
+  if (!(await readManifest(file)).encryption) return { manifest: await checkIntegrity(file), data: file, done: async () => undefined };
+  const manifest = await checkManifestAndSize(file);
+  const tmp = await mkdtemp(join(dirname(file), '.decrypt-'));
+  await chmod(tmp, 0o700);
+  const data = join(tmp, basename(file).replace(/\.age$/, ''));
+  try {
+    await decryptFile(file, data, { sha256: manifest.sha256, encryption: manifest.encryption! });
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return { manifest, data, done: () => rm(tmp, { recursive: true, force: true }) };
+}
+
+/** While `fn` runs, the backup file is marked in use: pruning leaves it alone. */
+async function whileInUse<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const exists = () => lstat(file).then(() => true, () => false);
+  // a missing file gets the usual error from the code it was meant for
+  if (!(await exists())) return fn();
+  const release = await markInUse(file, exists);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
 }
 
 export interface BackupStatusEntry {
@@ -354,9 +422,7 @@ interface RestorePlan {
 }
 
 /** Everything checked before a restore touches anything: the backup's integrity, the target, and what it would replace. */
-async function planRestore(options: RestoreOptions): Promise<RestorePlan> {
-  const file = backupFileOf(options.file);
-  const manifest = await checkIntegrity(file);
+async function planRestore(options: RestoreOptions, file: string, manifest: BackupManifest): Promise<RestorePlan> {
   if (manifest.scope === 'database' && options.asInstance !== undefined) {
     throw new DbError(`${basename(file)} is a backup of one ${manifest.engine} database (${manifest.method}); only a whole-instance snapshot can become a new instance.`, 'USAGE', 'Restore it with --target NAME (add --instance NAME to restore into another existing instance).');
   }
@@ -384,12 +450,28 @@ async function planRestore(options: RestoreOptions): Promise<RestorePlan> {
 /** What a restore with these options would replace, in one sentence (MCP's confirmation text); undefined when it replaces nothing. */
 export async function describeRestore(options: RestoreOptions): Promise<string | undefined> {
   if (options.asInstance !== undefined) return undefined;
-  return (await planRestore(options)).replaces;
+  const file = backupFileOf(options.file);
+  // the signature and size are enough to say what would be replaced; the restore itself checks every byte
+  return (await planRestore(options, file, await checkManifestAndSize(file))).replaces;
 }
 
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
-  if (options.asInstance !== undefined) return restoreAsInstance(options);
-  const { file, manifest, engine, ctx, target, existing, replaces, current } = await planRestore(options);
+  const file = backupFileOf(options.file);
+  // marked in use so pruning leaves it alone; an encrypted backup is decrypted as it is checked
+  return whileInUse(file, async () => {
+    const checked = await openChecked(file);
+    try {
+      if (options.asInstance !== undefined) return await restoreAsInstance(options, file, checked.data, checked.manifest);
+      return await restoreChecked(options, checked.data, await planRestore(options, file, checked.manifest));
+    } finally {
+      await checked.done();
+    }
+  });
+}
+
+/** `data` is the file the engine reads: the backup itself, or its decrypted copy. */
+async function restoreChecked(options: RestoreOptions, data: string, plan: RestorePlan): Promise<RestoreResult> {
+  const { file, manifest, engine, ctx, target, existing, replaces, current } = plan;
   if (replaces && !options.force) {
     throw new DbError(
       replaces,
@@ -399,7 +481,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     );
   }
   try {
-    const outcome = await need(engine, 'restore')(ctx, { file, manifest, target, replace: existing });
+    const outcome = await need(engine, 'restore')(ctx, { file: data, manifest, target, replace: existing });
     // what was loaded must be what the signed manifest describes
     const restored = outcome.tables ?? (has(engine, 'fingerprint') ? await need(engine, 'fingerprint')(ctx, target) : undefined);
     if (restored) {
@@ -431,10 +513,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
  * certificate and secrets), with the engine's initializeFromBackup instead of a fresh
  * initialisation. The source instance is not touched (it need not even run).
  */
-async function restoreAsInstance(options: RestoreOptions): Promise<RestoreResult> {
+async function restoreAsInstance(options: RestoreOptions, file: string, data: string, manifest: BackupManifest): Promise<RestoreResult> {
   const name = validateInstanceName(options.asInstance!);
-  const file = backupFileOf(options.file);
-  const manifest = await checkIntegrity(file);
   if (manifest.scope !== 'instance') {
     throw new DbError(`${basename(file)} is a backup of one ${manifest.engine} database (${manifest.method}); only a whole-instance snapshot can become a new instance.`, 'USAGE', 'Restore it with --target NAME (add --instance NAME to restore into another existing instance).');
   }
@@ -455,7 +535,7 @@ async function restoreAsInstance(options: RestoreOptions): Promise<RestoreResult
       ...(source.config.bin_dir ? { binDir: source.config.bin_dir } : { source: source.config.source ?? engine.info.defaultSource(detectHost(), source.config.version) }),
       ...(source.config.client_bin_dir ? { clientBinDir: source.config.client_bin_dir } : {}),
       progress,
-      initializeWith: (ctx) => initializeFromBackup(ctx, { file, manifest, source }),
+      initializeWith: (ctx) => initializeFromBackup(ctx, { file: data, manifest, source }),
     });
     const { ctx } = await openRunning({ type: manifest.engine, instance: name, progress });
     const tables = await need(engine, 'fingerprint')(ctx, manifest.database);
@@ -524,9 +604,22 @@ export function compareFingerprints(expected: TableFingerprint[], actual: TableF
  */
 export async function verifyBackup(options: { file: string; instance?: string; progress?: Progress }): Promise<VerifyResult> {
   const file = backupFileOf(options.file);
+  return whileInUse(file, () => verifyInUse(file, options));
+}
+
+async function verifyInUse(file: string, options: { instance?: string; progress?: Progress }): Promise<VerifyResult> {
   const say: Progress = options.progress ?? (() => undefined);
   say(`verify 1/3: checking the checksum of ${file} against its manifest`);
-  const manifest = await checkIntegrity(file);
+  const checked = await openChecked(file);
+  try {
+    return await verifyChecked(file, checked.data, checked.manifest, options);
+  } finally {
+    await checked.done();
+  }
+}
+
+async function verifyChecked(file: string, data: string, manifest: BackupManifest, options: { instance?: string; progress?: Progress }): Promise<VerifyResult> {
+  const say: Progress = options.progress ?? (() => undefined);
   const { engine, ctx } = await openRunning({ type: manifest.engine, instance: options.instance ?? manifest.instance, ...(options.progress ? { progress: options.progress } : {}) });
   let actual: TableFingerprint[];
   let method: string;
@@ -536,19 +629,19 @@ export async function verifyBackup(options: { file: string; instance?: string; p
     const restore = need(engine, 'restore');
     const fingerprint = need(engine, 'fingerprint');
     actual = await withScratchServer(engine, ctx, {}, async (scratch) => {
-      await restore(scratch, { file, manifest, target: manifest.database, replace: false, scratch: true });
+      await restore(scratch, { file: data, manifest, target: manifest.database, replace: false, scratch: true });
       return fingerprint(scratch, manifest.database);
     });
     method = `restored into a scratch ${engine.info.displayName} server (not the live one)`;
   } else if (has(engine, 'verifyBackup')) {
-    const r = await need(engine, 'verifyBackup')(ctx, { file, manifest });
+    const r = await need(engine, 'verifyBackup')(ctx, { file: data, manifest });
     actual = r.tables;
     method = r.method;
   } else {
     const scratch = `${manifest.database}_verify_${randomBytes(3).toString('hex')}`.slice(0, 60);
     method = `restored into scratch ${engine.info.terms.database} ${scratch}`;
     try {
-      await need(engine, 'restore')(ctx, { file, manifest, target: scratch, replace: false });
+      await need(engine, 'restore')(ctx, { file: data, manifest, target: scratch, replace: false });
       actual = await need(engine, 'fingerprint')(ctx, scratch);
     } finally {
       await need(engine, 'dropDatabase')(ctx, scratch).catch(() => undefined);
