@@ -19,6 +19,7 @@ export function registerBackup(program: Command): void {
     .option('--every <when>', 'with schedule: hourly | daily | weekly | off')
     .option('--run', 'with due: back up what is due (without it, only list)')
     .option('--verify', 'with due --run: verify each new backup')
+    .option('--jobs <n>', 'parallel workers (PostgreSQL: a directory-format pg_dump; with verify: pg_restore workers)')
     .addHelpText(
       'after',
       [
@@ -36,7 +37,7 @@ export function registerBackup(program: Command): void {
         'It exits non-zero when any backup failed. Stopped instances are skipped (listed, except with --quiet, which prints only backups made or failed).',
       ].join('\n'),
     )
-    .action(async (first: string, file: string | undefined, o: Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean }, cmd: Command) => {
+    .action(async (first: string, file: string | undefined, o: Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean; jobs?: string }, cmd: Command) => {
       const instanceGiven = cmd.getOptionValueSource('instance') === 'cli';
       const filter = { ...(o.type ? { type: o.type } : {}), ...(instanceGiven ? { instance: o.instance } : {}), ...(o.database ? { database: o.database } : {}) };
       if (first === 'list') {
@@ -49,7 +50,7 @@ export function registerBackup(program: Command): void {
         if (!file) return emit(o, async () => { throw new UsageError('backup verify needs the backup file.', 'USAGE', 'Example: portunix-db backup verify <file>'); }, () => '');
         return emit(
           o,
-          () => verifyBackup({ file, ...(instanceGiven ? { instance: o.instance } : {}), progress: progressFor(o) }),
+          () => verifyBackup({ file, ...(instanceGiven ? { instance: o.instance } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) }),
           (r) => [`${r.ok ? 'OK' : 'FAILED'}: ${r.file}`, `  checksum: ${r.checksum_ok ? 'matches the manifest' : 'MISMATCH'}`, `  method:   ${r.method}`, table(r.tables.map((t) => ({ table: t.name, expected_rows: t.expected_rows, actual_rows: t.actual_rows, checksum: t.checksum_match === undefined ? '-' : t.checksum_match ? 'match' : 'DIFFERS' }))), ...r.problems.map((p) => `  problem: ${p}`)].join('\n'),
           (r) => (r.ok ? undefined : new DbError(`Backup verification failed: ${r.problems.join('; ')}`, 'VERIFY_FAILED')),
         );
@@ -67,7 +68,7 @@ export function registerBackup(program: Command): void {
       if (!o.type) return emit(o, async () => { throw new UsageError('backup needs --type <engine>.', 'USAGE', `Example: portunix-db backup ${first} --type postgresql`); }, () => '');
       return emit(
         o,
-        () => createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), progress: progressFor(o) }),
+        () => createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) }),
         (r) => [`Backup complete: ${r.file}`, `  method: ${r.manifest.method}`, `  size:   ${bytes(r.manifest.size_bytes)}  sha256: ${r.manifest.sha256}`, `  tables: ${r.manifest.tables.length} (${r.manifest.tables.reduce((s, t) => s + t.rows, 0)} rows)`, ...(r.manifest.notes ?? []).map((n) => `  note: ${n}`)].join('\n'),
       );
     });
@@ -79,9 +80,10 @@ export function registerBackup(program: Command): void {
     .option('--target <db>', 'restore into this database (default: the original name)')
     .option('--force', 'replace the target if it exists')
     .option('--instance <name>', 'restore into another instance of the same engine')
+    .option('--jobs <n>', 'parallel pg_restore workers (PostgreSQL)')
     .addHelpText('after', '\nExamples:\n  $ portunix-db restore /backups/postgresql-main-myapp-20261126T120000Z.dump --target myapp_copy\n  $ portunix-db restore <file> --force')
-    .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string }) => {
-      await emit(o, () => restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force: !!o.force, ...(o.instance ? { instance: o.instance } : {}), progress: progressFor(o) }), (r) => [`Restored ${r.target} on ${r.engine}/${r.instance}.`, ...r.actions.map((a) => `  ${a}`)].join('\n'));
+    .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string; jobs?: string }) => {
+      await emit(o, () => restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force: !!o.force, ...(o.instance ? { instance: o.instance } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) }), (r) => [`Restored ${r.target} on ${r.engine}/${r.instance}.`, ...r.actions.map((a) => `  ${a}`)].join('\n'));
     });
 }
 

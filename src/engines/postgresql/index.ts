@@ -21,6 +21,7 @@ export const engine: Engine = {
     sources: PG_SOURCES,
     defaultSource: pgDefaultSource,
     terms: { database: 'database', table: 'table' },
+    parallelBackup: 'pg_dump/pg_restore workers on a directory-format dump (one file per table)',
   },
   install,
   initialize,

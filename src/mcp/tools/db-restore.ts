@@ -12,6 +12,7 @@ export const dbRestore = defineTool({
     file: z.string().min(1).max(4096).describe('Backup file path, as shown by db_backup_status'),
     target: identifier('target database').optional().describe('Restore into this database instead of the original'),
     instance: instanceParam.describe('Restore into this instance of the same engine (default: the one the backup came from)'),
+    jobs: z.number().int().min(1).max(64).optional().describe('Parallel workers (PostgreSQL)'),
   },
   output: {
     file: z.string(),
