@@ -11,6 +11,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
@@ -171,5 +172,33 @@ describe('postgresql backups: checksums, --jobs', () => {
     }
     assert.equal((await cliOk(['backup', 'list', '--json'], opts)).json.length, before);
     assert.ok(!existsSync(join(home, 'x')));
+  });
+});
+
+describe('postgresql physical snapshot (portable 16, no pg_dump 16 here)', () => {
+  before(async () => {
+    await cliOk(['install', 'postgresql', '--version', '16', '--instance', 'snap', '--port', String(await freePort()), '-q'], opts);
+    await cliOk(['create', 'shop', '--type', 'postgresql', '--instance', 'snap'], opts);
+    await pgQuery(home, 'snap', 'shop', 'CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g');
+    // WAL beyond what a backup needs: segments written (and kept) before the backup starts
+    for (let i = 0; i < 3; i++) await pgQuery(home, 'snap', 'shop', 'INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g; SELECT pg_switch_wal()');
+  });
+  after(async () => {
+    await runCli(['stop', 'postgresql', '--instance', 'snap'], opts);
+  });
+
+  it('copies only the WAL segments from backup start to stop, and the snapshot verifies with sum64 checksums', async () => {
+    const b = await cliOk(['backup', 'shop', '--type', 'postgresql', '--instance', 'snap', '--json'], opts);
+    assert.match(b.json.manifest.method, /physical snapshot/);
+    assert.deepEqual(b.json.manifest.tables.map((t: { rows: number }) => t.rows), [80000]);
+    assert.match(b.json.manifest.tables[0].checksum, /^sum64:/);
+    const live = (await pgQuery<{ n: string }>(home, 'snap', 'postgres', "SELECT count(*) AS n FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'"))[0]!.n;
+    const kept = execFileSync('tar', ['-tzf', b.json.file], { encoding: 'utf8' }).split('\n').filter((l) => /pg_wal\/[0-9A-F]{24}$/.test(l));
+    assert.ok(kept.length >= 1 && kept.length <= 2, `WAL segments in the snapshot: ${kept.join(', ')}`);
+    assert.ok(kept.length < Number(live), `fewer than the ${live} segments in pg_wal`);
+    const v = await cliOk(['backup', 'verify', b.json.file, '--json'], opts);
+    assert.equal(v.json.ok, true, JSON.stringify(v.json.problems));
+    const jobs = await runCli(['backup', 'shop', '--type', 'postgresql', '--instance', 'snap', '--jobs', '2', '--json'], opts);
+    assert.equal(jobs.json.error.code, 'NOT_APPLICABLE', 'no pg_dump 16: --jobs is refused, naming what to do');
   });
 });
