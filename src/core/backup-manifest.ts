@@ -1,12 +1,12 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { lstat, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { DbError } from './errors.js';
 import { homePaths } from './home.js';
 import { fileDigest } from './install/execute.js';
 import { getSecretStore } from './secrets.js';
 import { withFileLock } from './file-lock.js';
-import type { BackupManifestView } from '../engines/contract.js';
+import type { BackupFileDigest, BackupManifestView } from '../engines/contract.js';
 import type { EncryptionInfo } from './backup-crypto.js';
 
 /**
@@ -30,6 +30,8 @@ export interface BackupManifest extends BackupManifestView {
   notes?: string[];
   /** Set when the file is age-encrypted: sha256 and size_bytes are the encrypted file's. */
   encryption?: EncryptionInfo;
+  /** A directory backup (parallel pg_dump): every file with its size and sha256; `sha256` is then directoryDigest() of this list, `size_bytes` their sum. */
+  files?: BackupFileDigest[];
   /** "hmac-sha256:<hex>" over the canonical JSON of every other field. */
   hmac?: string;
 }
@@ -82,6 +84,42 @@ export function backupFileOf(file: string): string {
   return path.endsWith(MANIFEST_SUFFIX) ? path.slice(0, -MANIFEST_SUFFIX.length) : path;
 }
 
+/** One sha256 over a directory backup's file list (sorted "sha256  path" lines, as sha256sum prints them). */
+export function directoryDigest(files: readonly BackupFileDigest[]): string {
+  const lines = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((f) => `${f.sha256}  ${f.path}\n`);
+  return createHash('sha256').update(lines.join('')).digest('hex');
+}
+
+/** The regular files of a directory backup, relative and "/"-separated; anything else in it (a link, a device) is refused. */
+export async function directoryFiles(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await readdir(join(dir, prefix))).sort()) {
+    const rel = prefix ? `${prefix}/${name}` : name;
+    const info = await lstat(join(dir, rel));
+    if (info.isDirectory()) out.push(...(await directoryFiles(dir, rel)));
+    else if (info.isFile()) out.push(rel);
+    else throw new DbError(`Backup ${dir} holds ${rel}, which is not a regular file.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');
+  }
+  return out;
+}
+
+/** Hashes each file of a directory backup (the fallback when the writer did not hash as it wrote). */
+export async function digestDirectory(dir: string): Promise<BackupFileDigest[]> {
+  const out: BackupFileDigest[] = [];
+  for (const path of await directoryFiles(dir)) out.push({ path, size_bytes: (await stat(join(dir, path))).size, sha256: await fileDigest(join(dir, path), 'sha256', 'hex') });
+  return out;
+}
+
+/** The bytes a backup holds on disk: the file's size, or the sum of a directory backup's files. */
+export async function backupSize(path: string): Promise<number | undefined> {
+  const info = await lstat(path).catch(() => undefined);
+  if (!info) return undefined;
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  for (const f of await directoryFiles(path).catch(() => [])) total += (await stat(join(path, f))).size;
+  return total;
+}
+
 const TAMPER_HINT = 'Nothing was changed. The backup (or its manifest) was edited after portunix-db wrote it, or it comes from another PORTUNIX_HOME; use another backup.';
 
 /** Reads a manifest and checks its HMAC. Refuses an unsigned, edited or foreign manifest. */
@@ -118,8 +156,10 @@ export async function readManifest(file: string): Promise<BackupManifest> {
 export async function checkManifestAndSize(file: string): Promise<BackupManifest> {
   const path = backupFileOf(file);
   const manifest = await readManifest(path);
-  const info = await stat(path).catch(() => undefined);
+  const info = await lstat(path).catch(() => undefined);
   if (!info) throw new DbError(`Backup file ${path} is missing (its manifest exists).`, 'BACKUP_CORRUPT', 'Use another backup.');
+  if (manifest.files) return checkDirectory(path, info.isDirectory(), manifest);
+  if (!info.isFile()) throw new DbError(`Backup ${path} is not a regular file.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');
   if (info.size !== manifest.size_bytes) {
     throw new DbError(`Backup ${path} is corrupt: ${info.size} bytes, the manifest says ${manifest.size_bytes}.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');
   }
@@ -133,6 +173,26 @@ export async function checkIntegrity(file: string): Promise<BackupManifest> {
   const sha = await fileDigest(path, 'sha256', 'hex');
   if (sha !== manifest.sha256) {
     throw new DbError(`Backup ${path} is corrupt (or was edited): its sha256 does not match the signed manifest.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');
+  }
+  return manifest;
+}
+
+/** A directory backup: exactly the files the signed manifest lists, each of its size and sha256. */
+async function checkDirectory(path: string, isDirectory: boolean, manifest: BackupManifest): Promise<BackupManifest> {
+  const corrupt = (what: string) => new DbError(`Backup ${path} is corrupt (or was edited): ${what}.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');
+  const listed = manifest.files!;
+  if (!isDirectory) throw corrupt('the manifest describes a directory backup and this is not a directory');
+  if (directoryDigest(listed) !== manifest.sha256) throw corrupt("the manifest's file list does not match its sha256");
+  const present = await directoryFiles(path);
+  const presentSet = new Set(present);
+  const expected = new Map(listed.map((f) => [f.path, f]));
+  const extra = present.filter((p) => !expected.has(p));
+  if (extra.length) throw corrupt(`${extra.slice(0, 3).join(', ')} ${extra.length === 1 ? 'is' : 'are'} not in the manifest`);
+  for (const f of listed) {
+    if (!presentSet.has(f.path)) throw corrupt(`${f.path} is missing`);
+    const size = (await stat(join(path, f.path))).size;
+    if (size !== f.size_bytes) throw corrupt(`${f.path} has ${size} bytes, the manifest says ${f.size_bytes}`);
+    if ((await fileDigest(join(path, f.path), 'sha256', 'hex')) !== f.sha256) throw corrupt(`the sha256 of ${f.path} does not match the signed manifest`);
   }
   return manifest;
 }

@@ -40,6 +40,8 @@ export interface EngineInfo {
   startTimeoutMs?: number;
   /** What `create --setting KEY=VALUE` sets, for engines that take creation settings; absent: --setting is refused. */
   creationSettings?: string;
+  /** What `backup --jobs N` / `restore --jobs N` run in parallel, for engines that can; absent: jobs above 1 are refused. */
+  parallelBackup?: string;
   /** Which of this engine's performance figures are the common ones the monitor plots and exports. */
   keyMetrics?: KeyMetrics;
 }
@@ -272,6 +274,14 @@ export interface TableFingerprint {
   checksum?: string;
 }
 
+/** One file of a directory backup (parallel pg_dump), as the manifest records it. */
+export interface BackupFileDigest {
+  /** Relative to the backup directory, "/"-separated. */
+  path: string;
+  size_bytes: number;
+  sha256: string;
+}
+
 export interface BackupOutcome {
   /** e.g. "pg_dump custom (pg_dump 16.4)", "physical snapshot", "mariadb-dump + gzip", "rdb", "sqlite online backup". */
   method: string;
@@ -286,6 +296,11 @@ export interface BackupOutcome {
   extensions?: Record<string, string>;
   /** Whole-instance backups: what the snapshot holds (shown before and after restoring it). */
   contents?: InstanceContents;
+  /**
+   * The sha256 and size the engine computed while it wrote the file, so the core reads nothing
+   * back; or, for a directory backup, each of its files. Absent: the core hashes the file.
+   */
+  written?: { sha256: string; size: number } | { files: BackupFileDigest[] };
 }
 
 /** What a whole instance holds: what restoring a whole-instance backup replaces. */
@@ -457,9 +472,10 @@ export interface EngineOps {
   enableStatements(ctx: InstanceContext): Promise<{ changed: boolean; restartRequired: boolean; message: string }>;
 
   // backup
-  backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome>;
+  /** `jobs`: parallel workers, for engines whose dump tool has them (PostgreSQL: a directory-format pg_dump). */
+  backup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number }): Promise<BackupOutcome>;
   /** `scratch`: the target is a throw-away server made for verification (no roles or users of the live one exist there). */
-  restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean }): Promise<RestoreOutcome>;
+  restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean; jobs?: number }): Promise<RestoreOutcome>;
   /** Row counts and checksums of a database, compared against a manifest by verify. */
   fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]>;
   /** Verifies a backup without touching live data; used instead of the core's restore-to-scratch when present. */

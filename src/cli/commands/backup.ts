@@ -40,6 +40,7 @@ export function registerBackup(program: Command): void {
     .option('--force', 'with key export: print the key again')
     .option('--run', 'with due: back up what is due (without it, only list)')
     .option('--verify', 'with due --run: verify each new backup')
+    .option('--jobs <n>', 'parallel workers (PostgreSQL: a directory-format pg_dump; with verify: pg_restore workers)')
     .addHelpText(
       'after',
       [
@@ -75,7 +76,7 @@ export function registerBackup(program: Command): void {
         if (!file) return emit(o, async () => { throw new UsageError('backup verify needs the backup file.', 'USAGE', 'Example: portunix-db backup verify <file>'); }, () => '');
         return emit(
           o,
-          () => verifyBackup({ file, ...(instanceGiven ? { instance: o.instance } : {}), progress: progressFor(o) }),
+          () => verifyBackup({ file, ...(instanceGiven ? { instance: o.instance } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) }),
           (r) => [`${r.ok ? 'OK' : 'FAILED'}: ${r.file}`, `  checksum: ${r.checksum_ok ? 'matches the manifest' : 'MISMATCH'}`, `  method:   ${r.method}`, table(r.tables.map((t) => ({ table: t.name, expected_rows: t.expected_rows, actual_rows: t.actual_rows, checksum: t.checksum_match === undefined ? '-' : t.checksum_match ? 'match' : 'DIFFERS' }))), ...r.problems.map((p) => `  problem: ${p}`)].join('\n'),
           (r) => (r.ok ? undefined : new DbError(`Backup verification failed: ${r.problems.join('; ')}`, 'VERIFY_FAILED')),
         );
@@ -104,7 +105,7 @@ export function registerBackup(program: Command): void {
       if (!o.type) return emit(o, async () => { throw new UsageError('backup needs --type <engine>.', 'USAGE', `Example: portunix-db backup ${first} --type postgresql`); }, () => '');
       return emit(
         o,
-        () => createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), ...(o.encrypt && cmd.getOptionValueSource('encrypt') === 'cli' ? { encrypt: true } : {}), progress: progressFor(o) }),
+        () => createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.encrypt && cmd.getOptionValueSource('encrypt') === 'cli' ? { encrypt: true } : {}), progress: progressFor(o) }),
         (r) => [`Backup complete: ${r.file}`, ...(r.manifest.encryption ? [`  encrypted: age, to ${r.manifest.encryption.recipient} (recovery key: \`portunix-db backup key export\`)`] : []), `  method: ${r.manifest.method}`, `  size:   ${bytes(r.manifest.size_bytes)}  sha256: ${r.manifest.sha256}`, `  tables: ${r.manifest.tables.length} (${r.manifest.tables.reduce((s, t) => s + t.rows, 0)} rows)`, ...(r.manifest.notes ?? []).map((n) => `  note: ${n}`)].join('\n'),
       );
     });
@@ -116,6 +117,7 @@ export function registerBackup(program: Command): void {
     .option('--target <db>', 'restore into this database (default: the original name)')
     .option('--force', 'replace the target if it exists (a whole-instance snapshot: the whole instance)')
     .option('--instance <name>', 'restore into another instance of the same engine')
+    .option('--jobs <n>', 'parallel pg_restore workers (PostgreSQL)')
     .option('--as-instance <name>', 'a whole-instance snapshot: restore it as a new instance beside the original (own data dir, port, TLS, passwords)')
     .addHelpText(
       'after',
@@ -130,8 +132,8 @@ export function registerBackup(program: Command): void {
         'on a terminal); --as-instance NAME restores it beside the running instance instead.',
       ].join('\n'),
     )
-    .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string; asInstance?: string }) => {
-      const run = (force: boolean) => restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force, ...(o.instance ? { instance: o.instance } : {}), ...(o.asInstance !== undefined ? { asInstance: o.asInstance } : {}), progress: progressFor(o) });
+    .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string; asInstance?: string; jobs?: string }) => {
+      const run = (force: boolean) => restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force, ...(o.instance ? { instance: o.instance } : {}), ...(o.asInstance !== undefined ? { asInstance: o.asInstance } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) });
       await emit(
         o,
         async () => {
@@ -184,7 +186,7 @@ function renderRun(r: RunReport, quiet: boolean): string {
   return [...lines, ...extra, ...skipped, r.results.length ? `${r.backed_up} backup(s) made, ${r.failed} failed.` : 'Nothing is due.'].join('\n');
 }
 
-type BackupFlags = Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean; tz?: string; jitter?: number; verifyEvery?: string; encrypt?: boolean; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; maxAge?: number; maxSize?: number; dryRun?: boolean; force?: boolean };
+type BackupFlags = Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean; tz?: string; jitter?: number; verifyEvery?: string; encrypt?: boolean; jobs?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; maxAge?: number; maxSize?: number; dryRun?: boolean; force?: boolean };
 
 function retentionOf(o: BackupFlags): Retention | undefined {
   const r: Retention = { ...(o.keepLast !== undefined ? { keep_last: o.keepLast } : {}), ...(o.keepDaily !== undefined ? { keep_daily: o.keepDaily } : {}), ...(o.keepWeekly !== undefined ? { keep_weekly: o.keepWeekly } : {}), ...(o.keepMonthly !== undefined ? { keep_monthly: o.keepMonthly } : {}), ...(o.maxAge !== undefined ? { max_age_days: o.maxAge } : {}), ...(o.maxSize !== undefined ? { max_total_bytes: o.maxSize } : {}) };

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { access, appendFile, chmod, rename, constants, link, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DbError, UsageError } from '../errors.js';
+import { DbError, NotApplicableError, UsageError } from '../errors.js';
 import { detectHost } from '../install/host.js';
 import { homePaths } from '../home.js';
 import { fileDigest } from '../install/execute.js';
-import { MANIFEST_SUFFIX, backupFileOf, checkIntegrity, checkManifestAndSize, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
+import { MANIFEST_SUFFIX, backupFileOf, backupSize, checkIntegrity, checkManifestAndSize, digestDirectory, directoryDigest, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
 import { decryptFile, encryptFile } from '../backup-crypto.js';
 import { withScratchServer } from '../process/scratch.js';
 import { confine } from '../real-path.js';
@@ -14,7 +14,7 @@ import { findInstance, listInstances, loadConfig, validateInstanceName } from '.
 import { audit } from '../audit.js';
 import { has, need } from '../../engines/need.js';
 import { parseEngineId, type EngineId } from '../../engines/ids.js';
-import type { BackupManifestView, Engine, InstanceContents, InstanceContext, Progress, TableFingerprint } from '../../engines/contract.js';
+import type { BackupFileDigest, BackupManifestView, BackupOutcome, Engine, InstanceContents, InstanceContext, Progress, TableFingerprint } from '../../engines/contract.js';
 import { allInstances, openInstance, openRunning, type Target } from './instances.js';
 import type { Via } from './data.js';
 
@@ -129,6 +129,25 @@ export interface CreateBackupOptions extends Target {
   encrypt?: boolean;
   /** The agent's stop signal: when it aborts, the partial file is removed and the backup fails (no process-wide signal handlers then). */
   signal?: AbortSignal;
+  /** Parallel workers (engines with `info.parallelBackup`); 1 or absent: the single-file dump. */
+  jobs?: number | string;
+}
+
+export const MAX_JOBS = 64;
+
+/** `--jobs` / the MCP `jobs`: a whole number from 1 to MAX_JOBS. */
+export function parseJobs(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_JOBS) throw new UsageError(`jobs must be a whole number from 1 to ${MAX_JOBS} (got ${JSON.stringify(value)}).`, 'USAGE', 'Use about one job per CPU core, e.g. --jobs 2.');
+  return n;
+}
+
+/** Refuses parallel jobs on an engine whose backup has none, naming what it does instead. */
+function checkJobs(engine: { info: { displayName: string; parallelBackup?: string } }, jobs: number | undefined, what: 'backup' | 'restore'): void {
+  if (jobs !== undefined && jobs > 1 && !engine.info.parallelBackup) {
+    throw new NotApplicableError(`${engine.info.displayName} ${what}s do not run in parallel jobs.`, `Leave out --jobs: ${engine.info.displayName} ${what}s run as one stream.`);
+  }
 }
 
 /**
@@ -137,9 +156,11 @@ export interface CreateBackupOptions extends Target {
  * leaves a `.partial` file that nothing lists as good.
  */
 export async function createBackup(options: CreateBackupOptions): Promise<{ file: string; manifest: BackupManifest }> {
+  const jobs = parseJobs(options.jobs);
   const { engine, ctx } = await openRunning(options);
   need(engine, 'validateIdentifier')('database', options.database);
   const backupFn = need(engine, 'backup');
+  checkJobs(engine, jobs, 'backup');
   // an MCP client's destination must resolve (symlinks followed) inside the configured backup roots
   const dir = options.via === 'mcp' && options.destination ? confine(options.destination, ctx.config.backup_dir, await backupRoots(), 'Backup destination') : resolve(options.destination ?? ctx.config.backup_dir);
   await checkDestination(dir);
@@ -161,7 +182,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   }
   try {
     if (options.signal?.aborted) throw stopped();
-    const outcome = await backupFn(ctx, { database: options.database, file: partial });
+    const outcome = await backupFn(ctx, { database: options.database, file: partial, ...(jobs && jobs > 1 ? { jobs } : {}) });
     // a test seam: hold here, after the data is written and before it is named good
     if (backupHooks.afterWrite) await backupHooks.afterWrite(partial);
     if (options.signal?.aborted) throw stopped();
@@ -169,9 +190,10 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
     let sealed = partial;
     let sha256: string;
     let size: number;
+    let files: BackupFileDigest[] | undefined;
     let encryption: BackupManifest['encryption'];
     if (options.encrypt) {
-      if ((await lstat(partial)).isDirectory()) throw new DbError(`The ${outcome.method} backup is a folder; --encrypt covers single-file backups.`, 'NOT_APPLICABLE', 'Back up one database (a logical dump), or encrypt the backup folder\'s disk.');
+      if ((await lstat(partial)).isDirectory()) throw new DbError(`The ${outcome.method} backup is a folder; --encrypt covers single-file backups.`, 'NOT_APPLICABLE', 'Back up one database (a logical dump, without --jobs), or encrypt the backup folder\'s disk.');
       progress('encrypting the backup (age) and hashing it as it is written');
       sealed = `${partial}.age`;
       try {
@@ -183,9 +205,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
       // the plaintext never gets a final name
       await rm(partial, { force: true });
     } else {
-      progress('hashing the backup (sha256)');
-      sha256 = await fileDigest(partial, 'sha256', 'hex');
-      size = (await stat(partial)).size;
+      ({ sha256, size, files } = await digestOf(partial, outcome.written, progress));
     }
     if (options.signal?.aborted) {
       await rm(sealed, { force: true, recursive: true });
@@ -211,6 +231,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
       finished_at: new Date().toISOString(),
       status: 'complete',
       tables: outcome.tables,
+      ...(files ? { files } : {}),
       ...(outcome.notes?.length ? { notes: outcome.notes } : {}),
       ...(outcome.extensions ? { extensions: outcome.extensions } : {}),
       ...(outcome.contents ? { contents: outcome.contents } : {}),
@@ -233,6 +254,24 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
       await rm(`${partial}.age`, { force: true });
     }
   }
+}
+
+/**
+ * The backup's sha256 and size: as the engine hashed them while writing (checked against the
+ * size on disk), or, when it did not, read back once here. A directory backup gets one per file.
+ */
+async function digestOf(partial: string, written: BackupOutcome['written'], progress: Progress): Promise<{ sha256: string; size: number; files?: BackupFileDigest[] }> {
+  if (written && 'sha256' in written) {
+    const onDisk = (await stat(partial)).size;
+    if (onDisk !== written.size) throw new DbError(`The backup file has ${onDisk} bytes on disk but ${written.size} were written.`, 'COMMAND_FAILED', 'Run the backup again; check the destination disk.');
+    return written;
+  }
+  if ((await lstat(partial)).isDirectory()) {
+    const files = written && 'files' in written ? written.files : (progress('hashing the backup files (sha256)'), await digestDirectory(partial));
+    return { sha256: directoryDigest(files), size: files.reduce((s, f) => s + f.size_bytes, 0), files };
+  }
+  progress('hashing the backup (sha256)');
+  return { sha256: await fileDigest(partial, 'sha256', 'hex'), size: (await stat(partial)).size };
 }
 
 export interface BackupListEntry {
@@ -260,8 +299,7 @@ async function scan(dir: string): Promise<BackupListEntry[]> {
     const file = join(dir, name.slice(0, -MANIFEST_SUFFIX.length));
     try {
       const m = await readManifest(file);
-      const info = await stat(file);
-      if (info.size !== m.size_bytes) continue;
+      if ((await backupSize(file)) !== m.size_bytes) continue;
       out.push({ file, engine: m.engine, instance: m.instance, database: m.database, method: m.method, scope: m.scope, size_bytes: m.size_bytes, finished_at: m.finished_at, tables: m.tables.length });
     } catch {
       /* not a complete backup: never listed as good */
@@ -378,6 +416,8 @@ export interface RestoreOptions {
   asInstance?: string;
   via?: Via;
   progress?: Progress;
+  /** Parallel pg_restore workers (engines with `info.parallelBackup`). */
+  jobs?: number | string;
 }
 
 export interface RestoreResult {
@@ -427,6 +467,7 @@ async function planRestore(options: RestoreOptions, file: string, manifest: Back
     throw new DbError(`${basename(file)} is a backup of one ${manifest.engine} database (${manifest.method}); only a whole-instance snapshot can become a new instance.`, 'USAGE', 'Restore it with --target NAME (add --instance NAME to restore into another existing instance).');
   }
   const { engine, ctx } = await openRunning({ type: manifest.engine, instance: options.instance ?? manifest.instance, ...(options.progress ? { progress: options.progress } : {}) });
+  checkJobs(engine, parseJobs(options.jobs), 'restore');
   const target = options.target ?? manifest.database;
   need(engine, 'validateIdentifier')('database', target);
   if (manifest.scope === 'instance') {
@@ -456,6 +497,7 @@ export async function describeRestore(options: RestoreOptions): Promise<string |
 }
 
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
+  parseJobs(options.jobs); // a bad value is refused before anything is opened
   const file = backupFileOf(options.file);
   // marked in use so pruning leaves it alone; an encrypted backup is decrypted as it is checked
   return whileInUse(file, async () => {
@@ -472,6 +514,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
 /** `data` is the file the engine reads: the backup itself, or its decrypted copy. */
 async function restoreChecked(options: RestoreOptions, data: string, plan: RestorePlan): Promise<RestoreResult> {
   const { file, manifest, engine, ctx, target, existing, replaces, current } = plan;
+  const jobs = parseJobs(options.jobs);
   if (replaces && !options.force) {
     throw new DbError(
       replaces,
@@ -481,7 +524,7 @@ async function restoreChecked(options: RestoreOptions, data: string, plan: Resto
     );
   }
   try {
-    const outcome = await need(engine, 'restore')(ctx, { file: data, manifest, target, replace: existing });
+    const outcome = await need(engine, 'restore')(ctx, { file: data, manifest, target, replace: existing, ...(jobs && jobs > 1 ? { jobs } : {}) });
     // what was loaded must be what the signed manifest describes
     const restored = outcome.tables ?? (has(engine, 'fingerprint') ? await need(engine, 'fingerprint')(ctx, target) : undefined);
     if (restored) {
@@ -602,12 +645,19 @@ export function compareFingerprints(expected: TableFingerprint[], actual: TableF
  * Proves a backup restores: checksum first, then a restore into a scratch copy (or the
  * engine's own way), and row counts + checksums compared with the manifest.
  */
-export async function verifyBackup(options: { file: string; instance?: string; progress?: Progress }): Promise<VerifyResult> {
+interface VerifyOptions {
+  instance?: string;
+  progress?: Progress;
+  jobs?: number | string;
+}
+
+export async function verifyBackup(options: VerifyOptions & { file: string }): Promise<VerifyResult> {
+  parseJobs(options.jobs); // a bad value is refused before anything is opened
   const file = backupFileOf(options.file);
   return whileInUse(file, () => verifyInUse(file, options));
 }
 
-async function verifyInUse(file: string, options: { instance?: string; progress?: Progress }): Promise<VerifyResult> {
+async function verifyInUse(file: string, options: VerifyOptions): Promise<VerifyResult> {
   const say: Progress = options.progress ?? (() => undefined);
   say(`verify 1/3: checking the checksum of ${file} against its manifest`);
   const checked = await openChecked(file);
@@ -618,9 +668,11 @@ async function verifyInUse(file: string, options: { instance?: string; progress?
   }
 }
 
-async function verifyChecked(file: string, data: string, manifest: BackupManifest, options: { instance?: string; progress?: Progress }): Promise<VerifyResult> {
+async function verifyChecked(file: string, data: string, manifest: BackupManifest, options: VerifyOptions): Promise<VerifyResult> {
+  const jobs = parseJobs(options.jobs);
   const say: Progress = options.progress ?? (() => undefined);
   const { engine, ctx } = await openRunning({ type: manifest.engine, instance: options.instance ?? manifest.instance, ...(options.progress ? { progress: options.progress } : {}) });
+  checkJobs(engine, jobs, 'restore');
   let actual: TableFingerprint[];
   let method: string;
   say(`verify 2/3: checksum ok; restoring ${manifest.database} into a scratch place (never the live data)`);
@@ -629,8 +681,9 @@ async function verifyChecked(file: string, data: string, manifest: BackupManifes
     const restore = need(engine, 'restore');
     const fingerprint = need(engine, 'fingerprint');
     actual = await withScratchServer(engine, ctx, {}, async (scratch) => {
-      await restore(scratch, { file: data, manifest, target: manifest.database, replace: false, scratch: true });
-      return fingerprint(scratch, manifest.database);
+      // the restore already fingerprints what it loaded (in the manifest's checksum scheme): not twice
+      const restored = await restore(scratch, { file: data, manifest, target: manifest.database, replace: false, scratch: true, ...(jobs && jobs > 1 ? { jobs } : {}) });
+      return restored.tables ?? fingerprint(scratch, manifest.database);
     });
     method = `restored into a scratch ${engine.info.displayName} server (not the live one)`;
   } else if (has(engine, 'verifyBackup')) {
@@ -641,8 +694,8 @@ async function verifyChecked(file: string, data: string, manifest: BackupManifes
     const scratch = `${manifest.database}_verify_${randomBytes(3).toString('hex')}`.slice(0, 60);
     method = `restored into scratch ${engine.info.terms.database} ${scratch}`;
     try {
-      await need(engine, 'restore')(ctx, { file: data, manifest, target: scratch, replace: false });
-      actual = await need(engine, 'fingerprint')(ctx, scratch);
+      const restored = await need(engine, 'restore')(ctx, { file: data, manifest, target: scratch, replace: false });
+      actual = restored.tables ?? (await need(engine, 'fingerprint')(ctx, scratch));
     } finally {
       await need(engine, 'dropDatabase')(ctx, scratch).catch(() => undefined);
     }

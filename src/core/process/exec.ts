@@ -10,6 +10,8 @@ export interface RunOptions {
   runAs?: RunAs | null;
   timeoutMs?: number;
   stdoutFile?: string;
+  /** Where stdout goes (e.g. a hashing file writer); the child is stopped if it fails. */
+  stdout?: NodeJS.WritableStream;
   allowFailure?: boolean;
   /** Words that must never appear in error messages (passwords). */
   redact?: string[];
@@ -39,6 +41,12 @@ export function run(argv: string[], options: RunOptions = {}): Promise<ExecResul
     if (options.stdoutFile) {
       const out = createWriteStream(options.stdoutFile, { mode: 0o600 });
       fileDone = new Promise((res, rej) => { out.on('finish', () => res()); out.on('error', rej); });
+      child.stdout.pipe(out);
+    } else if (options.stdout) {
+      const out = options.stdout;
+      // a destination that fails (disk full) stops the child instead of leaving it blocked on a full pipe
+      out.on('error', () => child.kill('SIGTERM'));
+      fileDone = new Promise((res) => child.stdout.on('close', () => res()));
       child.stdout.pipe(out);
     } else {
       child.stdout.on('data', (d: Buffer) => { if (stdout.length < MAX_CAPTURE) stdout += d.toString(); });

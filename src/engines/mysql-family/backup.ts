@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { hashedFileWriter } from '../../core/hashed-write.js';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { PassThrough, Writable } from 'node:stream';
@@ -48,33 +49,38 @@ function dumpArgs(flavour: Flavour, optionFile: string): string[] {
 export async function backup(ctx: InstanceContext, options: { database: string; file: string }, flavour: Flavour): Promise<BackupOutcome> {
   validateMysqlIdentifier('database', options.database);
   const dump = await findProgram(ctx, flavour.dump);
-  // fingerprint first: it also checks that the database exists
-  const tables = await fingerprint(ctx, options.database);
   const version = await serverVersion(ctx);
   const password = await ctx.adminPassword();
   const cs = await withConnection(ctx, undefined, async (c) => (await query<{ cs: string; co: string }>(c, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [options.database]))[0]);
-  await withClientOptionFile(ctx, flavour, async (optionFile) => {
+  if (!cs) throw new DbError(`Database "${options.database}" does not exist on ${ctx.engine}/${ctx.name}.`, 'NOT_FOUND', `List databases with \`portunix-db list --type ${ctx.engine}\`.`);
+  // the fingerprints (counts and CHECKSUM TABLE) run on their own connection while the dump streams, not as a pass before it
+  const fingerprints = fingerprint(ctx, options.database);
+  fingerprints.catch(() => undefined);
+  const written = await withClientOptionFile(ctx, flavour, async (optionFile) => {
     const gzip = createGzip({ level: 6 });
-    const out = createWriteStream(options.file, { mode: 0o600 });
-    const written = pipeline(gzip, out);
+    const out = hashedFileWriter(options.file);
+    const done = pipeline(gzip, out.stream).then(() => out.done);
+    done.catch(() => undefined);
     // the dump has no CREATE DATABASE (it restores under any name); keep the database's charset here
-    if (cs) gzip.write(`${HEADER} charset=${cs.cs} collation=${cs.co}\n`);
+    gzip.write(`${HEADER} charset=${cs.cs} collation=${cs.co}\n`);
     try {
       await dumpOrLost(ctx, `${dump.split("/").pop()} of ${options.database}`, () => spawnClient(ctx, [dump, ...dumpArgs(flavour, optionFile), '--', options.database], { stdout: gzip, redact: [password] }));
     } catch (err) {
       gzip.destroy();
-      await written.catch(() => undefined);
+      await done.catch(() => undefined);
       throw err;
     }
-    await written;
+    return done;
   });
+  const tables = await fingerprints;
   return {
     method: `${dump.split('/').pop()} --single-transaction --routines --triggers --events + gzip`,
     format: 'sql.gz',
     serverVersion: version,
     tables,
     scope: 'database',
-    notes: ['Table checksums are CHECKSUM TABLE EXTENDED values, taken just before the dump; writes during the dump are not reflected in them.'],
+    notes: ['Table checksums are CHECKSUM TABLE EXTENDED values, taken while the dump ran (on another connection); writes during the dump may not be reflected in them.'],
+    written,
   };
 }
 

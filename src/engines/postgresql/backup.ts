@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DbError, dumpOrLost } from '../../core/errors.js';
 import { run } from '../../core/process/exec.js';
+import { hashedFileWriter } from '../../core/hashed-write.js';
+import { digestDirectory } from '../../core/backup-manifest.js';
 import { chownRecursive } from '../../core/process/service-user.js';
 import { startServer, stopServer } from '../../core/process/supervisor.js';
 import { withScratchServer } from '../../core/process/scratch.js';
@@ -88,7 +90,32 @@ async function serverMajor(ctx: InstanceContext): Promise<{ major: number; versi
 /** Output settings fixed so that a row's text form is the same before and after a restore. */
 const STABLE_OUTPUT = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
 
-async function fingerprintWith(client: pg.Client, hooks: PgBackupHooks = {}): Promise<TableFingerprint[]> {
+/**
+ * How a table's content checksum is computed.
+ * - `sum64` (current): the exact (numeric) sum of a 64-bit hash of every row's text form, with the
+ *   row count beside it. Order-independent, no sort, constant memory: one sequential scan, and
+ *   PostgreSQL sums bigints in a 128-bit accumulator. Written as "sum64:<decimal sum>".
+ * - `md5-sorted` (manifests written before sum64): md5 over the sorted md5s of every row. It sorts
+ *   every row hash and fails once the aggregate passes PostgreSQL's 1 GB string limit; kept only so
+ *   that older backups still verify (its checksums are 32 hex digits).
+ */
+export type PgChecksumScheme = 'sum64' | 'md5-sorted';
+
+export const SUM64_PREFIX = 'sum64:';
+
+/** The scheme a manifest's checksums were taken with: old manifests carry bare md5s. */
+export function schemeOf(tables: readonly TableFingerprint[]): PgChecksumScheme {
+  return tables.some((t) => t.checksum && /^[0-9a-f]{32}$/.test(t.checksum)) ? 'md5-sorted' : 'sum64';
+}
+
+/** The per-table query of a scheme; `rel` is already quoted. */
+export function checksumQuery(rel: string, scheme: PgChecksumScheme): string {
+  if (scheme === 'md5-sorted') return `SELECT count(*)::bigint AS n, md5(coalesce(string_agg(h, '' ORDER BY h), '')) AS sum FROM (SELECT md5(x::text) AS h FROM ${rel} x) s`;
+  return `SELECT count(*)::bigint AS n, '${SUM64_PREFIX}' || coalesce(sum(hashtextextended(x::text, 0)), 0)::text AS sum FROM ${rel} x`;
+}
+
+/** The tables a fingerprint covers, in a stable order. */
+async function fingerprintTables(client: pg.Client, hooks: PgBackupHooks): Promise<string[]> {
   await client.query(STABLE_OUTPUT);
   const skip = (await hooks.skipTables?.(client)) ?? new Set<string>();
   const tables = await client.query<{ schema: string; name: string }>(
@@ -98,21 +125,26 @@ async function fingerprintWith(client: pg.Client, hooks: PgBackupHooks = {}): Pr
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
       ORDER BY 1, 2`,
   );
+  return tables.rows.map((t) => `${t.schema}.${t.name}`).filter((n) => !skip.has(n));
+}
+
+async function fingerprintWith(client: pg.Client, hooks: PgBackupHooks = {}, scheme: PgChecksumScheme = 'sum64'): Promise<TableFingerprint[]> {
+  const names = await fingerprintTables(client, hooks);
   const out: TableFingerprint[] = [];
-  for (const t of tables.rows) {
-    if (skip.has(`${t.schema}.${t.name}`)) continue;
-    const rel = `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
-    const r = await client.query<{ n: string; sum: string }>(`SELECT count(*)::bigint AS n, md5(coalesce(string_agg(h, '' ORDER BY h), '')) AS sum FROM (SELECT md5(x::text) AS h FROM ${rel} x) s`);
-    out.push({ name: `${t.schema}.${t.name}`, rows: Number(r.rows[0]!.n), checksum: r.rows[0]!.sum });
+  for (const name of names) {
+    const dot = name.indexOf('.');
+    const rel = `${quoteIdent(name.slice(0, dot))}.${quoteIdent(name.slice(dot + 1))}`;
+    const r = await client.query<{ n: string; sum: string }>(checksumQuery(rel, scheme));
+    out.push({ name, rows: Number(r.rows[0]!.n), checksum: r.rows[0]!.sum });
   }
   return out;
 }
 
-async function fingerprintDb(ctx: InstanceContext, database: string, hooks: PgBackupHooks = {}): Promise<TableFingerprint[]> {
+async function fingerprintDb(ctx: InstanceContext, database: string, hooks: PgBackupHooks = {}, scheme: PgChecksumScheme = 'sum64'): Promise<TableFingerprint[]> {
   return withClient(ctx, database, async (c) => {
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     try {
-      return await fingerprintWith(c, hooks);
+      return await fingerprintWith(c, hooks, scheme);
     } finally {
       await c.query('COMMIT').catch(() => undefined);
     }
@@ -137,7 +169,7 @@ export async function instanceContents(ctx: InstanceContext): Promise<InstanceCo
 
 // ---------- backup ----------
 
-async function backupWith(ctx: InstanceContext, options: { database: string; file: string }, hooks: PgBackupHooks): Promise<BackupOutcome> {
+async function backupWith(ctx: InstanceContext, options: { database: string; file: string; jobs?: number }, hooks: PgBackupHooks): Promise<BackupOutcome> {
   const server = await serverMajor(ctx);
   const extensions = hooks.extensions ? await withClient(ctx, options.database, (c) => hooks.extensions!(c)) : undefined;
   const tools = await findPgTools(ctx, server.major);
@@ -145,32 +177,87 @@ async function backupWith(ctx: InstanceContext, options: { database: string; fil
   if (tools) {
     outcome = await logicalBackup(ctx, options, server.version, tools, hooks);
   } else {
+    if (options.jobs && options.jobs > 1) throw new DbError(`--jobs needs pg_dump ${server.major} or newer, and none was found; the fallback (a physical snapshot) is one copy.`, 'NOT_APPLICABLE', `Leave out --jobs, or install pg_dump ${server.major}+ (postgresql-client-${server.major}) and pass its bin dir with --client-bin-dir.`);
     ctx.progress(`no pg_dump ${server.major} or newer found; taking an online physical snapshot instead`);
     outcome = await physicalBackup(ctx, options, server, hooks);
   }
   return extensions ? { ...outcome, extensions } : outcome;
 }
 
+/** pg_export_snapshot() returns ids like 00000003-0000001B-1; nothing else is put into SET TRANSACTION SNAPSHOT. */
+function snapshotId(s: string): string {
+  if (!/^[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+$/.test(s)) throw new DbError(`Unexpected snapshot id from the server: ${JSON.stringify(s)}.`, 'INTERNAL');
+  return s;
+}
+
+/** Both settle before this does (neither is left running behind an error); the first failure wins. */
+async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
+  return [ra.value, rb.value];
+}
+
 /**
- * pg_dump in custom format. The fingerprints are taken in the very snapshot pg_dump reads
- * (exported from our transaction), so they describe exactly what the file holds, even while
- * other sessions write.
+ * pg_dump of one exported snapshot, and the fingerprints taken in that same snapshot on a
+ * second connection while pg_dump runs: they describe exactly what the dump holds, even while
+ * other sessions write. A single-file dump (custom format) goes to pg_dump's stdout and through
+ * a sha256 on its way into the file; with `jobs` > 1 it is a directory-format dump of `jobs`
+ * workers, and each of its files is hashed once pg_dump has closed them.
  */
-async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string }, serverVersion: string, tools: PgTools, hooks: PgBackupHooks): Promise<BackupOutcome> {
+async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number }, serverVersion: string, tools: PgTools, hooks: PgBackupHooks): Promise<BackupOutcome> {
   const env = await libpqEnv(ctx, options.database);
-  const tables = await dumpOrLost(ctx, `pg_dump of ${options.database}`, () => withClient(ctx, options.database, async (c) => {
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+  const jobs = options.jobs && options.jobs > 1 ? options.jobs : undefined;
+  const runOptions = { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 };
+  // the exporting transaction stays open until pg_dump and the fingerprinting session have both imported its snapshot
+  return dumpOrLost(ctx, `pg_dump of ${options.database}`, () => withClient(ctx, options.database, async (holder) => {
+    await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     try {
-      const snapshot = (await c.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-      ctx.progress(`pg_dump ${tools.version}: dumping ${options.database} (custom format)`);
-      await run([tools.dump, '--format=custom', `--snapshot=${snapshot}`, `--file=${options.file}`, '--no-password', options.database], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
-      ctx.progress('counting rows and hashing each table');
-      return await fingerprintWith(c, hooks);
+      const snapshot = snapshotId((await holder.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s);
+      const fingerprints = withClient(ctx, options.database, async (c) => {
+        await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        try {
+          await c.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
+          return await fingerprintWith(c, hooks);
+        } finally {
+          await c.query('COMMIT').catch(() => undefined);
+        }
+      });
+      const common = [`--snapshot=${snapshot}`, '--no-password'];
+      let dumping: Promise<BackupOutcome['written']>;
+      if (jobs) {
+        ctx.progress(`pg_dump ${tools.version}: dumping ${options.database} (directory format, ${jobs} jobs), fingerprinting the same snapshot alongside`);
+        dumping = run([tools.dump, '--format=directory', `--jobs=${jobs}`, ...common, `--file=${options.file}`, options.database], runOptions).then(async () => ({ files: await digestDirectory(options.file) }));
+      } else {
+        ctx.progress(`pg_dump ${tools.version}: dumping ${options.database} (custom format), fingerprinting the same snapshot alongside`);
+        const out = hashedFileWriter(options.file);
+        dumping = both(run([tools.dump, '--format=custom', ...common, options.database], { ...runOptions, stdout: out.stream }), out.done).then(([, written]) => written, (err) => {
+          throw (err as NodeJS.ErrnoException).code === 'ENOSPC' ? new DbError(`The backup destination is full: ${(err as Error).message}`, 'DISK_FULL', 'Free space there or choose another --destination.') : err;
+        });
+      }
+      const [tables, written] = await both(fingerprints, dumping);
+      return {
+        method: jobs ? `pg_dump directory format, ${jobs} jobs (pg_dump ${tools.version})` : `pg_dump custom format (pg_dump ${tools.version})`,
+        format: jobs ? 'dumpdir' : 'dump',
+        serverVersion,
+        tables,
+        scope: 'database' as const,
+        ...(written ? { written } : {}),
+      };
     } finally {
-      await c.query('COMMIT').catch(() => undefined);
+      await holder.query('COMMIT').catch(() => undefined);
     }
   }));
-  return { method: `pg_dump custom format (pg_dump ${tools.version})`, format: 'dump', serverVersion, tables, scope: 'database' };
+}
+
+/**
+ * The pg_wal entries a base backup needs: the segments from the one holding its start LSN to the
+ * one holding its stop LSN, on that timeline (segment names are fixed-width hex, so they sort in
+ * LSN order), and the timeline history files. Pure, for tests.
+ */
+export function walNeeded(names: readonly string[], first: string, last: string): string[] {
+  const tli = first.slice(0, 8);
+  return names.filter((n) => (/^[0-9A-F]{24}$/.test(n) && n.startsWith(tli) && n >= first && n <= last) || /^[0-9A-F]{8}\.history$/.test(n)).sort();
 }
 
 const SKIP_IN_SNAPSHOT = new Set(['postmaster.pid', 'postmaster.opts', 'pg_wal', 'pg_replslot', 'pg_stat_tmp', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans']);
@@ -215,19 +302,21 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
   try {
     await withClient(ctx, 'postgres', async (c) => {
       const label = `portunix-db ${new Date().toISOString()}`;
-      if (server.major >= 15) await c.query('SELECT pg_backup_start($1, true)', [label]);
-      else await c.query('SELECT pg_start_backup($1, true, false)', [label]);
+      const startLsn = server.major >= 15 ? (await c.query<{ lsn: string }>('SELECT pg_backup_start($1, true)::text AS lsn', [label])).rows[0]!.lsn : (await c.query<{ lsn: string }>('SELECT pg_start_backup($1, true, false)::text AS lsn', [label])).rows[0]!.lsn;
       let stopped = false;
       try {
         ctx.progress('copying the data directory (online)');
         await copyTree(ctx.paths.dataDir, staging, SKIP_IN_SNAPSHOT);
-        const r = server.major >= 15 ? await c.query<{ labelfile: string; spcmapfile: string | null }>('SELECT labelfile, spcmapfile FROM pg_backup_stop(false)') : await c.query<{ labelfile: string; spcmapfile: string | null }>('SELECT labelfile, spcmapfile FROM pg_stop_backup(false, false)');
+        const r = await c.query<{ labelfile: string; spcmapfile: string | null; lsn: string }>(server.major >= 15 ? 'SELECT labelfile, spcmapfile, lsn::text AS lsn FROM pg_backup_stop(false)' : 'SELECT labelfile, spcmapfile, lsn::text AS lsn FROM pg_stop_backup(false, false)');
         stopped = true;
         takenAt = new Date().toISOString();
+        const segments = (await c.query<{ first: string; last: string }>('SELECT pg_walfile_name($1::pg_lsn) AS first, pg_walfile_name($2::pg_lsn) AS last', [startLsn, r.rows[0]!.lsn])).rows[0]!;
         for (const d of EMPTY_DIRS_IN_SNAPSHOT) await mkdir(join(staging, d), { recursive: true, mode: 0o700 });
-        // the WAL from backup start to stop, copied after stop so it is all there
-        await copyTree(join(ctx.paths.dataDir, 'pg_wal'), join(staging, 'pg_wal'), new Set(['archive_status']));
-        await mkdir(join(staging, 'pg_wal', 'archive_status'), { recursive: true });
+        // only the WAL from backup start to stop (pg_backup_stop switched segments, so the last one is complete), not all of pg_wal
+        await mkdir(join(staging, 'pg_wal', 'archive_status'), { recursive: true, mode: 0o700 });
+        const wal = walNeeded(await readdir(join(ctx.paths.dataDir, 'pg_wal')), segments.first, segments.last);
+        ctx.progress(`copying the ${wal.length - wal.filter((n) => n.endsWith('.history')).length} WAL segment(s) the backup needs (${segments.first} to ${segments.last})`);
+        for (const name of wal) await copyFile(join(ctx.paths.dataDir, 'pg_wal', name), join(staging, 'pg_wal', name));
         await writeFile(join(staging, 'backup_label'), r.rows[0]!.labelfile);
         if (r.rows[0]!.spcmapfile) await writeFile(join(staging, 'tablespace_map'), r.rows[0]!.spcmapfile);
       } finally {
@@ -243,8 +332,10 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
     ctx.progress('compressing the snapshot');
     // the scratch run left the snapshot recovered and cleanly shut down: that is what we keep
     await rm(join(staging, 'postmaster.pid'), { force: true });
-    await run(['tar', '-czf', options.file, '-C', staging, '.'], { timeoutMs: 6 * 60 * 60_000 });
+    const out = hashedFileWriter(options.file);
+    const [, written] = await both(run(['tar', '-czf', '-', '-C', staging, '.'], { timeoutMs: 6 * 60 * 60_000, stdout: out.stream }), out.done);
     return {
+      written,
       method: `physical snapshot (online base backup; no pg_dump ${server.major}+ on this machine)`,
       format: 'tar.gz',
       serverVersion: server.version,
@@ -302,17 +393,19 @@ async function dropQuietly(ctx: InstanceContext, name: string): Promise<void> {
   await withClient(ctx, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)).catch(() => undefined);
 }
 
-async function pgRestoreInto(ctx: InstanceContext, file: string, database: string, dumpVersion: string, scratch = false): Promise<void> {
+async function pgRestoreInto(ctx: InstanceContext, file: string, database: string, dumpVersion: string, scratch = false, jobs?: number): Promise<void> {
   const server = await serverMajor(ctx);
   const dumpMajor = Number(/pg_dump (\d+)/.exec(dumpVersion)?.[1] ?? server.major);
   const tools = await findPgTools(ctx, Math.max(server.major, dumpMajor));
   if (!tools) throw new DbError(`No pg_restore ${Math.max(server.major, dumpMajor)} or newer found to read this dump.`, 'NOT_INSTALLED', `Install postgresql-client-${Math.max(server.major, dumpMajor)}.`);
   const env = await libpqEnv(ctx, database);
-  await run([tools.restore, '--exit-on-error', '--single-transaction', '--no-password', ...(scratch ? ['--no-owner', '--no-privileges'] : []), `--dbname=${database}`, file], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
+  // parallel workers cannot share one transaction; the database is new (dropped again when the load fails), so nothing half-loaded survives either way
+  const mode = jobs && jobs > 1 ? [`--jobs=${jobs}`] : ['--single-transaction'];
+  await run([tools.restore, '--exit-on-error', ...mode, '--no-password', ...(scratch ? ['--no-owner', '--no-privileges'] : []), `--dbname=${database}`, file], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
 }
 
 /** Creates `database` and loads the dump into it between the hooks; drops it again when that fails. */
-async function loadDump(ctx: InstanceContext, file: string, database: string, manifest: BackupManifestView, hooks: PgBackupHooks, scratch = false, staging = false): Promise<() => Promise<void>> {
+async function loadDump(ctx: InstanceContext, file: string, database: string, manifest: BackupManifestView, hooks: PgBackupHooks, scratch = false, staging = false, jobs?: number): Promise<() => Promise<void>> {
   // a staging name is random, so it is recorded before it exists; a new target only once this command made it
   let forget = staging && !scratch ? await recordStagingDatabase(ctx, database) : async () => undefined;
   try {
@@ -325,7 +418,7 @@ async function loadDump(ctx: InstanceContext, file: string, database: string, ma
   try {
     await hooks.beforeLoad?.(ctx, database, manifest);
     try {
-      await pgRestoreInto(ctx, file, database, manifest.method, scratch);
+      await pgRestoreInto(ctx, file, database, manifest.method, scratch, jobs);
     } finally {
       await hooks.afterLoad?.(ctx, database);
     }
@@ -337,16 +430,19 @@ async function loadDump(ctx: InstanceContext, file: string, database: string, ma
   return forget;
 }
 
-async function restoreWith(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean }, hooks: PgBackupHooks): Promise<RestoreOutcome> {
+async function restoreWith(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean; jobs?: number }, hooks: PgBackupHooks): Promise<RestoreOutcome> {
   await hooks.checkRestore?.(ctx, options.manifest);
-  if (options.manifest.scope === 'instance') return restoreSnapshot(ctx, options, hooks);
+  if (options.manifest.scope === 'instance') {
+    if (options.jobs && options.jobs > 1) throw new DbError('This backup is a physical snapshot of the whole instance: it is unpacked, not loaded by pg_restore workers.', 'NOT_APPLICABLE', 'Leave out --jobs.');
+    return restoreSnapshot(ctx, options, hooks);
+  }
   const actions: string[] = [];
   const suffix = randomBytes(3).toString('hex');
   const loadInto = options.replace ? `${options.target}__restore_${suffix}`.slice(0, 63) : options.target;
   let loaded: () => Promise<void>;
   try {
     ctx.progress(`pg_restore into ${loadInto}`);
-    loaded = await loadDump(ctx, options.file, loadInto, options.manifest, hooks, !!options.scratch, options.replace);
+    loaded = await loadDump(ctx, options.file, loadInto, options.manifest, hooks, !!options.scratch, options.replace, options.jobs);
   } catch (err) {
     const state = options.replace ? `"${options.target}" was not touched` : `"${options.target}" was not created`;
     throw new DbError(`Restore failed; ${state}. ${(err as Error).message}`, 'RESTORE_FAILED', 'Check the message above (a missing role is a common cause: create it, then retry).');
@@ -370,7 +466,7 @@ async function restoreWith(ctx: InstanceContext, options: { file: string; manife
     });
     actions.push(`restored into ${loadInto}, then swapped it in for ${options.target} (sessions on it were closed) and dropped the old copy`);
   }
-  return { target: options.target, actions, tables: await fingerprintDb(ctx, options.target, hooks) };
+  return { target: options.target, actions, tables: await fingerprintDb(ctx, options.target, hooks, schemeOf(options.manifest.tables)) };
 }
 
 async function restoreSnapshot(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string }, hooks: PgBackupHooks): Promise<RestoreOutcome> {
@@ -405,7 +501,7 @@ async function restoreSnapshot(ctx: InstanceContext, options: { file: string; ma
     throw new DbError(`The restored snapshot did not start (${(err as Error).message}); the previous data directory was put back and started.`, 'RESTORE_FAILED', `The unpacked snapshot is at ${dataDir}.failed-restore-${stamp} for inspection.`);
   }
   actions.push(`started ${ctx.engine}/${ctx.name} on the restored data`);
-  return { target: options.target, actions, tables: await fingerprintDb(ctx, options.target, hooks).catch(() => []) };
+  return { target: options.target, actions, tables: await fingerprintDb(ctx, options.target, hooks, schemeOf(options.manifest.tables)).catch(() => []) };
 }
 
 /** Settings in postgresql.auto.conf that belong to the instance, not to its data: a new instance sets its own. */
@@ -456,7 +552,7 @@ async function verifyWith(ctx: InstanceContext, options: { file: string; manifes
   const dir = await mkdtemp(join(dirname(ctx.paths.dataDir), '.verify-'));
   try {
     await run(['tar', '-xzf', options.file, '-C', dir]);
-    const tables = await withSnapshotServer(ctx, dir, (scratch) => fingerprintDb(scratch, options.manifest.database, hooks));
+    const tables = await withSnapshotServer(ctx, dir, (scratch) => fingerprintDb(scratch, options.manifest.database, hooks, schemeOf(options.manifest.tables)));
     return { tables, method: 'unpacked the snapshot and started a scratch server on it' };
   } finally {
     await rm(dir, { recursive: true, force: true });

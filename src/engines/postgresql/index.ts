@@ -22,6 +22,7 @@ export const engine: Engine = {
     defaultSource: pgDefaultSource,
     terms: { database: 'database', table: 'table' },
     keyMetrics: { connections: 'connections', cacheHitRatio: 'cache_hit_ratio', transactions: ['transactions'], replicationLagSeconds: 'replication_lag_seconds' },
+    parallelBackup: 'pg_dump/pg_restore workers on a directory-format dump (one file per table)',
   },
   install,
   initialize,

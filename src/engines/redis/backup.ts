@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chown, copyFile, mkdtemp, open, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { hashedFileWriter } from '../../core/hashed-write.js';
 import { join } from 'node:path';
 import { DbError } from '../../core/errors.js';
 import { spawnScratch, type ScratchProcess } from '../../core/process/scratch.js';
@@ -84,9 +87,10 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
     const name = String(((await c.send(['CONFIG', 'GET', 'dbfilename'])) as string[])[1] ?? RDB_FILE);
     return { serverVersion: (await info(c, 'server'))['redis_version'] ?? 'unknown', rdbPath: join(dir, name) };
   });
-  // copyFile reads the inode the server renamed into place; a later snapshot replaces the name, not these bytes
-  await copyFile(rdbPath, options.file);
-  await chmod(options.file, 0o600);
+  // the open file is the inode the server renamed into place (a later snapshot replaces the name, not these bytes), hashed as it is copied
+  const out = hashedFileWriter(options.file);
+  await pipeline(createReadStream(rdbPath), out.stream);
+  const written = await out.done;
   const rdbVersion = await checkRdbHeader(options.file);
   const counted = await loadInScratch(ctx, options.file);
   return {
@@ -96,6 +100,7 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
     tables: counted,
     scope: 'instance',
     notes: [`A Redis backup holds the whole instance (all keyspaces), not only keyspace ${options.database}.`, 'Key counts come from loading the copy in a scratch server.'],
+    written,
   };
 }
 

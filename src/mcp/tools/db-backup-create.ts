@@ -13,6 +13,7 @@ export const dbBackupCreate = defineTool({
     ...target,
     database: databaseParam,
     destination: z.string().min(1).max(4096).optional().describe("Directory for the backup file (default: the instance's backup_dir)"),
+    jobs: z.number().int().min(1).max(64).optional().describe('Parallel workers (PostgreSQL)'),
   },
   output: {
     file: z.string(),

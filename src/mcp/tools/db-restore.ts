@@ -13,6 +13,7 @@ export const dbRestore = defineTool({
     target: identifier('target database').optional().describe('Restore into this database instead of the original'),
     instance: instanceParam.describe('Restore into this instance of the same engine (default: the one the backup came from)'),
     as_instance: z.string().min(1).max(64).optional().describe('Whole-instance snapshot: restore as this new instance beside the original'),
+    jobs: z.number().int().min(1).max(64).optional().describe('Parallel workers (PostgreSQL)'),
   },
   output: {
     file: z.string(),
@@ -35,7 +36,7 @@ export const dbRestore = defineTool({
   },
 });
 
-function restoreArgs(args: { file: string; target?: string | undefined; instance?: string | undefined; as_instance?: string | undefined }) {
+function restoreArgs(args: { file: string; target?: string | undefined; instance?: string | undefined; as_instance?: string | undefined; jobs?: number | undefined }) {
   const { as_instance, ...rest } = args;
-  return { ...rest, ...(as_instance !== undefined ? { asInstance: as_instance } : {}) } as { file: string; target?: string; instance?: string; asInstance?: string };
+  return { ...rest, ...(as_instance !== undefined ? { asInstance: as_instance } : {}) } as { file: string; target?: string; instance?: string; asInstance?: string; jobs?: number };
 }
