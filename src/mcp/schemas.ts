@@ -41,7 +41,7 @@ export const target = { type: engineParam, instance: instanceParam };
 
 export const paging = {
   limit: z.number().int().min(1).max(MAX_LIMIT).optional(),
-  cursor: z.string().min(1).max(200).optional(),
+  cursor: z.string().min(1).max(400).optional(),
 };
 
 /** Page fields every list result carries. */

@@ -40,6 +40,7 @@ export const engine: Engine = {
   revoke,
   databaseSizes: inspect.databaseSizes,
   listTables: inspect.listTables,
+  listTablesPage: inspect.listTablesPage,
   schema: inspect.schema,
   tableInfo: inspect.tableInfo,
   indexes: inspect.indexes,
