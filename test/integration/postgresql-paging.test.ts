@@ -45,6 +45,12 @@ function assertSameList(walked: string[], expected: string[], label: string): vo
 let admin: pg.Client;
 let ro: Client;
 
+after(async () => {
+  await admin?.end().catch(() => undefined);
+  await ro?.close().catch(() => undefined);
+  await runCli(['stop', 'postgresql'], opts);
+});
+
 describe('postgresql: 10,000 tables, keyset paging', () => {
   before(async () => {
     const port = await freePort();
@@ -56,14 +62,13 @@ describe('postgresql: 10,000 tables, keyset paging', () => {
       await admin.query(`DO $$ BEGIN FOR i IN ${b * 1000}..${b * 1000 + 999} LOOP EXECUTE format('CREATE TABLE %I (id int)', 't_' || lpad(i::text, 5, '0')); END LOOP; END $$`);
     }
     await admin.query(`CREATE SCHEMA app; CREATE TABLE app.orders (id int); CREATE VIEW app.recent AS SELECT 1 AS x; CREATE TABLE "Mixed Case" (id int)`);
+    await cliOk(['create', 'small', '--type', 'postgresql', '-q'], opts);
+    const small = await pgClient(home, 'main', 'small');
+    await small.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 100)');
+    await small.end();
     ro = await stdioClient(home);
   });
 
-  after(async () => {
-    await admin?.end().catch(() => undefined);
-    await ro?.close().catch(() => undefined);
-    await runCli(['stop', 'postgresql'], opts);
-  });
 
   it('MCP db_tables walks every page: no duplicates, no gaps, the same list as one catalog query', async () => {
     const expected = await catalog(admin);
@@ -137,5 +142,58 @@ describe('postgresql: 10,000 tables, keyset paging', () => {
     assert.notEqual(r.code, 0);
     assert.equal(r.json.error.code, 'USAGE');
     assert.equal((await catalog(admin)).length, TABLES + 3, 'nothing was dropped');
+  });
+});
+
+/** Backends of the tool's own sessions on `small` (the MCP servers' pooled connections). */
+async function toolBackends(): Promise<number[]> {
+  const c = await pgClient(home, 'main', 'postgres');
+  try {
+    const r = await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = 'small' AND application_name = 'portunix-db' ORDER BY pid`);
+    return r.rows.map((x) => x.pid);
+  } finally {
+    await c.end();
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+describe('postgresql: the MCP server pools its connections', () => {
+  it('many calls run on one backend; a restarted server is reconnected transparently', async () => {
+    const client = await stdioClient(home, ['--idle-timeout', '300']);
+    try {
+      const pids = new Set<number>();
+      for (let i = 0; i < 20; i++) {
+        const tool = ['db_tables', 'db_table_info', 'db_indexes', 'db_constraints'][i % 4]!;
+        await ok(client, tool, { ...PG, database: 'small', ...(tool === 'db_table_info' ? { table: 'items' } : {}) });
+        for (const pid of await toolBackends()) pids.add(pid);
+      }
+      assert.equal(pids.size, 1, `20 calls, one backend: ${[...pids].join(', ')}`);
+      await cliOk(['restart', 'postgresql'], opts);
+      const { s } = await ok<TablePage>(client, 'db_tables', { ...PG, database: 'small' });
+      assert.deepEqual(s.items.map((t) => t.name), ['items']);
+      const after = await toolBackends();
+      assert.equal(after.length, 1);
+      assert.ok(!pids.has(after[0]!), 'a new session after the restart');
+    } finally {
+      await client.close();
+    }
+    await until('the closed server\'s session ends', async () => (await toolBackends()).length === 0);
+  });
+
+  it('--idle-timeout 0: a connection per call, none left open', async () => {
+    const client = await stdioClient(home, ['--idle-timeout', '0']);
+    try {
+      await ok(client, 'db_tables', { ...PG, database: 'small' });
+      assert.deepEqual(await toolBackends(), []);
+    } finally {
+      await client.close();
+    }
   });
 });

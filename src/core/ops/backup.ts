@@ -14,6 +14,7 @@ import { parseEngineId, type EngineId } from '../../engines/ids.js';
 import type { BackupManifestView, Progress, TableFingerprint } from '../../engines/contract.js';
 import { allInstances, openRunning, type Target } from './instances.js';
 import type { Via } from './data.js';
+import { closePooledConnections } from '../pool.js';
 
 export { MANIFEST_SUFFIX, readManifest, backupFileOf, checkIntegrity, type BackupManifest } from '../backup-manifest.js';
 
@@ -320,6 +321,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<{ file: st
     );
   }
   try {
+    // a pooled session on the database would stand in the way of replacing it
+    await closePooledConnections(ctx.engine, ctx.name);
     const outcome = await need(engine, 'restore')(ctx, { file, manifest, target, replace: existing });
     // what was loaded must be what the signed manifest describes
     const restored = outcome.tables ?? (has(engine, 'fingerprint') ? await need(engine, 'fingerprint')(ctx, target) : undefined);
