@@ -461,6 +461,13 @@ export interface EngineOps {
   // inspection
   databaseSizes(ctx: InstanceContext, database?: string): Promise<DatabaseSummary[]>;
   listTables(ctx: InstanceContext, options: { database: string; schema?: string; includeSizes: boolean }): Promise<TableSummary[]>;
+  /**
+   * listTables one page at a time in the catalog query itself (keyset paging): at most `limit`
+   * tables after `after` (the previous page's last [schema, name]) in (schema, name) order, with
+   * sizes only for those, and `total`, the count of them all. Engines whose catalogs get big have
+   * it; the others are paged from listTables.
+   */
+  listTablesPage(ctx: InstanceContext, options: { database: string; schema?: string; includeSizes: boolean; limit: number; after?: readonly string[] }): Promise<{ items: TableSummary[]; total: number }>;
   schema(ctx: InstanceContext, options: { database: string; schema?: string }): Promise<SchemaSummary>;
   tableInfo(ctx: InstanceContext, options: { database: string; schema?: string; table: string }): Promise<TableInfo>;
   indexes(ctx: InstanceContext, options: { database: string; schema?: string; table?: string }): Promise<IndexInfo[]>;

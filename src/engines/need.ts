@@ -20,6 +20,7 @@ const OPERATION_WORDS: Record<Operation, string> = {
   revoke: 'grants',
   databaseSizes: 'database sizes',
   listTables: 'tables',
+  listTablesPage: 'tables',
   schema: 'schemas',
   tableInfo: 'table structure',
   indexes: 'indexes',

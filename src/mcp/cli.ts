@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { DbError, UsageError, exitCodeForCode } from '../core/errors.js';
 import { closest } from '../core/did-you-mean.js';
+import { closePooledConnections, enablePooling } from '../core/pool.js';
 import { CLIENTS, parseClient, planClientConfig, writeClientConfig } from './client-config.js';
 import { coerceArguments, connectClient, inProcessClient } from './client.js';
 import { createMcpServer, parseRole, resolveRole } from './server.js';
@@ -79,14 +80,17 @@ export function registerMcpCommands(program: Command): void {
     .option('--allowed-host <name...>', 'HTTP: extra Host names to accept (DNS rebinding protection)')
     .option('--with <upstreams...>', `also serve upstream MCP servers' tools: ${Object.keys(UPSTREAMS).join(', ')} (comma-separated)`)
     .option('--target <engine/instance/database...>', 'instances (and databases) the upstreams serve; default every running instance')
-    .action(async (opts: { transport: string; host: string; port: string; allowWrite?: boolean; role?: string; tokenFile?: string; allowedHost?: string[]; with?: string[]; target?: string[] }) => {
+    .option('--idle-timeout <seconds>', 'keep database connections open between calls, closing them after this long unused (0: a new connection per call)', String(DEFAULT_POOL_IDLE_SECONDS))
+    .action(async (opts: { transport: string; host: string; port: string; allowWrite?: boolean; role?: string; tokenFile?: string; allowedHost?: string[]; with?: string[]; target?: string[]; idleTimeout: string }) => {
       const role = await resolveRole(opts);
       const log = stderrLog;
+      enablePooling(parseIdleTimeout(opts.idleTimeout));
       const upstreams = await upstreamsFor(opts, role, log);
       if (opts.transport === 'stdio') {
         const { server, tools } = createMcpServer({ role, log, ...(upstreams ? { upstreams } : {}) });
         log(`role ${role}: ${tools.length} tools (${ROLE_OPERATIONS[role].join(', ')})${upstreams ? ` + ${upstreams.running.reduce((n, u) => n + u.tools.length, 0)} upstream tools` : ''}`);
         await serveStdio(server, log);
+        await closePooledConnections('*', '*');
         await closeAll(upstreams?.running);
         process.exit(0);
       }
@@ -107,6 +111,7 @@ export function registerMcpCommands(program: Command): void {
       const sig = await untilSignal();
       log(`${sig}: shutting down`);
       await handle.close();
+      await closePooledConnections('*', '*');
       await closeAll(upstreams?.running);
       process.exit(0);
     });
@@ -241,6 +246,15 @@ export function registerMcpCommands(program: Command): void {
       }
       out(lines.join('\n'));
     });
+}
+
+/** How long `mcp serve` keeps an unused database connection (`--idle-timeout`). */
+export const DEFAULT_POOL_IDLE_SECONDS = 60;
+
+export function parseIdleTimeout(text: string): number {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !Number.isFinite(n) || n > 86_400) throw new UsageError(`Invalid --idle-timeout "${text}".`, 'USAGE', 'Give seconds from 0 (no pooling) to 86400, e.g. --idle-timeout 60.');
+  return n;
 }
 
 function parseJsonArgs(text: string): Record<string, unknown> {

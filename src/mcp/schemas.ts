@@ -1,7 +1,10 @@
-/** Input and output pieces every tool shares, so that names and limits read the same everywhere. */
+/**
+ * Input and output pieces every tool shares, so that names and limits read the same everywhere.
+ * The common parameters (type, instance, database, limit, cursor) carry no description: the
+ * server's instructions explain them once, instead of every tool in tools/list repeating them.
+ */
 import { z } from 'zod';
-import { ENGINE_IDS } from '../engines/ids.js';
-import { DEFAULT_LIMIT, MAX_LIMIT } from '../core/paging.js';
+import { MAX_LIMIT } from '../core/paging.js';
 
 /**
  * First line of defence only: the engine validates and quotes identifiers by its own rules
@@ -14,8 +17,7 @@ export function identifier(what: string): z.ZodString {
     .string()
     .min(1)
     .max(128)
-    .regex(NO_SQL_METACHARACTERS, `${what} must be a plain name: no quotes, backticks, semicolons, backslashes or control characters`)
-    .describe(`${what[0]!.toUpperCase()}${what.slice(1)} name (validated and quoted by the engine's rules)`);
+    .regex(NO_SQL_METACHARACTERS, `${what} must be a plain name: no quotes, backticks, semicolons, backslashes or control characters`);
 }
 
 /**
@@ -25,29 +27,27 @@ export function identifier(what: string): z.ZodString {
  */
 export const databaseParam = z
   .union([identifier('database'), z.number().int().min(0).max(2 ** 31 - 1)])
-  .transform((v) => String(v))
-  .describe("Database name (validated and quoted by the engine's rules); a number for a numbered database (Redis keyspace 0-15)");
+  .transform((v) => String(v));
 
-export const engineParam = z.string().min(1).max(32).describe(`Engine: ${ENGINE_IDS.join(', ')} (aliases like "pg" work)`);
+export const engineParam = z.string().min(1).max(32);
 export const instanceParam = z
   .string()
   .min(1)
   .max(32)
   .regex(/^[a-z][a-z0-9_-]*$/, 'instance names are lower-case letters, digits, "-" or "_"')
-  .optional()
-  .describe('Instance name (default "main")');
+  .optional();
 
 export const target = { type: engineParam, instance: instanceParam };
 
 export const paging = {
-  limit: z.number().int().min(1).max(MAX_LIMIT).optional().describe(`Items per page (default ${DEFAULT_LIMIT}, max ${MAX_LIMIT}); pages are also capped in bytes`),
-  cursor: z.string().min(1).max(200).optional().describe('next_cursor from the previous page'),
+  limit: z.number().int().min(1).max(MAX_LIMIT).optional(),
+  cursor: z.string().min(1).max(400).optional(),
 };
 
 /** Page fields every list result carries. */
 export const pageOutput = {
-  total: z.number().int().describe('Items in the full result'),
-  truncated: z.boolean().describe('True when more items exist; call again with next_cursor'),
+  total: z.number().int(),
+  truncated: z.boolean(),
   next_cursor: z.string().optional(),
 };
 

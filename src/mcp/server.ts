@@ -5,12 +5,15 @@
 import { userInfo } from 'node:os';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { loadConfig } from '../core/config.js';
+import { ENGINE_IDS } from '../engines/ids.js';
+import { DEFAULT_LIMIT } from '../core/paging.js';
 import { UsageError } from '../core/errors.js';
 import { packageVersion } from '../core/package-info.js';
 import { realCore, type CoreOps } from './core.js';
 import { ROLE_OPERATIONS, ROLES, registerTool, type OperationType, type Role, type ToolContext, type ToolDefinition } from './tool-base.js';
 import { TOOLS } from './tools/index.js';
 import { registerUpstreamTools, type UpstreamProcess } from './upstream.js';
+import { serveToolList } from './tool-listing.js';
 
 export const SERVER_NAME = 'portunix-db';
 
@@ -61,7 +64,9 @@ export function toolsForRole(role: Role): ToolDefinition[] {
 const INSTRUCTIONS = [
   'portunix-db manages local database servers (PostgreSQL, MySQL, MariaDB, SQLite, Redis, ...).',
   'Start with db_status (no arguments) to see every instance; then pass `type` (engine) and `instance` (default "main") to the other tools.',
-  'Lists are paged: when `truncated` is true, call again with `cursor` = next_cursor.',
+  `Engines: ${ENGINE_IDS.join(', ')} (aliases like "pg" work).`,
+  '`database` is a name, or a number for a numbered database (Redis keyspace 0-15).',
+  `Lists are paged (\`limit\`, default ${DEFAULT_LIMIT}, and a byte cap): when \`truncated\` is true, call again with \`cursor\` = next_cursor.`,
   'Write tools (db_backup_create, db_vacuum, db_restore) exist only when the server runs with --allow-write; db_restore also needs confirm: true.',
   'db_query runs SQL (or a Redis read command) as a read-only account the database enforces.',
 ].join(' ');
@@ -83,7 +88,8 @@ export function createMcpServer(options: ServerOptions & { role: Role }): { serv
   };
   const server = new McpServer({ name: SERVER_NAME, version: serverVersion() }, { capabilities: { tools: {}, logging: {} }, instructions: instructionsFor(options.upstreams) });
   const tools = toolsForRole(options.role);
-  for (const def of tools) registerTool(server, def, ctx);
-  if (options.upstreams) registerUpstreamTools(server, options.upstreams.running, options.role);
+  const listed = tools.map((def) => registerTool(server, def, ctx));
+  if (options.upstreams) listed.push(...registerUpstreamTools(server, options.upstreams.running, options.role));
+  serveToolList(server, listed);
   return { server, tools };
 }

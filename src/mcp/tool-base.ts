@@ -13,10 +13,11 @@
 import { z } from 'zod';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ServerNotification, ServerRequest, Tool, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { DbError, toDbError } from '../core/errors.js';
 import { audit } from '../core/audit.js';
 import type { CoreOps } from './core.js';
+import { listedTool } from './tool-listing.js';
 
 /**
  * - read: looks, never changes anything.
@@ -75,14 +76,18 @@ export function defineTool<I extends z.ZodRawShape, O extends z.ZodRawShape>(def
   return def;
 }
 
-export function annotationsFor(operation: OperationType, title: string): ToolAnnotations {
+/**
+ * MCP hints, without the defaults-for-read-tools noise: destructiveHint and idempotentHint are
+ * meaningful only when readOnlyHint is false (MCP spec), so a read tool states readOnlyHint alone.
+ */
+export function annotationsFor(operation: OperationType): ToolAnnotations {
   switch (operation) {
     case 'read':
-      return { title, readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+      return { readOnlyHint: true, openWorldHint: false };
     case 'write':
-      return { title, readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
+      return { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
     case 'destructive':
-      return { title, readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false };
+      return { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false };
   }
 }
 
@@ -91,7 +96,7 @@ export function needsConfirm(operation: OperationType): boolean {
 }
 
 const CONFIRM_SHAPE = {
-  confirm: z.boolean().optional().describe('Must be true: this tool may replace data. Ask the user before setting it.'),
+  confirm: z.boolean().optional().describe('true, once the user agreed: replaces data'),
 };
 
 /** The input schema as registered: strict (unknown keys are errors), plus `confirm` for destructive tools. */
@@ -173,18 +178,17 @@ function auditFields(args: Record<string, unknown>): { engine?: string; instance
   };
 }
 
-export function registerTool(server: McpServer, def: ToolDefinition, ctx: ToolContext): void {
+/** Registers one tool (its calls go through the SDK and the zod schemas) and returns its compact tools/list entry. */
+export function registerTool(server: McpServer, def: ToolDefinition, ctx: ToolContext): Tool {
+  const inputSchema = inputSchemaOf(def);
+  const outputSchema = outputSchemaOf(def);
+  const annotations = annotationsFor(def.operation);
   server.registerTool(
     def.name,
-    {
-      title: def.title,
-      description: def.description,
-      inputSchema: inputSchemaOf(def),
-      outputSchema: outputSchemaOf(def),
-      annotations: annotationsFor(def.operation, def.title),
-    },
+    { title: def.title, description: def.description, inputSchema, outputSchema, annotations },
     (args: Record<string, unknown>, extra: RequestHandlerExtra<ServerRequest, ServerNotification>) => invokeTool(def, args, { ...ctx, progress: progressReporter(server, def.name, extra, ctx.log) }),
   );
+  return listedTool({ name: def.name, title: def.title, description: def.description, input: inputSchema, output: outputSchema, annotations });
 }
 
 /** The call's progress reporter, or the log when the tool runs outside a request (direct invokeTool calls). */

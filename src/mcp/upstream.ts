@@ -20,6 +20,7 @@ import { homePaths } from '../core/home.js';
 import type { EngineId } from '../engines/ids.js';
 import type { UpstreamId } from '../engines/contract.js';
 import { annotationsFor, errorResult, type OperationType, type Role } from './tool-base.js';
+import { compactInputSchema } from './tool-listing.js';
 
 /** One instance (and database) an upstream serves, with the settings its engine gave (secrets included). */
 export interface UpstreamSource {
@@ -309,8 +310,8 @@ export function upstreamError(def: UpstreamDef, result: CallToolResult): CallToo
 }
 
 /** Registers every tool of the running upstreams on `server`, namespaced, with our gating, limits and audit. */
-export function registerUpstreamTools(server: McpServer, processes: UpstreamProcess[], role: Role): number {
-  let n = 0;
+export function registerUpstreamTools(server: McpServer, processes: UpstreamProcess[], role: Role): Tool[] {
+  const listed: Tool[] = [];
   for (const proc of processes) {
     const rw = proc.limits.readWrite;
     const operation: OperationType = rw ? 'destructive' : 'read';
@@ -321,13 +322,14 @@ export function registerUpstreamTools(server: McpServer, processes: UpstreamProc
       const name = `${proc.def.prefix}_${where}${tool.name}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
       const targets = proc.sources.map((s) => `${s.engine}/${s.instance}${s.database ? `/${s.database}` : ''}`).join(', ');
       const description = `[${proc.def.title} ${proc.def.version}, ${rw ? 'READ-WRITE admin account' : 'read-only account'}; ${targets}] ${(tool.description ?? '').split('\n')[0]!.slice(0, 240)}`;
+      const annotations = annotationsFor(operation);
       let input: z.ZodObject;
       try {
         input = z.fromJSONSchema(tool.inputSchema as never) as unknown as z.ZodObject;
       } catch {
         input = z.object({}).passthrough() as unknown as z.ZodObject;
       }
-      server.registerTool(name, { title: tool.title ?? tool.name, description, inputSchema: input, annotations: { ...annotationsFor(operation, tool.title ?? tool.name), openWorldHint: false } }, async (args: Record<string, unknown>) => {
+      server.registerTool(name, { title: tool.title ?? tool.name, description, inputSchema: input, annotations }, async (args: Record<string, unknown>) => {
         const query = proc.def.queryOf(tool.name, args).slice(0, 4000);
         const base = { action: `mcp:${name}`, via: 'mcp' as const, upstream: `${proc.def.package}@${proc.def.version}`, query, ...(proc.sources.length === 1 ? { engine: proc.sources[0]!.engine, instance: proc.sources[0]!.instance } : { target: targets }) };
         try {
@@ -340,10 +342,10 @@ export function registerUpstreamTools(server: McpServer, processes: UpstreamProc
           return errorResult(e);
         }
       });
-      n++;
+      listed.push({ name, title: tool.title ?? tool.name, description, inputSchema: compactInputSchema(tool.inputSchema as Record<string, unknown>) as Tool['inputSchema'], annotations });
     }
   }
-  return n;
+  return listed;
 }
 
 /** `engine[/instance[/database]]`, as `--target` and config `mcp.targets` take it. */

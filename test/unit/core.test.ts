@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closest } from '../../src/core/did-you-mean.js';
 import { parseEngineId } from '../../src/engines/ids.js';
-import { page, decodeCursor } from '../../src/core/paging.js';
+import { page, decodeCursor, decodeKeyCursor, encodeCursor, encodeKeyCursor, keysetPage, pageLimit } from '../../src/core/paging.js';
 import { configSchema, listInstances, loadConfig, putInstance, removeInstance, type InstanceConfig } from '../../src/core/config.js';
 import { getSecretStore, resetSecretStore, generatePassword } from '../../src/core/secrets.js';
 import { compareFingerprints } from '../../src/core/ops/backup.js';
@@ -44,6 +44,60 @@ describe('paging', () => {
   });
   it('rejects a forged cursor', () => {
     assert.throws(() => decodeCursor('nonsense'));
+  });
+});
+
+describe('keyset paging', () => {
+  const rows = Array.from({ length: 250 }, (_, i) => ({ schema: 'public', name: `t_${String(i).padStart(3, '0')}` }));
+  const keyOf = (r: { schema: string; name: string }) => [r.schema, r.name];
+  /** What an engine does: the rows after the key, at most `limit` of them. */
+  const after = (key: string[] | undefined, limit: number) => rows.filter((r) => !key || r.schema > key[0]! || (r.schema === key[0] && r.name > key[1]!)).slice(0, limit);
+  it('walks every row once: the cursor is the last key of the page', () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const key = decodeKeyCursor(cursor, 2);
+      const p = keysetPage(after(key, pageLimit(40) + 1), rows.length, keyOf, { limit: 40 });
+      assert.equal(p.total, 250);
+      assert.ok(p.items.length <= 40);
+      seen.push(...p.items.map((r) => r.name));
+      if (p.truncated) assert.deepEqual(decodeKeyCursor(p.next_cursor, 2), keyOf(p.items[p.items.length - 1]!));
+      else assert.equal(p.next_cursor, undefined);
+      cursor = p.next_cursor;
+      pages++;
+    } while (cursor);
+    assert.equal(pages, 7);
+    assert.deepEqual(seen, rows.map((r) => r.name));
+  });
+  it('a page that fills the limit exactly, with nothing after it, is the last', () => {
+    const p = keysetPage(rows.slice(0, 40), 40, keyOf, { limit: 40 });
+    assert.equal(p.truncated, false);
+    assert.equal(p.next_cursor, undefined);
+  });
+  it('cuts at the byte cap and continues after the last item it kept', () => {
+    const p = keysetPage(rows.slice(0, 101), 250, keyOf, { limit: 100, maxBytes: 500 });
+    assert.ok(p.items.length > 0 && p.items.length < 20);
+    assert.equal(p.truncated, true);
+    assert.deepEqual(decodeKeyCursor(p.next_cursor, 2), keyOf(p.items[p.items.length - 1]!));
+  });
+  it('refuses forged, tampered and wrong-kind cursors with a USAGE error', () => {
+    const forged = [
+      'nonsense',
+      encodeCursor(100), // an offset cursor where the engine pages by key
+      encodeKeyCursor(['public']), // wrong width
+      encodeKeyCursor(['public', 't', 'x']),
+      Buffer.from('k:{"a":1}').toString('base64url'),
+      Buffer.from('k:[1,2]').toString('base64url'),
+      Buffer.from('k:["a",').toString('base64url'),
+      Buffer.from('k:["a","b\\u0000"]').toString('base64url'),
+      encodeKeyCursor(['public', 'x'.repeat(300)]),
+      encodeKeyCursor(['public', 't']) + '!!',
+    ];
+    for (const c of forged) assert.throws(() => decodeKeyCursor(c, 2), (e: DbError) => e.code === 'USAGE' && /Invalid cursor/.test(e.message) && !!e.hint, c);
+    assert.throws(() => decodeCursor(encodeKeyCursor(['public', 't'])), (e: DbError) => e.code === 'USAGE', 'a key cursor is no offset');
+    assert.deepEqual(decodeKeyCursor(encodeKeyCursor(["it's", 'a "name"; --']), 2), ["it's", 'a "name"; --'], 'any name round-trips (it is bound as a parameter)');
+    assert.equal(decodeKeyCursor(undefined, 2), undefined);
   });
 });
 

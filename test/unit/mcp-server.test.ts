@@ -58,21 +58,19 @@ test('annotations follow the operation type; every tool declares an output schem
   const client = await connect('admin');
   const { tools } = await client.listTools();
   const by = new Map(tools.map((t) => [t.name, t]));
-  for (const name of READ_TOOLS) {
-    const a = by.get(name)!.annotations!;
-    assert.equal(a.readOnlyHint, true, name);
-    assert.equal(a.destructiveHint, false, name);
-    assert.equal(a.idempotentHint, true, name);
-  }
+  // the MCP spec's defaults: readOnlyHint false, destructiveHint true, idempotentHint false, openWorldHint true;
+  // destructive/idempotent hints mean something only when readOnlyHint is false
+  const hint = (name: string, k: 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint') => by.get(name)!.annotations?.[k] ?? { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true }[k];
+  for (const name of [...READ_TOOLS, ...WRITE_TOOLS]) assert.equal(hint(name, 'openWorldHint'), false, name);
+  for (const name of READ_TOOLS) assert.equal(hint(name, 'readOnlyHint'), true, name);
   for (const name of ['db_backup_create', 'db_vacuum']) {
-    const a = by.get(name)!.annotations!;
-    assert.equal(a.readOnlyHint, false, name);
-    assert.equal(a.destructiveHint, false, name);
-    assert.equal(a.idempotentHint, false, name);
+    assert.equal(hint(name, 'readOnlyHint'), false, name);
+    assert.equal(hint(name, 'destructiveHint'), false, name);
+    assert.equal(hint(name, 'idempotentHint'), false, name);
   }
   const r = by.get('db_restore')!;
-  assert.equal(r.annotations!.destructiveHint, true);
-  assert.equal(r.annotations!.readOnlyHint, false);
+  assert.equal(hint('db_restore', 'destructiveHint'), true);
+  assert.equal(hint('db_restore', 'readOnlyHint'), false);
   assert.ok('confirm' in (r.inputSchema.properties ?? {}), 'db_restore takes confirm');
   assert.ok(!('confirm' in (by.get('db_vacuum')!.inputSchema.properties ?? {})), 'only destructive tools take confirm');
   for (const t of tools) {

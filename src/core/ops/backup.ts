@@ -17,6 +17,7 @@ import { parseEngineId, type EngineId } from '../../engines/ids.js';
 import type { BackupFileDigest, BackupManifestView, BackupOutcome, Engine, InstanceContents, InstanceContext, Progress, TableFingerprint } from '../../engines/contract.js';
 import { allInstances, openInstance, openRunning, type Target } from './instances.js';
 import type { Via } from './data.js';
+import { closePooledConnections } from '../pool.js';
 
 export { MANIFEST_SUFFIX, readManifest, backupFileOf, checkIntegrity, type BackupManifest } from '../backup-manifest.js';
 
@@ -524,6 +525,8 @@ async function restoreChecked(options: RestoreOptions, data: string, plan: Resto
     );
   }
   try {
+    // a pooled session on the database would stand in the way of replacing it
+    await closePooledConnections(ctx.engine, ctx.name);
     const outcome = await need(engine, 'restore')(ctx, { file: data, manifest, target, replace: existing, ...(jobs && jobs > 1 ? { jobs } : {}) });
     // what was loaded must be what the signed manifest describes
     const restored = outcome.tables ?? (has(engine, 'fingerprint') ? await need(engine, 'fingerprint')(ctx, target) : undefined);

@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homePaths } from '../home.js';
-import { page, clip, type Page } from '../paging.js';
+import { page, clip, decodeKeyCursor, keysetPage, pageLimit, type Page } from '../paging.js';
 import { tailFile } from '../process/supervisor.js';
-import { need } from '../../engines/need.js';
+import { has, need } from '../../engines/need.js';
 import type { ConnectionInfo, ConstraintInfo, DatabaseSummary, HealthCheck, IndexInfo, PerformanceReport, SchemaSummary, TableInfo, TableSummary } from '../../engines/contract.js';
 import { openInstance, openRunning, type Target } from './instances.js';
 import { DbError } from '../errors.js';
@@ -28,7 +28,14 @@ export async function tables(target: Target & { database: string; schema?: strin
   const { engine, ctx } = await openRunning(target);
   checkIdent(engine, 'database', target.database);
   checkIdent(engine, 'schema', target.schema);
-  return page(await need(engine, 'listTables')(ctx, { database: target.database, ...(target.schema ? { schema: target.schema } : {}), includeSizes: !!target.includeSizes }), target);
+  const options = { database: target.database, ...(target.schema ? { schema: target.schema } : {}), includeSizes: !!target.includeSizes };
+  if (has(engine, 'listTablesPage')) {
+    const after = decodeKeyCursor(target.cursor, 2);
+    // one more than the page holds: it says whether another page follows
+    const r = await need(engine, 'listTablesPage')(ctx, { ...options, limit: pageLimit(target.limit) + 1, ...(after ? { after } : {}) });
+    return keysetPage(r.items, r.total, (t) => [t.schema ?? '', t.name], target);
+  }
+  return page(await need(engine, 'listTables')(ctx, options), target);
 }
 
 export async function schema(target: Target & { database: string; schema?: string } & Paged): Promise<Omit<SchemaSummary, 'objects'> & { objects: Page<NonNullable<SchemaSummary['objects']>[number]> }> {

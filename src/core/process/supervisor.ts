@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { closePooledConnections } from '../pool.js';
 import { dirname } from 'node:path';
 import { DbError } from '../errors.js';
 import { need, has } from '../../engines/need.js';
@@ -206,6 +207,8 @@ export interface StopResult {
 }
 
 export async function stopServer(engine: Engine, ctx: InstanceContext, timeoutMs = 60_000): Promise<StopResult> {
+  // this process's pooled sessions would hold the server's shutdown (and then fail)
+  await closePooledConnections(ctx.engine, ctx.name);
   const record = await readPidRecord(ctx.paths.pidFile);
   if (!record) return { alreadyStopped: true, wasCrashed: false, forced: false };
   if (!(await isOurProcess(record))) {

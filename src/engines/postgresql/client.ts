@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceContext } from '../contract.js';
 import { DbError, toDbError } from '../../core/errors.js';
+import { poolIdleMs, registerPoolCloser } from '../../core/pool.js';
 import type pg from 'pg';
 
 /** The superuser every portunix-db PostgreSQL instance is initialised with. */
@@ -73,6 +75,84 @@ export async function instanceCertificate(ctx: Pick<InstanceContext, 'paths'>): 
   }
 }
 
+interface PoolEntry {
+  pool: pg.Pool;
+  engine: string;
+  instance: string;
+}
+
+/** Pools by instance, port, database, user and password digest (a changed password gets new connections). */
+const pools = new Map<string, PoolEntry>();
+/** Clients that have served a call: checked (and reset) with DISCARD ALL before the next. */
+const used = new WeakSet<pg.Client>();
+
+registerPoolCloser(async (engine, instance) => {
+  const ending: Promise<void>[] = [];
+  for (const [key, entry] of pools) {
+    if (engine === '*' || (entry.engine === engine && entry.instance === instance)) {
+      pools.delete(key);
+      ending.push(entry.pool.end().catch(() => undefined));
+    }
+  }
+  await Promise.all(ending);
+});
+
+/** Connections open in this process's pools (for tests and the bench). */
+export function pooledConnections(): number {
+  let n = 0;
+  for (const e of pools.values()) n += e.pool.totalCount;
+  return n;
+}
+
+type ClientConfig = ConstructorParameters<typeof pg.Client>[0] & object;
+
+/**
+ * A pooled session: a reused client is first reset and checked with DISCARD ALL (one round trip,
+ * no authentication); one that fails it (the server restarted, the session was terminated, a
+ * transaction left open) is dropped and a new one made. A call that fails with a server error
+ * drops its client too: its session state is unknown.
+ */
+async function withPooled<T>(ctx: InstanceContext, database: string, config: ClientConfig, idle: number, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const key = `${ctx.engine}/${ctx.name}:${ctx.config.port}/${database}/${config.user}/${createHash('sha256').update(String(config.password)).digest('hex')}`;
+  let entry = pools.get(key);
+  if (!entry) {
+    const { Pool } = await loadPg();
+    entry = { pool: new Pool({ ...config, max: 4, idleTimeoutMillis: idle, allowExitOnIdle: true }), engine: ctx.engine, instance: ctx.name };
+    // an idle client whose server went away emits 'error' on the pool; it is dropped from it
+    entry.pool.on('error', () => undefined);
+    entry.pool.on('connect', (client) => client.on('error', () => undefined));
+    pools.set(key, entry);
+  }
+  let client: pg.PoolClient | undefined;
+  for (let attempt = 0; !client; attempt++) {
+    let c: pg.PoolClient;
+    try {
+      c = await entry.pool.connect();
+    } catch (err) {
+      throw mapPgError(err, ctx, database);
+    }
+    if (!used.has(c)) client = c;
+    else {
+      try {
+        await c.query('DISCARD ALL');
+        client = c;
+      } catch (err) {
+        c.release(err as Error);
+        if (attempt > entry.pool.options.max!) throw mapPgError(err, ctx, database);
+      }
+    }
+  }
+  used.add(client);
+  try {
+    const out = await fn(client);
+    client.release();
+    return out;
+  } catch (err) {
+    client.release(err instanceof DbError ? undefined : (err as Error));
+    throw mapPgError(err, ctx, database);
+  }
+}
+
 /**
  * A short-lived connection as the superuser, over TCP to 127.0.0.1 with scram-sha-256, over TLS
  * verified against the instance's own certificate (chain and the 127.0.0.1 subjectAltName).
@@ -80,7 +160,7 @@ export async function instanceCertificate(ctx: Pick<InstanceContext, 'paths'>): 
 export async function withClient<T>(ctx: InstanceContext, database: string, fn: (client: pg.Client) => Promise<T>, options: { user?: string; password?: string; timeoutMs?: number; statementTimeoutMs?: number } = {}): Promise<T> {
   const { Client } = await loadPg();
   const cert = await instanceCertificate(ctx);
-  const client = new Client({
+  const config: ClientConfig = {
     ...(cert ? { ssl: { ca: cert.pem, rejectUnauthorized: true } } : {}),
     host: '127.0.0.1',
     port: ctx.config.port,
@@ -91,7 +171,11 @@ export async function withClient<T>(ctx: InstanceContext, database: string, fn: 
     statement_timeout: options.statementTimeoutMs ?? 10 * 60_000,
     ...(options.statementTimeoutMs ? { query_timeout: options.statementTimeoutMs + 5000 } : {}),
     application_name: 'portunix-db',
-  });
+  };
+  // pooled only in a long-running process, and only for the default session settings
+  const idle = poolIdleMs();
+  if (idle !== undefined && options.timeoutMs === undefined && options.statementTimeoutMs === undefined) return withPooled(ctx, database, config, idle, fn);
+  const client = new Client(config);
   try {
     await client.connect();
   } catch (err) {

@@ -42,6 +42,7 @@ export const engine: Engine = {
   revoke,
   databaseSizes: inspect.databaseSizes,
   listTables: inspect.listTables,
+  listTablesPage: inspect.listTablesPage,
   schema: inspect.schema,
   tableInfo: inspect.tableInfo,
   indexes: inspect.indexes,

@@ -93,35 +93,71 @@ export async function databaseSizes(ctx: InstanceContext, database?: string): Pr
   });
 }
 
+export interface TablesQuery {
+  database: string;
+  schema?: string;
+  includeSizes: boolean;
+  /** Keyset paging: rows after this [schema, name], at most `limit` of them. */
+  after?: readonly string[];
+  limit?: number;
+  /** Schemas left out when no schema is asked for (TimescaleDB's own). */
+  excludeSchemas?: readonly string[];
+}
+
+/** The relations listTables shows, as SQL over pg_class c / pg_namespace n ($1 schema, $2 excluded schemas). */
+const TABLE_KINDS = `c.relkind IN ('r','p','v','m','f')`;
+const NAMESPACES = `${USER_SCHEMA_FILTER} AND ($1::text IS NULL OR n.nspname = $1) AND NOT (n.nspname = ANY ($2::name[]))`;
+
+/**
+ * Tables in (schema, name) order on an open session: the page of them and their count. Keyset
+ * paging: per schema, from `after` on, an index range scan of pg_class (relname, relnamespace),
+ * the catalog's unique key, stopped at `limit`; so a page costs the same wherever it is, and row
+ * estimates and sizes are read for its rows only.
+ */
+export async function queryTables(c: pg.Client, ctx: InstanceContext, options: TablesQuery): Promise<{ items: TableSummary[]; total: number }> {
+  checkNames(options);
+  await requireSchema(ctx, c, options.database, options.schema);
+  const base = [options.schema ?? null, options.schema ? [] : [...(options.excludeSchemas ?? [])]];
+  const r = await c.query<{ schema: string; name: string; relkind: string; reltuples: string | null; live: string | null; size: string | null }>(
+    `SELECT n.nspname AS schema, t.relname AS name, t.relkind::text AS relkind,
+            CASE WHEN t.relkind IN ('r','p','m') THEN t.reltuples END AS reltuples,
+            CASE WHEN t.relkind IN ('r','p','m') THEN pg_stat_get_live_tuples(t.oid) END AS live,
+            CASE WHEN $3::boolean THEN pg_total_relation_size(t.oid) END AS size
+       FROM pg_namespace n
+       CROSS JOIN LATERAL (
+             SELECT c.oid, c.relname, c.relkind, c.reltuples FROM pg_class c
+              WHERE c.relnamespace = n.oid AND ${TABLE_KINDS}
+                AND c.relname > CASE WHEN n.nspname = $4::name THEN $5::name ELSE ''::name END
+              ORDER BY c.relname
+              LIMIT $6) t
+      WHERE ${NAMESPACES} AND ($4::name IS NULL OR n.nspname >= $4::name)
+      ORDER BY n.nspname, t.relname
+      LIMIT $6`,
+    [...base, options.includeSizes, options.after?.[0] ?? null, options.after?.[1] ?? null, options.limit ?? null],
+  );
+  const items = r.rows.map((row) => {
+    const rows = row.relkind === 'v' || row.relkind === 'f' ? undefined : estimateRows(num(row.reltuples), num(row.live));
+    return {
+      schema: row.schema,
+      name: row.name,
+      kind: RELKIND[row.relkind] ?? row.relkind,
+      ...(rows !== undefined ? { rows, rowsEstimated: true } : {}),
+      ...(row.size !== null ? { sizeBytes: Number(row.size) } : {}),
+    };
+  });
+  // the first page of a short list needs no second query
+  const total = !options.after && (options.limit === undefined || items.length < options.limit) ? items.length : Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${TABLE_KINDS} AND ${NAMESPACES}`, base)).rows[0]?.n ?? 0);
+  return { items, total };
+}
+
 export async function listTables(ctx: InstanceContext, options: { database: string; schema?: string; includeSizes: boolean }): Promise<TableSummary[]> {
   checkNames(options);
-  return withClient(ctx, options.database, async (c) => {
-    await requireSchema(ctx, c, options.database, options.schema);
-    // one catalog query for any number of tables
-    const r = await c.query<{ schema: string; name: string; relkind: string; reltuples: string | null; live: string | null; size: string | null }>(
-      `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
-              CASE WHEN c.relkind IN ('r','p','m') THEN c.reltuples END AS reltuples,
-              s.n_live_tup AS live,
-              CASE WHEN $2::boolean THEN pg_total_relation_size(c.oid) END AS size
-         FROM pg_class c
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-         LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-        WHERE c.relkind IN ('r','p','v','m','f') AND ${USER_SCHEMA_FILTER}
-          AND ($1::text IS NULL OR n.nspname = $1)
-        ORDER BY n.nspname, c.relname`,
-      [options.schema ?? null, options.includeSizes],
-    );
-    return r.rows.map((row) => {
-      const rows = row.relkind === 'v' || row.relkind === 'f' ? undefined : estimateRows(num(row.reltuples), num(row.live));
-      return {
-        schema: row.schema,
-        name: row.name,
-        kind: RELKIND[row.relkind] ?? row.relkind,
-        ...(rows !== undefined ? { rows, rowsEstimated: true } : {}),
-        ...(row.size !== null ? { sizeBytes: Number(row.size) } : {}),
-      };
-    });
-  });
+  return withClient(ctx, options.database, async (c) => (await queryTables(c, ctx, options)).items);
+}
+
+export async function listTablesPage(ctx: InstanceContext, options: { database: string; schema?: string; includeSizes: boolean; limit: number; after?: readonly string[] }): Promise<{ items: TableSummary[]; total: number }> {
+  checkNames(options);
+  return withClient(ctx, options.database, (c) => queryTables(c, ctx, options));
 }
 
 export async function schema(ctx: InstanceContext, options: { database: string; schema?: string }): Promise<SchemaSummary> {

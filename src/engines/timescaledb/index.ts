@@ -2,7 +2,7 @@ import type { Engine, EngineInfo } from '../contract.js';
 import { engine as postgresql } from '../postgresql/index.js';
 import { install, TIMESCALEDB_SOURCES, TIMESCALEDB_VERSIONS, timescaleDefaultSource } from './install.js';
 import { createDatabase, initialize } from './instance.js';
-import { listTables, tableInfo, performance } from './inspect.js';
+import { listTables, listTablesPage, tableInfo, performance } from './inspect.js';
 import { maintenanceTask } from './maintenance.js';
 import { backup, restore, fingerprint, verifyBackup } from './backup.js';
 import { configSet } from './config.js';
@@ -34,6 +34,7 @@ export const engine: Engine = {
   initialize,
   createDatabase,
   listTables,
+  listTablesPage,
   tableInfo,
   performance,
   maintenanceTask,

@@ -194,30 +194,43 @@ async function hypertableSize(c: pg.Client, schema: string, name: string): Promi
   return strip({ rows: num(r.rows[0]?.rows), sizeBytes: num(r.rows[0]?.size) });
 }
 
-export async function listTables(ctx: InstanceContext, options: { database: string; schema?: string; includeSizes: boolean }): Promise<TableSummary[]> {
-  const base = await pgInspect.listTables(ctx, options);
-  return withClient(ctx, options.database, async (c) => {
-    if (!(await extensionVersion(c))) return base;
-    const hts = new Map((await hypertables(c)).map((h) => [`${h.schema}.${h.name}`, h]));
-    const caggs = new Map((await continuousAggregates(c)).map((a) => [`${a.schema}.${a.name}`, a]));
-    const out: TableSummary[] = [];
-    for (const t of base) {
-      // chunks, the catalog and the extension's views are not the user's tables (unless asked for by schema)
-      if (!options.schema && t.schema && EXTENSION_SCHEMAS.includes(t.schema)) continue;
-      const key = `${t.schema}.${t.name}`;
-      const ht = hts.get(key);
-      const cagg = caggs.get(key);
-      if (ht) {
-        const sized = options.includeSizes ? await hypertableSize(c, ht.schema, ht.name) : {};
-        out.push({ ...t, kind: 'hypertable', ...(sized.rows !== undefined ? { rows: sized.rows, rowsEstimated: true } : {}), ...(sized.sizeBytes !== undefined ? { sizeBytes: sized.sizeBytes } : {}), details: { chunks: ht.chunks, compressed_chunks: ht.compressed_chunks, dimensions: ht.dimensions, compression: ht.compression_enabled } });
-      } else if (cagg) {
-        out.push({ ...t, kind: 'continuous aggregate', details: { hypertable: cagg.hypertable, materialized_only: cagg.materialized_only } });
-      } else {
-        out.push(t);
-      }
+/** Hypertables and continuous aggregates among PostgreSQL's tables get their kind and facts. */
+async function decorate(c: pg.Client, tables: TableSummary[], includeSizes: boolean): Promise<TableSummary[]> {
+  const hts = new Map((await hypertables(c)).map((h) => [`${h.schema}.${h.name}`, h]));
+  const caggs = new Map((await continuousAggregates(c)).map((a) => [`${a.schema}.${a.name}`, a]));
+  const out: TableSummary[] = [];
+  for (const t of tables) {
+    const key = `${t.schema}.${t.name}`;
+    const ht = hts.get(key);
+    const cagg = caggs.get(key);
+    if (ht) {
+      const sized = includeSizes ? await hypertableSize(c, ht.schema, ht.name) : {};
+      out.push({ ...t, kind: 'hypertable', ...(sized.rows !== undefined ? { rows: sized.rows, rowsEstimated: true } : {}), ...(sized.sizeBytes !== undefined ? { sizeBytes: sized.sizeBytes } : {}), details: { chunks: ht.chunks, compressed_chunks: ht.compressed_chunks, dimensions: ht.dimensions, compression: ht.compression_enabled } });
+    } else if (cagg) {
+      out.push({ ...t, kind: 'continuous aggregate', details: { hypertable: cagg.hypertable, materialized_only: cagg.materialized_only } });
+    } else {
+      out.push(t);
     }
-    return out;
+  }
+  return out;
+}
+
+/** PostgreSQL's page of tables (keyset, in the catalog query), without the extension's own schemas (unless asked for by schema), decorated. */
+async function tablesOf(ctx: InstanceContext, options: pgInspect.TablesQuery): Promise<{ items: TableSummary[]; total: number }> {
+  return withClient(ctx, options.database, async (c) => {
+    // chunks, the catalog and the extension's views are not the user's tables
+    const r = await pgInspect.queryTables(c, ctx, { ...options, excludeSchemas: EXTENSION_SCHEMAS });
+    if (!(await extensionVersion(c))) return r;
+    return { total: r.total, items: await decorate(c, r.items, options.includeSizes) };
   });
+}
+
+export async function listTables(ctx: InstanceContext, options: { database: string; schema?: string; includeSizes: boolean }): Promise<TableSummary[]> {
+  return (await tablesOf(ctx, options)).items;
+}
+
+export async function listTablesPage(ctx: InstanceContext, options: { database: string; schema?: string; includeSizes: boolean; limit: number; after?: readonly string[] }): Promise<{ items: TableSummary[]; total: number }> {
+  return tablesOf(ctx, options);
 }
 
 async function dimensions(c: pg.Client, schema: string, name: string): Promise<Record<string, unknown>[]> {

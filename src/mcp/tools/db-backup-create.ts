@@ -6,13 +6,12 @@ import { bytes, pairs } from '../../core/text-format.js';
 export const dbBackupCreate = defineTool({
   name: 'db_backup_create',
   title: 'Create a backup',
-  description:
-    'Backs up one database to a file with a manifest (sha256, row counts and checksums per table). The backup then shows in db_backup_status. Only listed when the server runs with --allow-write.',
+  description: 'Back up a database to a file with a checksummed manifest.',
   operation: 'write',
   input: {
     ...target,
     database: databaseParam,
-    destination: z.string().min(1).max(4096).optional().describe("Directory for the backup file (default: the instance's backup_dir)"),
+    destination: z.string().min(1).max(4096).optional().describe('Default: backup_dir'),
     jobs: z.number().int().min(1).max(64).optional().describe('Parallel workers (PostgreSQL)'),
   },
   output: {

@@ -18,7 +18,7 @@ const entry = z.object({
 export const dbBackupStatus = defineTool({
   name: 'db_backup_status',
   title: 'Backup status',
-  description: 'Per database: the last complete backup (file, time, method, size) and the result of the last attempt and verification, from the backup manifests. Without `type`, every instance.',
+  description: 'Last backup, attempt and verify per database; every instance without `type`.',
   operation: 'read',
   input: { type: engineParam.optional(), instance: instanceParam, database: databaseParam.optional(), ...paging },
   output: { items: z.array(entry), ...pageOutput },

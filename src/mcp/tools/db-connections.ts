@@ -17,7 +17,7 @@ const connection = z.object({
 export const dbConnections = defineTool({
   name: 'db_connections',
   title: 'Active connections',
-  description: 'Client connections of an instance: client address, user, database, state, query start and the (truncated) query. Paged.',
+  description: 'Client connections: address, user, database, state, query.',
   operation: 'read',
   input: { ...target, ...paging },
   output: { items: z.array(connection), ...pageOutput },

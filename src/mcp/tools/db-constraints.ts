@@ -18,7 +18,7 @@ const constraint = z.object({
 export const dbConstraints = defineTool({
   name: 'db_constraints',
   title: 'Constraints',
-  description: 'Primary keys, foreign keys (with the referenced table), unique and check constraints of a database or one table. Paged.',
+  description: 'Primary, foreign, unique and check constraints.',
   operation: 'read',
   input: { ...target, database: databaseParam, schema: identifier('schema').optional(), table: identifier('table').optional(), ...paging },
   output: { items: z.array(constraint), ...pageOutput },

@@ -22,7 +22,7 @@ const index = z.object({
 export const dbIndexes = defineTool({
   name: 'db_indexes',
   title: 'Indexes',
-  description: 'Indexes of a database or one table: columns, size, scan count, and which are unused, invalid or duplicates. Paged.',
+  description: 'Indexes: columns, size, scans; unused, invalid, duplicate.',
   operation: 'read',
   input: { ...target, database: databaseParam, schema: identifier('schema').optional(), table: identifier('table').optional(), ...paging },
   output: { items: z.array(index), ...pageOutput },

@@ -6,7 +6,7 @@ import { bytes, pageFooter, table } from '../../core/text-format.js';
 export const dbList = defineTool({
   name: 'db_list',
   title: 'List databases',
-  description: 'Databases (or keyspaces, files) of one instance, paged.',
+  description: 'Databases (keyspaces, files) of an instance.',
   operation: 'read',
   input: { ...target, ...paging },
   output: { items: z.array(databaseItem), ...pageOutput },

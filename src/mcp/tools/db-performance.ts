@@ -10,15 +10,14 @@ const num = z.number();
 export const dbPerformance = defineTool({
   name: 'db_performance',
   title: 'Performance metrics',
-  description:
-    'Cache hit ratio, deadlocks and other gauges; per-second rates (e.g. transactions per second) since the previous call; the slowest statements when statement statistics are on (pg_stat_statements; `enable_statements: true` turns them on and needs a server started with --allow-write); table bloat and unused indexes.',
+  description: 'Gauges, rates since the last call, slowest statements, bloat, unused indexes.',
   operation: 'read',
   input: {
     ...target,
-    database: databaseParam.optional().describe('Database for bloat and unused indexes (default: the engine\'s default database)'),
-    top: z.number().int().min(1).max(100).optional().describe('Entries per list (slow statements, bloat, unused indexes); default 10'),
-    enable_statements: z.boolean().optional().describe('Turn on statement statistics first (a configuration change: needs --allow-write)'),
-    window: z.string().regex(/^\d{1,4}[mhd]$/).optional().describe("Trend from the monitor's samples over this window (15m, 1h, 24h, 7d): min/max/avg/last"),
+    database: databaseParam.optional(),
+    top: z.number().int().min(1).max(100).optional().describe('Per list, default 10'),
+    enable_statements: z.boolean().optional().describe('Turn on statement statistics (a write)'),
+    window: z.string().regex(/^\d{1,4}[mhd]$/).optional().describe('Trend over 15m|1h|24h|7d: min/max/avg/last'),
   },
   output: {
     counters: z.record(z.string(), num).describe('Cumulative since server start'),

@@ -5,14 +5,14 @@ import { QUERY_LIMITS, renderQuery } from '../../core/ops/query.js';
 
 export const dbQuery = defineTool({
   name: 'db_query',
-  title: 'Run a read-only query',
-  description: 'Run SQL (or one Redis read command) as the read-only account: the database refuses writes. Rows, bytes and time are capped.',
+  title: 'Read-only query',
+  description: 'Run read-only SQL (or a Redis read command); rows, bytes and time are capped.',
   operation: 'read',
   input: {
     ...target,
-    database: databaseParam.optional().describe('Database (Redis: keyspace number, 0 or "0"; SQLite: database name)'),
-    query: z.string().min(1).max(QUERY_LIMITS.textChars).describe('SQL, or a Redis command like "HGETALL user:1"'),
-    limit: z.number().int().min(1).max(QUERY_LIMITS.rows.max).optional().describe(`Max rows (default ${QUERY_LIMITS.rows.default})`),
+    database: databaseParam.optional(),
+    query: z.string().min(1).max(QUERY_LIMITS.textChars),
+    limit: z.number().int().min(1).max(QUERY_LIMITS.rows.max).optional().describe(`Default ${QUERY_LIMITS.rows.default}`),
     timeout_ms: z.number().int().min(100).max(QUERY_LIMITS.timeoutMs.max).optional().describe(`Default ${QUERY_LIMITS.timeoutMs.default}`),
   },
   output: {

@@ -5,14 +5,13 @@ import { identifier, instanceParam } from '../schemas.js';
 export const dbRestore = defineTool({
   name: 'db_restore',
   title: 'Restore a backup',
-  description:
-    'Restores a backup file (see db_backup_status) into its database, or into `target`. The file is checked against its manifest first. Replaces existing data, so it needs `confirm: true`: ask the user first. Only listed when the server runs with --allow-write.',
+  description: 'Restore a verified backup file into its database or `target`, replacing data.',
   operation: 'destructive',
   input: {
-    file: z.string().min(1).max(4096).describe('Backup file path, as shown by db_backup_status'),
-    target: identifier('target database').optional().describe('Restore into this database instead of the original'),
-    instance: instanceParam.describe('Restore into this instance of the same engine (default: the one the backup came from)'),
-    as_instance: z.string().min(1).max(64).optional().describe('Whole-instance snapshot: restore as this new instance beside the original'),
+    file: z.string().min(1).max(4096),
+    target: identifier('target database').optional().describe('Database to restore into'),
+    instance: instanceParam.describe('Default: the backup\'s'),
+    as_instance: z.string().min(1).max(64).optional().describe('Snapshot: restore as this new instance'),
     jobs: z.number().int().min(1).max(64).optional().describe('Parallel workers (PostgreSQL)'),
   },
   output: {

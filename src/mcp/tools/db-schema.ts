@@ -5,10 +5,10 @@ import { pageFooter, table } from '../../core/text-format.js';
 
 export const dbSchema = defineTool({
   name: 'db_schema',
-  title: 'Database schema overview',
-  description: 'Schemas of a database with table and view counts, and its objects (paged). Use db_table_info for one table\'s columns.',
+  title: 'Schema overview',
+  description: 'Schemas with table and view counts, and the objects of a database.',
   operation: 'read',
-  input: { ...target, database: databaseParam, schema: identifier('schema').optional().describe('Only this schema'), ...paging },
+  input: { ...target, database: databaseParam, schema: identifier('schema').optional(), ...paging },
   output: {
     database: z.string(),
     schemas: z.array(z.object({ name: z.string(), tables: z.number(), views: z.number(), owner: z.string().optional() })),

@@ -6,7 +6,7 @@ import { bytes, pageFooter, table } from '../../core/text-format.js';
 export const dbSize = defineTool({
   name: 'db_size',
   title: 'Database sizes',
-  description: 'Size on disk of each database of an instance (or of one `database`), largest first where the engine knows, with the total.',
+  description: 'Size on disk per database, largest first, and the total.',
   operation: 'read',
   input: { ...target, database: databaseParam.optional(), ...paging },
   output: { items: z.array(databaseItem), ...pageOutput, total_bytes: z.number().describe('Sum over all databases, not only this page') },

@@ -30,8 +30,7 @@ const entry = z.object({
 export const dbStatus = defineTool({
   name: 'db_status',
   title: 'Database status',
-  description:
-    'State (running/stopped/crashed), version, uptime and port of database instances, with end-of-life and update notices. Without `type` it reports every installed instance.',
+  description: 'State, version, port, uptime, end-of-life notices; every instance without `type`.',
   operation: 'read',
   input: { type: engineParam.optional(), instance: instanceParam },
   output: {

@@ -8,7 +8,7 @@ const MAX_COLUMNS = 500;
 export const dbTableInfo = defineTool({
   name: 'db_table_info',
   title: 'Table structure',
-  description: 'Columns (type, nullability, default, comment), primary key, row count and size of one table. Use db_indexes and db_constraints for its indexes and keys.',
+  description: 'Columns, primary key, rows and size of one table.',
   operation: 'read',
   input: { ...target, database: databaseParam, schema: identifier('schema').optional(), table: identifier('table') },
   output: {

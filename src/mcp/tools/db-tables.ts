@@ -6,13 +6,13 @@ import { bytes, pageFooter, table, detailsText } from '../../core/text-format.js
 export const dbTables = defineTool({
   name: 'db_tables',
   title: 'List tables',
-  description: 'Tables, views and similar objects (collections, key types) of a database, paged; with `include_sizes` also row counts and sizes.',
+  description: 'Tables, views, collections or key types of a database.',
   operation: 'read',
   input: {
     ...target,
     database: databaseParam,
-    schema: identifier('schema').optional().describe('Only this schema (default: all user schemas)'),
-    include_sizes: z.boolean().optional().describe('Add row counts (estimated where marked) and sizes'),
+    schema: identifier('schema').optional(),
+    include_sizes: z.boolean().optional().describe('Add rows and sizes'),
     ...paging,
   },
   output: { items: z.array(tableItem), ...pageOutput },

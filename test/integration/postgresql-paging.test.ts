@@ -1,0 +1,199 @@
+/**
+ * A big catalog on a real PostgreSQL 16 (portable, installed by the CLI into a fresh home):
+ * 10,000 tables, paged in the catalog query (keyset: the cursor is the last [schema, name]), walked
+ * through the CLI and the MCP server: every page, no duplicates or gaps, the same list as one
+ * catalog query, and a table created or dropped between pages neither repeats nor skips the others.
+ * The long-running MCP server's connection pool: many calls on one backend, closed when idle,
+ * reconnected after a restart, closed before a stop and before a restore replaces the database.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { cliOk, freshHome, runCli } from '../helpers/cli.js';
+import { pgClient } from '../helpers/pg.js';
+import { fails, freePort, ok, stdioClient } from '../helpers/mcp.js';
+
+const home = freshHome('paging');
+const opts = { home };
+const PG = { type: 'postgresql' };
+const TABLES = 10_000;
+
+/** Every user relation of `big` in (schema, name) order, from one catalog query. */
+async function catalog(c: pg.Client): Promise<string[]> {
+  const r = await c.query<{ k: string }>(
+    `SELECT n.nspname || '.' || c.relname AS k FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+      ORDER BY n.nspname, c.relname`,
+  );
+  return r.rows.map((x) => x.k);
+}
+
+interface TablePage {
+  items: { schema: string; name: string; sizeBytes?: number }[];
+  total: number;
+  truncated: boolean;
+  next_cursor?: string;
+}
+
+function assertSameList(walked: string[], expected: string[], label: string): void {
+  assert.equal(new Set(walked).size, walked.length, `${label}: no table twice`);
+  assert.equal(walked.length, expected.length, `${label}: every table`);
+  assert.deepEqual(walked, expected, `${label}: the catalog's own order`);
+}
+
+let admin: pg.Client;
+let ro: Client;
+
+after(async () => {
+  await admin?.end().catch(() => undefined);
+  await ro?.close().catch(() => undefined);
+  await runCli(['stop', 'postgresql'], opts);
+});
+
+describe('postgresql: 10,000 tables, keyset paging', () => {
+  before(async () => {
+    const port = await freePort();
+    await cliOk(['install', 'postgresql', '--version', '16', '--source', 'portable', '--port', String(port), '-q'], opts);
+    await cliOk(['create', 'big', '--type', 'postgresql', '-q'], opts);
+    admin = await pgClient(home, 'main', 'big');
+    // a thousand per transaction: each new table holds a lock until its transaction ends
+    for (let b = 0; b < TABLES / 1000; b++) {
+      await admin.query(`DO $$ BEGIN FOR i IN ${b * 1000}..${b * 1000 + 999} LOOP EXECUTE format('CREATE TABLE %I (id int)', 't_' || lpad(i::text, 5, '0')); END LOOP; END $$`);
+    }
+    await admin.query(`CREATE SCHEMA app; CREATE TABLE app.orders (id int); CREATE VIEW app.recent AS SELECT 1 AS x; CREATE TABLE "Mixed Case" (id int)`);
+    await cliOk(['create', 'small', '--type', 'postgresql', '-q'], opts);
+    const small = await pgClient(home, 'main', 'small');
+    await small.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 100)');
+    await small.end();
+    ro = await stdioClient(home);
+  });
+
+
+  it('MCP db_tables walks every page: no duplicates, no gaps, the same list as one catalog query', async () => {
+    const expected = await catalog(admin);
+    assert.equal(expected.length, TABLES + 3);
+    const walked: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const { s } = await ok<TablePage>(ro, 'db_tables', { ...PG, database: 'big', limit: 1000, ...(cursor ? { cursor } : {}) });
+      assert.equal(s.total, expected.length, 'total counts every table on every page');
+      assert.ok(s.items.length > 0 && s.items.length <= 1000);
+      walked.push(...s.items.map((t) => `${t.schema}.${t.name}`));
+      cursor = s.next_cursor;
+      assert.equal(s.truncated, cursor !== undefined);
+      pages++;
+    } while (cursor);
+    assert.ok(pages >= TABLES / 1000, `${pages} pages`);
+    assertSameList(walked, expected, 'mcp');
+  });
+
+  it('the CLI pages the same way (`tables --json --cursor`), with sizes read for the page only', async () => {
+    const expected = await catalog(admin);
+    const walked: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const r = await cliOk(['tables', 'big', '--type', 'postgresql', '--limit', '1000', '--sizes', '--json', ...(cursor ? ['--cursor', cursor] : [])], opts);
+      const p = r.json as TablePage;
+      assert.ok(p.items.every((t) => typeof t.sizeBytes === 'number'));
+      walked.push(...p.items.map((t) => `${t.schema}.${t.name}`));
+      cursor = p.next_cursor;
+    } while (cursor);
+    assertSameList(walked, expected, 'cli');
+  });
+
+  it('a table created or dropped between pages neither repeats nor skips the others', async () => {
+    const first = (await ok<TablePage>(ro, 'db_tables', { ...PG, database: 'big', schema: 'public', limit: 500 })).s;
+    const last = first.items[first.items.length - 1]!;
+    assert.equal(last.name, 't_00498', 'the first page ends where the order says ("Mixed Case" sorts first)');
+    // before the cursor (would shift an offset by one), and after it
+    await admin.query(`CREATE TABLE public.a_new (id int); CREATE TABLE public.t_00499x (id int); DROP TABLE public.t_00700`);
+    try {
+      const second = (await ok<TablePage>(ro, 'db_tables', { ...PG, database: 'big', schema: 'public', limit: 500, cursor: first.next_cursor })).s;
+      const names = second.items.map((t) => t.name);
+      assert.deepEqual(names.slice(0, 3), ['t_00499', 't_00499x', 't_00500'], 'the page starts right after the cursor');
+      assert.ok(!names.includes('t_00498') && !names.includes('a_new') && !names.includes('t_00700'));
+      assert.equal(second.total, first.total + 1, 'total counts the catalog now');
+    } finally {
+      await admin.query(`DROP TABLE public.a_new; DROP TABLE public.t_00499x; CREATE TABLE public.t_00700 (id int)`);
+    }
+  });
+
+  it('a forged or tampered cursor is a clear USAGE error, on MCP and in the CLI', async () => {
+    const { s } = await ok<TablePage>(ro, 'db_tables', { ...PG, database: 'big', limit: 10 });
+    const good = s.next_cursor!;
+    const tampered = [
+      Buffer.from(`k:${JSON.stringify(['public', "t'; DROP TABLE t_00001; --", 'x'])}`).toString('base64url'),
+      Buffer.from('o:100').toString('base64url'),
+      good.slice(0, -3),
+      'not a cursor',
+    ];
+    for (const cursor of tampered) {
+      const t = await fails(ro, 'db_tables', { ...PG, database: 'big', cursor });
+      assert.match(t, /^Error \[USAGE\]: Invalid cursor/, cursor);
+      assert.match(t, /next_cursor/);
+    }
+    // a well-formed key is only ever a bound parameter: the rows after it, nothing run
+    const injected = Buffer.from(`k:${JSON.stringify(['public', "t_00001'; DROP TABLE t_00002; --"])}`).toString('base64url');
+    const afterIt = (await ok<TablePage>(ro, 'db_tables', { ...PG, database: 'big', schema: 'public', limit: 1, cursor: injected })).s;
+    assert.equal(afterIt.items[0]!.name, 't_00002');
+    const r = await runCli(['tables', 'big', '--type', 'postgresql', '--json', '--cursor', tampered[0]!], opts);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.json.error.code, 'USAGE');
+    assert.equal((await catalog(admin)).length, TABLES + 3, 'nothing was dropped');
+  });
+});
+
+/** Backends of the tool's own sessions on `small` (the MCP servers' pooled connections). */
+async function toolBackends(): Promise<number[]> {
+  const c = await pgClient(home, 'main', 'postgres');
+  try {
+    const r = await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = 'small' AND application_name = 'portunix-db' ORDER BY pid`);
+    return r.rows.map((x) => x.pid);
+  } finally {
+    await c.end();
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+describe('postgresql: the MCP server pools its connections', () => {
+  it('many calls run on one backend; a restarted server is reconnected transparently', async () => {
+    const client = await stdioClient(home, ['--idle-timeout', '300']);
+    try {
+      const pids = new Set<number>();
+      for (let i = 0; i < 20; i++) {
+        const tool = ['db_tables', 'db_table_info', 'db_indexes', 'db_constraints'][i % 4]!;
+        await ok(client, tool, { ...PG, database: 'small', ...(tool === 'db_table_info' ? { table: 'items' } : {}) });
+        for (const pid of await toolBackends()) pids.add(pid);
+      }
+      assert.equal(pids.size, 1, `20 calls, one backend: ${[...pids].join(', ')}`);
+      await cliOk(['restart', 'postgresql'], opts);
+      const { s } = await ok<TablePage>(client, 'db_tables', { ...PG, database: 'small' });
+      assert.deepEqual(s.items.map((t) => t.name), ['items']);
+      const after = await toolBackends();
+      assert.equal(after.length, 1);
+      assert.ok(!pids.has(after[0]!), 'a new session after the restart');
+    } finally {
+      await client.close();
+    }
+    await until('the closed server\'s session ends', async () => (await toolBackends()).length === 0);
+  });
+
+  it('--idle-timeout 0: a connection per call, none left open', async () => {
+    const client = await stdioClient(home, ['--idle-timeout', '0']);
+    try {
+      await ok(client, 'db_tables', { ...PG, database: 'small' });
+      assert.deepEqual(await toolBackends(), []);
+    } finally {
+      await client.close();
+    }
+  });
+});
