@@ -11,13 +11,17 @@
  *
  *   node dist/test/runner.js [--jobs N] [--provision] dist/test/integration/*.test.js
  *
+ * While more than one file runs, a new one starts only when the 1-minute load average is at most
+ * PORTUNIX_TEST_MAX_LOAD (default 3 x the CPU count): on a machine busy with other work the
+ * files run fewer at a time instead of timing out on slow server starts.
+ *
  * Environment: PORTUNIX_TEST_JOBS (default 3), PORTUNIX_TEST_FILE_TIMEOUT_S (default 2400),
  * PORTUNIX_DB_PROGRESS_INTERVAL (seconds between "still running" lines, default 60 here),
  * PORTUNIX_TEST_TIMINGS (where durations are kept; default beside the test server cache).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheRoot } from './servers/cache.js';
@@ -186,6 +190,10 @@ async function main(): Promise<void> {
 
   process.stderr.write(`==> integration tests (real servers, installed by the tool): ${files.length} files, ${jobs} at a time; output per file as each ends (also in ${outDir})\n`);
   const running = new Map<string, number>();
+  const maxLoad = Number(process.env['PORTUNIX_TEST_MAX_LOAD'] ?? 3 * availableParallelism());
+  let throttled = false;
+  let ended: () => void = () => undefined;
+  let anyEnded = new Promise<void>((r) => (ended = r));
   const results: FileResult[] = [];
   const wall = Date.now();
   const heartbeat = setInterval(() => {
@@ -202,12 +210,23 @@ async function main(): Promise<void> {
         await provisionDone; // only files that need the test servers are left
         continue;
       }
+      // a loaded machine (other work, or our own files) gets fewer files at once: a slow server
+      // start under heavy load times out, so a new file waits while the load is high
+      if (running.size > 0 && loadavg()[0]! > maxLoad) {
+        if (!throttled) process.stderr.write(`    ... load average ${loadavg()[0]!.toFixed(1)} is above ${maxLoad} (PORTUNIX_TEST_MAX_LOAD): the next file waits until it drops or a running one ends\n`);
+        throttled = true;
+        await Promise.race([new Promise((r) => setTimeout(r, 10_000)), anyEnded]);
+        continue;
+      }
+      throttled = false;
       const [next] = pending.splice(i, 1);
       const name = basename(next!.file);
       running.set(name, Date.now());
       const r = await runFile(next!.file, outDir, timeoutS);
       running.delete(name);
       results.push(r);
+      ended();
+      anyEnded = new Promise<void>((r) => (ended = r));
       process.stderr.write(`==> ${results.length}/${files.length} ${name}: ${r.ok ? 'ok' : 'FAILED'} in ${r.seconds.toFixed(0)} s${running.size ? ` (running: ${[...running.keys()].join(', ')})` : ''}\n`);
     }
   };
