@@ -28,7 +28,8 @@ export PORTUNIX_DB_SECRET_BACKEND=file
 echo "==> unit tests" >&2
 shopt -s globstar nullglob
 node --test --test-concurrency=4 dist/test/unit/**/*.test.js
-echo "==> test servers (fetched from registries, cached; see test/servers/)" >&2
-node dist/test/servers/provision.js
-echo "==> integration tests (real servers, installed by the tool)" >&2
-node --test --test-concurrency=1 dist/test/integration/**/*.test.js
+# The test servers are provisioned (fetched from registries, cached; see test/servers/) while
+# the integration files that need none already run; the files run PORTUNIX_TEST_JOBS (default 3)
+# at a time, each with its own PORTUNIX_HOME and free ports, the slowest first (by the last run's
+# durations). Each file's output is printed when it ends, then a summary naming every failure.
+node dist/test/runner.js --provision dist/test/integration/**/*.test.js

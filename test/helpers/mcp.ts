@@ -17,15 +17,26 @@ export function mcpEnv(home: string): Record<string, string> {
   return env;
 }
 
+const handedOut = new Set<number>();
+
+/**
+ * A port nothing listens on now, from the kernel's ephemeral range (so never a server default such
+ * as 5432, which a test that does not pass --port gets), and never the same one twice in a process.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
     });
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** An SDK client connected over stdio to `portunix-db mcp serve [...extra]` for `home`. */

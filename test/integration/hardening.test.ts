@@ -28,7 +28,7 @@ function code(r: { json: any; stdout: string; stderr: string }): string | undefi
 
 /** A second, unprivileged OS user, made with useradd, as the attacker. */
 function outsider(): { uid: number; gid: number } {
-  if (spawnSync('id', ['-u', OUTSIDER]).status !== 0) execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', OUTSIDER]);
+  if (spawnSync('id', ['-u', OUTSIDER]).status !== 0) spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', OUTSIDER]);
   return { uid: Number(execFileSync('id', ['-u', OUTSIDER], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', OUTSIDER], { encoding: 'utf8' })) };
 }
 

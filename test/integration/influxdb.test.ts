@@ -10,6 +10,7 @@ import { resignManifest } from '../helpers/backup.js';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/mcp.js';
 import { adminPassword, caOf, http, influx } from '../helpers/influx.js';
+import { kill9 } from '../helpers/wait.js';
 
 const home = freshHome('influxdb');
 const opts = { home };
@@ -230,8 +231,7 @@ describe('InfluxDB 1.6 (Debian package) through the CLI', { timeout: 15 * 60_000
   test('start when running is idempotent; kill -9 -> crashed -> start recovers the points', async () => {
     assert.equal((await cli(['start', 'influxdb'])).json.already_running, true);
     const before = (await cli(['status', 'influxdb'])).json[0];
-    process.kill(before.pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
+    await kill9(before.pid);
     assert.equal((await cli(['status', 'influxdb'])).json[0].state, 'crashed');
     await cli(['start', 'influxdb']);
     assert.equal((await cli(['status', 'influxdb'])).json[0].state, 'running');

@@ -28,7 +28,7 @@ const PROGRAMS = ['/usr/bin/gnome-keyring-daemon', '/usr/bin/dbus-daemon', '/usr
 function ensurePackages(): void {
   if (PROGRAMS.every((p) => existsSync(p))) return;
   const run = () =>
-    spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...PACKAGES], {
+    spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '-q', '--no-install-recommends', ...PACKAGES], {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       encoding: 'utf8',
       timeout: 600_000,

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'mysql2/promise';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { testServer } from '../servers/cache.js';
+import { kill9 } from '../helpers/wait.js';
 
 interface Row {
   label: string;
@@ -204,8 +205,7 @@ for (const row of ROWS) describe(row.label, () => {
     const again = await cliOk(['start', 'mariadb', '--json'], opts);
     assert.equal(again.json.already_running, true);
     const pid = (await cliOk(['status', 'mariadb', '--json'], opts)).json[0].pid as number;
-    process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
+    await kill9(pid);
     const crashed = (await cliOk(['status', 'mariadb', '--json'], opts)).json[0];
     assert.equal(crashed.state, 'crashed');
     assert.ok(Array.isArray(crashed.log_tail) && crashed.log_tail.length > 0, 'a crash comes with the log tail');

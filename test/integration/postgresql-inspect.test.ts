@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { pgClient, pgQuery, pgSsl, tlsFacts } from '../helpers/pg.js';
+import { freePort } from '../helpers/mcp.js';
 
 const home = freshHome('pginspect');
 const opts = { home };
@@ -19,7 +20,7 @@ let port = 0;
 
 describe('postgresql inspection and admin (apt 15)', () => {
   before(async () => {
-    const r = await cliOk(['install', 'postgresql', '--version', '15', '--source', 'apt', '--instance', 'insp', '--json'], opts);
+    const r = await cliOk(['install', 'postgresql', '--version', '15', '--source', 'apt', '--instance', 'insp', '--port', String(await freePort()), '--json'], opts);
     assert.equal(r.json.state, 'running');
     port = r.json.port;
     await cliOk(['create', 'shop', ...I], opts);

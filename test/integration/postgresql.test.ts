@@ -10,9 +10,11 @@ import { createServer, type Server } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CLI as CLI_PATH, cliOk, freshHome, runCli } from '../helpers/cli.js';
+import { CLI_SRC as CLI_PATH, cliOk, freshHome, runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/mcp.js';
 import { pgClient, pgQuery, pgUrl, tlsFacts } from '../helpers/pg.js';
 import { renderHba } from '../../src/engines/postgresql/instance.js';
+import { kill9 } from '../helpers/wait.js';
 
 const home = freshHome('pg');
 const opts = { home };
@@ -28,15 +30,15 @@ describe('postgresql: install side by side', () => {
   });
 
   it('installs 16 (portable) as the default and it is running', async () => {
-    const r = await cliOk(['install', 'postgresql', '--version', '16', '--json'], opts);
+    const r = await cliOk(['install', 'postgresql', '--version', '16', '--port', String(await freePort()), '--json'], opts);
     assert.equal(r.json.source, 'portable');
     assert.equal(r.json.state, 'running');
     assert.ok(r.stderr.includes('verified sha512'), 'the download is checked against the registry integrity hash');
   });
 
   it('installs 15 through apt and 14 portable beside it, each on its own port', async () => {
-    await cliOk(['install', 'postgresql', '--version', '15', '--source', 'apt', '--instance', 'pg15', '-q'], opts);
-    await cliOk(['install', 'postgresql', '--version', '14', '--source', 'portable', '--instance', 'pg14', '-q'], opts);
+    await cliOk(['install', 'postgresql', '--version', '15', '--source', 'apt', '--instance', 'pg15', '--port', String(await freePort()), '-q'], opts);
+    await cliOk(['install', 'postgresql', '--version', '14', '--source', 'portable', '--instance', 'pg14', '--port', String(await freePort()), '-q'], opts);
     const st = await cliOk(['status', '--json'], opts);
     const byName = Object.fromEntries(st.json.map((s: { instance: string }) => [s.instance, s]));
     assert.equal(byName.main.state, 'running');
@@ -249,8 +251,7 @@ describe('postgresql: admin, backup, restore, verify', () => {
 describe('postgresql: crash detection and recovery', () => {
   it('reports a kill -9 as crashed with the log tail, and start recovers', async () => {
     await cliOk(['start', 'postgresql', '-q'], opts);
-    process.kill(await pidOf('main'), 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 300));
+    await kill9(await pidOf('main'));
     const st = await cliOk(['status', 'postgresql', '--instance', 'main', '--json'], opts);
     assert.equal(st.json[0].state, 'crashed');
     assert.ok(st.json[0].log_tail.length > 0);

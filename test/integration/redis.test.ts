@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { testServer } from '../servers/cache.js';
 import { resignManifest } from '../helpers/backup.js';
+import { kill9, waitFor } from '../helpers/wait.js';
 
 interface Row {
   label: string;
@@ -238,8 +239,7 @@ for (const row of ROWS) describe(row.label, { timeout: 20 * 60_000 }, () => {
     await admin.send(['SET', 'survives', 'yes']);
     await admin.send(['SAVE']);
     const before = (await cli(['status', 'redis'])).json.find((e: any) => e.instance === 'main');
-    process.kill(before.pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 300));
+    await kill9(before.pid);
     const crashed = (await cli(['status', 'redis'])).json.find((e: any) => e.instance === 'main');
     assert.equal(crashed.state, 'crashed');
     const notRunning = await cli(['list', '--type', 'redis'], 0);
@@ -412,7 +412,7 @@ for (const row of ROWS) describe(row.label, { timeout: 20 * 60_000 }, () => {
     })();
     let backup;
     try {
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor('the writer to be writing', () => written >= 20);
       backup = await cli(['backup', '0', '--type', 'redis']);
     } finally {
       writing = false;

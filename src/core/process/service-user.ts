@@ -42,6 +42,9 @@ export function serviceUser(create = true, name = SERVICE_USER): RunAs | null {
   try {
     execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
+    // another install running at the same time may have just created it
+    const raced = lookup(name);
+    if (raced) return raced;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DbError(`The system user ${name} does not exist, and useradd is not on PATH to create it.`, 'NOT_INSTALLED', `Create it by hand (\`useradd --system ${name}\`), or put useradd (/usr/sbin) on PATH.`);
     throw new DbError(`Could not create the system user ${name}: ${(err as Error).message}`, 'PERMISSION_DENIED', 'Create it by hand with `useradd --system portunix-db`.');
   }
