@@ -41,6 +41,8 @@ export const mongodb: UpstreamDef = {
   queryOf(tool, args) {
     return `${tool} ${JSON.stringify(args)}`;
   },
+  // with the connect tools off, the connection string we configured is the only connection
+  fixedArgs: { connectionId: 'preconfigured' },
   // Atlas tools manage cloud accounts, not the local instance (also switched off above)
   writeTool: (tool) => tool.startsWith('atlas'),
 };
