@@ -161,3 +161,14 @@ test('upstream refusals say which layer refused: the upstream\'s own guard (FORB
   const db = upstreamError(elasticsearch, { content: [{ type: 'text', text: 'security_exception: action [indices:data/write/index] is unauthorized for user [portunix_ro]' }], isError: true });
   assert.match(String(db.content[0]!.type === 'text' ? db.content[0]!.text : ''), /PERMISSION_DENIED[\s\S]*database refused it/);
 });
+
+test('mcp config --with/--target: the client entry starts our server with the upstreams; refused for an HTTP entry', async () => {
+  const { planClientConfig } = await import('../../src/mcp/client-config.js');
+  const p = planClientConfig('claude-code', { cwd: '/proj', with: ['dbhub', 'mongodb'], targets: ['postgresql/main/shop'] });
+  const entry = p.entry as { args: string[] };
+  assert.deepEqual(entry.args.slice(-6), ['mcp', 'serve', '--with', 'dbhub,mongodb', '--target', 'postgresql/main/shop']);
+  assert.match(p.command ?? '', /mcp serve --with dbhub,mongodb --target postgresql\/main\/shop$/);
+  const vs = planClientConfig('vscode', { cwd: '/proj', with: ['elasticsearch'] });
+  assert.deepEqual((vs.entry as { args: string[] }).args.slice(-4), ['mcp', 'serve', '--with', 'elasticsearch']);
+  assert.throws(() => planClientConfig('cursor', { http: { url: 'http://127.0.0.1:1/mcp', token: 't' }, with: ['dbhub'] }), /belong to the running HTTP server/);
+});
