@@ -356,18 +356,28 @@ export interface ReadonlyAccountOutcome {
   created: boolean;
   /** What the server now enforces for this account, for humans (no secrets): "pg_read_all_data", "default_transaction_read_only=on"... */
   enforcement: string[];
+  /**
+   * False when this server cannot hold the account to reads (FerretDB 1.x has no roles; an
+   * Elasticsearch without security has no accounts): only the query paths portunix-db offers keep
+   * it read-only, and every answer says so. Absent means the server enforces it.
+   */
+  serverEnforced?: boolean;
+  /** A credential the server generated (an InfluxDB 2.x read token): the core keeps it instead of the password. */
+  secret?: string;
 }
 
 /** Credentials the query path connects with. Absent only for engines without accounts (SQLite opens files read-only). */
 export interface QueryAccount {
   user: string;
   password: string;
+  /** Set by the core when the server does not enforce read-only for this account (ReadonlyAccountOutcome.serverEnforced false): why, for the answer. */
+  unenforced?: string;
 }
 
 export interface QueryRequest {
   /** Database (keyspace number for Redis, registered name for SQLite); the engine's default when absent. */
   database?: string;
-  /** SQL for SQL engines, one command line for Redis (`HGETALL user:1`). Passed to the server as is: the account, not a parser, makes it read-only. */
+  /** SQL for SQL engines, one command line for Redis (`HGETALL user:1`), a JSON find/aggregate for MongoDB, a search body for Elasticsearch, InfluxQL (1.x) or Flux (2.x). Passed to the server as is: the account, not a parser, makes it read-only. */
   text: string;
   account?: QueryAccount;
   maxRows: number;

@@ -225,14 +225,18 @@ export function registerMcpCommands(program: Command): void {
     .option('--file <file>', 'config file to use instead of the client\'s default')
     .option('--allow-write', 'register the server with --allow-write')
     .option('--role <role>', 'register the server with this role')
+    .option('--with <upstreams...>', `register it with upstream MCP servers: ${Object.keys(UPSTREAMS).join(', ')} (comma-separated)`)
+    .option('--target <engine/instance/database...>', 'instances the upstreams serve')
     .option('--url <url>', 'register a running HTTP server (`mcp serve --transport http`) instead of stdio; its bearer token goes in the snippet')
     .option('--token-file <file>', `with --url: the server's token file (default: ${'<PORTUNIX_HOME>'}/mcp-http.token)`)
     .option('--json', 'print one JSON document')
-    .action(async (clientName: string, opts: { write?: boolean; file?: string; allowWrite?: boolean; role?: string; url?: string; tokenFile?: string }, cmd: Command) => {
+    .action(async (clientName: string, opts: { write?: boolean; file?: string; allowWrite?: boolean; role?: string; url?: string; tokenFile?: string; with?: string[]; target?: string[] }, cmd: Command) => {
       const client = parseClient(clientName);
       if (opts.role) parseRole(opts.role);
+      const upstreams = opts.with ? parseUpstreams(opts.with).map((d) => d.id) : undefined;
+      for (const t of opts.target ?? []) parseTarget(t);
       const http = opts.url ? { url: opts.url, token: await readTokenFile(opts.tokenFile ?? defaultTokenFile()) } : undefined;
-      const plan = planClientConfig(client, { ...(opts.allowWrite ? { allowWrite: true } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.file ? { file: opts.file } : {}), ...(http ? { http } : {}) });
+      const plan = planClientConfig(client, { ...(opts.allowWrite ? { allowWrite: true } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.file ? { file: opts.file } : {}), ...(http ? { http } : {}), ...(upstreams ? { with: upstreams } : {}), ...(opts.target ? { targets: opts.target } : {}) });
       const written = opts.write ? await writeClientConfig(plan) : undefined;
       if (wantsJson(cmd)) return out(JSON.stringify({ client, file: plan.file, snippet: plan.snippet, ...(plan.command ? { command: plan.command } : {}), ...(written ? { written } : {}) }));
       const lines: string[] = [];

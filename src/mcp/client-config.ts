@@ -61,7 +61,10 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-export function planClientConfig(client: McpClientId, options: { allowWrite?: boolean; role?: string; file?: string; cwd?: string; http?: { url: string; token: string } } = {}): ClientConfigPlan {
+export function planClientConfig(client: McpClientId, options: { allowWrite?: boolean; role?: string; file?: string; cwd?: string; http?: { url: string; token: string }; with?: string[]; targets?: string[] } = {}): ClientConfigPlan {
+  if (options.http && (options.with?.length || options.targets?.length)) {
+    throw new UsageError('--with and --target belong to the running HTTP server, not to its client entry.', 'USAGE', 'Start it with `portunix-db mcp serve --transport http --with ...`, or drop --url to register a stdio server with upstreams.');
+  }
   if (options.http) {
     if (client === 'claude-desktop') throw new UsageError('Claude Desktop registers local servers over stdio only.', 'USAGE', 'Drop --url to register the stdio server, or use claude-code, cursor or vscode for HTTP.');
     const entry: ServerEntry = { type: 'http', url: options.http.url, headers: { Authorization: `Bearer ${options.http.token}` } };

@@ -26,8 +26,15 @@ export function selfCommand(): { command: string; args: string[] } {
   return { command: process.execPath, args: process.argv[1] ? [process.argv[1]] : [] };
 }
 
-export function serveArgs(options: { allowWrite?: boolean; role?: string }): string[] {
-  return ['mcp', 'serve', ...(options.allowWrite ? ['--allow-write'] : []), ...(options.role ? ['--role', options.role] : [])];
+export function serveArgs(options: { allowWrite?: boolean; role?: string; with?: string[]; targets?: string[] }): string[] {
+  return [
+    'mcp',
+    'serve',
+    ...(options.allowWrite ? ['--allow-write'] : []),
+    ...(options.role ? ['--role', options.role] : []),
+    ...(options.with?.length ? ['--with', options.with.join(',')] : []),
+    ...(options.targets ?? []).flatMap((t) => ['--target', t]),
+  ];
 }
 
 export async function connectClient(options: ConnectOptions): Promise<Client> {

@@ -28,6 +28,8 @@ export interface UpstreamSource {
   instance: string;
   database?: string;
   settings: Record<string, string>;
+  /** The account is not held to reads by the server (FerretDB, Elasticsearch without security): only the upstream's own guard is. */
+  unenforced?: boolean;
 }
 
 export interface UpstreamLimits {
@@ -53,6 +55,16 @@ export interface UpstreamDef {
   queryOf(tool: string, args: Record<string, unknown>): string;
   /** Upstream tools that need a read-write account: hidden unless the upstream runs read-write. */
   writeTool?(tool: string): boolean;
+  /** Arguments we fill in ourselves and hide from the assistant (mongodb-mcp-server's connectionId: only our configured connection exists). */
+  fixedArgs?: Record<string, unknown>;
+}
+
+/** A tool's input schema without the arguments we fill in. Pure, for tests. */
+export function withoutFixed(schema: Tool['inputSchema'], fixed: Record<string, unknown> | undefined): Tool['inputSchema'] {
+  if (!fixed || !schema.properties) return schema;
+  const properties = Object.fromEntries(Object.entries(schema.properties).filter(([k]) => !(k in fixed)));
+  const required = schema.required?.filter((k) => !(k in fixed));
+  return { ...schema, properties, ...(required ? { required } : {}) };
 }
 
 /** A pinned Node.js from the npm registry, for upstreams whose `engines.node` is newer than ours. */
@@ -290,6 +302,8 @@ function compactJson(text: string): string {
   }
 }
 
+/** The upstream's own guard refused it (mongodb-mcp-server's read-only mode, its server-side JS switch). */
+const UPSTREAM_REFUSED = /in readOnly mode|server-side JavaScript operators .*disabled|is not allowed in read-only/i;
 const REFUSED = /permission denied|read-only transaction|access denied|command denied|NOPERM|not authorized|unauthorized|readonly database/i;
 
 /** An upstream's isError answer in our shape: code, first line, what to do next. */
@@ -303,10 +317,10 @@ export function upstreamError(def: UpstreamDef, result: CallToolResult): CallToo
   } catch {
     /* plain text */
   }
+  const message = `${def.title}: ${text.replace(/\s+/g, ' ').slice(0, 1500)}`;
+  if (UPSTREAM_REFUSED.test(text)) return errorResult(new DbError(message, 'FORBIDDEN', `${def.title} itself refused it (its read-only guard), before the database saw it.`));
   const refused = REFUSED.test(text);
-  return errorResult(
-    new DbError(`${def.title}: ${text.replace(/\s+/g, ' ').slice(0, 1500)}`, refused ? 'PERMISSION_DENIED' : 'QUERY_FAILED', refused ? `The database refused it: ${def.title} connects as the read-only account.` : 'Fix the query and retry.'),
-  );
+  return errorResult(new DbError(message, refused ? 'PERMISSION_DENIED' : 'QUERY_FAILED', refused ? `The database refused it: ${def.title} connects as the read-only account.` : 'Fix the query and retry.'));
 }
 
 /** Registers every tool of the running upstreams on `server`, namespaced, with our gating, limits and audit. */
@@ -318,14 +332,15 @@ export function registerUpstreamTools(server: McpServer, processes: UpstreamProc
     if (rw && role !== 'admin') continue;
     for (const tool of proc.tools) {
       if (!rw && proc.def.writeTool?.(tool.name)) continue;
-      const where = proc.def.perSource && proc.sources[0] ? `${proc.sources[0].engine}_${proc.sources[0].instance}_` : '';
+      // one child per instance: the prefix names the engine already (mongo_main_find)
+      const where = proc.def.perSource && proc.sources[0] ? `${proc.sources[0].instance}_` : '';
       const name = `${proc.def.prefix}_${where}${tool.name}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
       const targets = proc.sources.map((s) => `${s.engine}/${s.instance}${s.database ? `/${s.database}` : ''}`).join(', ');
-      const description = `[${proc.def.title} ${proc.def.version}, ${rw ? 'READ-WRITE admin account' : 'read-only account'}; ${targets}] ${(tool.description ?? '').split('\n')[0]!.slice(0, 240)}`;
+      const description = `[${proc.def.title} ${proc.def.version}, ${rw ? 'READ-WRITE admin account' : proc.sources.some((x) => x.unenforced) ? 'read-only account NOT enforced by the server' : 'read-only account'}; ${targets}] ${(tool.description ?? '').split('\n')[0]!.slice(0, 240)}`;
       const annotations = annotationsFor(operation);
       let input: z.ZodObject;
       try {
-        input = z.fromJSONSchema(tool.inputSchema as never) as unknown as z.ZodObject;
+        input = z.fromJSONSchema(withoutFixed(tool.inputSchema, proc.def.fixedArgs) as never) as unknown as z.ZodObject;
       } catch {
         input = z.object({}).passthrough() as unknown as z.ZodObject;
       }
@@ -333,7 +348,7 @@ export function registerUpstreamTools(server: McpServer, processes: UpstreamProc
         const query = proc.def.queryOf(tool.name, args).slice(0, 4000);
         const base = { action: `mcp:${name}`, via: 'mcp' as const, upstream: `${proc.def.package}@${proc.def.version}`, query, ...(proc.sources.length === 1 ? { engine: proc.sources[0]!.engine, instance: proc.sources[0]!.instance } : { target: targets }) };
         try {
-          const result = await proc.call(tool.name, args);
+          const result = await proc.call(tool.name, { ...args, ...(proc.def.fixedArgs && tool.inputSchema.properties ? Object.fromEntries(Object.entries(proc.def.fixedArgs).filter(([k]) => k in tool.inputSchema.properties!)) : {}) });
           await audit({ ...base, ok: !result.isError, ...(result.isError ? { detail: result.content.map((c) => (c.type === 'text' ? c.text : '')).join(' ').slice(0, 300) } : {}) });
           return result.isError ? upstreamError(proc.def, result) : boundResult(result, proc.limits.maxBytes);
         } catch (err) {
@@ -390,7 +405,8 @@ export async function startUpstreams(defs: UpstreamDef[], options: StartOptions)
         if (!has(engine, 'upstreamConnection')) continue;
         const account = options.readWrite ? undefined : await readonlyCredentials(engine, ctx, 'mcp');
         const conn = await need(engine, 'upstreamConnection')(ctx, { upstream: def.id, ...(account ? { account } : {}), ...(t.database ? { database: t.database } : {}) });
-        sources.push({ engine: ctx.engine, instance: ctx.name, ...(t.database ? { database: t.database } : {}), settings: conn.settings });
+        sources.push({ engine: ctx.engine, instance: ctx.name, ...(t.database ? { database: t.database } : {}), settings: conn.settings, ...(account?.unenforced ? { unenforced: true } : {}) });
+        if (account?.unenforced) options.log(`${def.id}: ${ctx.engine}/${ctx.name}: ${account.unenforced}`);
       } catch (err) {
         const e = toDbError(err);
         // engines served by another upstream say so; anything else is worth a line

@@ -45,8 +45,12 @@ export async function provisionReadonly(engine: Engine, ctx: InstanceContext, vi
   await store.set(readonlyKey(ctx), password);
   try {
     const outcome = await op(ctx, { user: READONLY_USER, password, statementTimeoutMs: QUERY_LIMITS.timeoutMs.default });
-    await audit({ action: 'readonly-account', engine: ctx.engine, instance: ctx.name, target: READONLY_USER, via, ok: true, detail: outcome.created ? 'created' : 'refreshed' });
-    return { ...outcome, account: { user: READONLY_USER, password } };
+    // a credential the server made (an InfluxDB 2.x read token) replaces the generated password
+    if (outcome.secret !== undefined) await store.set(readonlyKey(ctx), outcome.secret);
+    const unenforced = outcome.serverEnforced === false ? `read-only is not enforced by the server (${outcome.enforcement[0] ?? 'no accounts'}); only the query shapes portunix-db sends keep it to reads` : undefined;
+    await audit({ action: 'readonly-account', engine: ctx.engine, instance: ctx.name, target: READONLY_USER, via, ok: true, detail: `${outcome.created ? 'created' : 'refreshed'}${unenforced ? ' (not enforced by the server)' : ''}` });
+    const { secret: _secret, ...shown } = outcome;
+    return { ...shown, account: { user: READONLY_USER, password: outcome.secret ?? password, ...(unenforced ? { unenforced } : {}) } };
   } catch (err) {
     await audit({ action: 'readonly-account', engine: ctx.engine, instance: ctx.name, target: READONLY_USER, via, ok: false, detail: toDbError(err).message.slice(0, 300) });
     throw err;
@@ -70,7 +74,7 @@ export async function readonlyCredentials(engine: Engine, ctx: InstanceContext, 
 }
 
 /** `portunix-db user readonly <engine>`: make (or refresh) the account now. */
-export async function ensureReadonlyAccount(target: Target & { via?: Via }): Promise<{ engine: string; instance: string; user: string; created: boolean; enforcement: string[]; password_in: string; message: string }> {
+export async function ensureReadonlyAccount(target: Target & { via?: Via }): Promise<{ engine: string; instance: string; user: string; created: boolean; enforcement: string[]; server_enforced: boolean; password_in: string; message: string }> {
   const { engine, ctx } = await openRunning(target);
   const r = await provisionReadonly(engine, ctx, target.via ?? 'cli');
   const backend = await getSecretStore().backend();
@@ -80,8 +84,9 @@ export async function ensureReadonlyAccount(target: Target & { via?: Via }): Pro
     user: r.user,
     created: r.created,
     enforcement: r.enforcement,
+    server_enforced: r.serverEnforced !== false,
     password_in: backend === 'keychain' ? 'OS keychain' : 'encrypted secret file',
-    message: `${r.created ? 'Created' : 'Refreshed'} the read-only account ${r.user} on ${ctx.engine}/${ctx.name}; its password is in the ${backend === 'keychain' ? 'OS keychain' : 'encrypted secret file'}.`,
+    message: `${r.created ? 'Created' : 'Refreshed'} the read-only account ${r.user} on ${ctx.engine}/${ctx.name}; its password is in the ${backend === 'keychain' ? 'OS keychain' : 'encrypted secret file'}.${r.account.unenforced ? ` WARNING: ${r.account.unenforced}.` : ''}`,
   };
 }
 
@@ -134,6 +139,8 @@ export interface QueryOutcome {
   truncated: boolean;
   truncated_reason?: 'rows' | 'bytes';
   command?: string;
+  /** Present when the server itself does not hold the account to reads (FerretDB, Elasticsearch without security): why. */
+  read_only_note?: string;
 }
 
 export async function runQuery(target: Target & { database?: string; text: string; limit?: number; maxBytes?: number; timeoutMs?: number; via?: Via }): Promise<QueryOutcome> {
@@ -165,6 +172,7 @@ export async function runQuery(target: Target & { database?: string; text: strin
       truncated,
       ...(truncated ? { truncated_reason: b.cut ? ('bytes' as const) : ('rows' as const) } : {}),
       ...(r.command ? { command: r.command } : {}),
+      ...(account?.unenforced ? { read_only_note: account.unenforced } : {}),
     };
   } catch (err) {
     const e = toDbError(err);
@@ -179,5 +187,5 @@ export async function runQuery(target: Target & { database?: string; text: strin
 /** The compact text both faces print: a table (or the statement tag), then the row count and whether it was cut. */
 export function renderQuery(r: QueryOutcome): string {
   const body = r.columns.length ? table(r.columns, r.rows.map((row) => row.map((c) => (c === null ? 'NULL' : typeof c === 'object' ? JSON.stringify(c) : String(c))))) : (r.command ?? 'OK');
-  return `${body}\n(${r.row_count} rows${r.truncated ? `; cut by ${r.truncated_reason}: narrow the query or select fewer columns` : ''})`;
+  return `${body}\n(${r.row_count} rows${r.truncated ? `; cut by ${r.truncated_reason}: narrow the query or select fewer columns` : ''})${r.read_only_note ? `\nnote: ${r.read_only_note}` : ''}`;
 }

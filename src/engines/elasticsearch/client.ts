@@ -100,6 +100,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Answer the raw error instead of mapping it (readiness probes). */
   raw?: boolean;
+  /** Log in as this account (the read-only one) instead of elastic; ignored when security is off (there are no accounts). */
+  as?: { user: string; password: string };
 }
 
 /**
@@ -117,7 +119,7 @@ export async function withEs<T>(ctx: InstanceContext, fn: (conn: EsConn) => Prom
     maxRetries: 0,
     requestTimeout: options.timeoutMs ?? 30_000,
     sniffOnStart: false,
-    ...(state.security ? { auth: { username: ADMIN_USER, password: await ctx.adminPassword() } } : {}),
+    ...(state.security ? { auth: options.as ? { username: options.as.user, password: options.as.password } : { username: ADMIN_USER, password: await ctx.adminPassword() } } : {}),
     ...(tls ? { tls: { ca: readFileSync(httpCertPath(ctx), 'utf8'), rejectUnauthorized: true } } : {}),
   });
   const conn: EsConn = {

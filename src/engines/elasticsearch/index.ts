@@ -6,6 +6,7 @@ import { validateIdentifier } from './identifiers.js';
 import { connections, databaseSizes, health, indexes, listTables, performance, schema, tableInfo } from './inspect.js';
 import { ELASTICSEARCH_SOURCES, ELASTICSEARCH_VERSIONS, elasticDefaultSource, install } from './install.js';
 import { clientCommand, connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
+import { query, readonlyAccount, upstreamConnection } from './query.js';
 
 export const info: EngineInfo = {
   id: 'elasticsearch',
@@ -65,5 +66,8 @@ export const engine: Engine = {
   configGet,
   configSet,
   vacuum,
+  readonlyAccount,
+  query,
+  upstreamConnection,
   validateIdentifier,
 };

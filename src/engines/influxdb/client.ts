@@ -117,8 +117,8 @@ export interface InfluxQl {
   write(db: string, lines: string, rp?: string): Promise<void>;
 }
 
-/** Parses a /query reply: top-level and per-statement errors become exceptions. Pure, for tests. */
-export function parseQueryReply(status: number, body: string): Series[] {
+/** The statements' results of a /query reply; the top-level error and the first statement error (among the first `upto`) become exceptions. */
+function queryResults(status: number, body: string, upto?: number): { error?: string; series?: Series[] }[] {
   let parsed: { error?: string; results?: { error?: string; series?: Series[] }[] };
   try {
     parsed = JSON.parse(body) as typeof parsed;
@@ -126,10 +126,20 @@ export function parseQueryReply(status: number, body: string): Series[] {
     throw Object.assign(new Error(`InfluxDB answered HTTP ${status}: ${body.slice(0, 200)}`), { statusCode: status });
   }
   if (parsed.error) throw Object.assign(new Error(parsed.error), { statusCode: status });
-  const first = parsed.results?.[0];
-  if (first?.error) throw Object.assign(new Error(first.error), { statusCode: status });
+  const failed = (parsed.results ?? []).slice(0, upto).find((r) => r.error);
+  if (failed?.error) throw Object.assign(new Error(failed.error), { statusCode: status });
   if (status >= 400) throw Object.assign(new Error(`InfluxDB answered HTTP ${status}`), { statusCode: status });
-  return first?.series ?? [];
+  return parsed.results ?? [];
+}
+
+/** Parses a /query reply: top-level and per-statement errors become exceptions. Pure, for tests. */
+export function parseQueryReply(status: number, body: string): Series[] {
+  return queryResults(status, body, 1)[0]?.series ?? [];
+}
+
+/** Every statement's series in a /query reply; any statement's error is thrown. Pure, for tests. */
+export function allSeries(status: number, body: string): Series[] {
+  return queryResults(status, body).flatMap((r) => r.series ?? []);
 }
 
 /** An InfluxQL session as `user` (Basic auth; the password travels only in the header). */

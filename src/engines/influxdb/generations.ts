@@ -9,6 +9,7 @@ import { backupV1, backupV2, fingerprintV1, fingerprintV2, restoreV1, restoreV2 
 import { configGetV1, configGetV2, configListV1, configListV2 } from './config.js';
 import { connectionsV1, databaseSizesV1, healthV1, healthV2, listTablesV1, listTablesV2, performanceV1, performanceV2, schemaV1, tableInfoV1, tableInfoV2 } from './inspect.js';
 import { apiOf, type InfluxApi } from './install.js';
+import { queryV1, queryV2, readonlyAccountV1, readonlyAccountV2 } from './query.js';
 import { connectionUrlV1, connectionUrlV2, initializeV1, initializeV2, isReadyV1, isReadyV2, launchSpecV1, launchSpecV2, serverVersionV1, serverVersionV2 } from './instance.js';
 
 /** The operations that differ by generation (validateIdentifier is one for both). */
@@ -53,6 +54,8 @@ export const GENERATIONS: Record<InfluxApi, Generation> = {
       fingerprint: fingerprintV1,
       configList: configListV1,
       configGet: configGetV1,
+      readonlyAccount: readonlyAccountV1,
+      query: queryV1,
     },
     unsupported: {},
   },
@@ -82,6 +85,8 @@ export const GENERATIONS: Record<InfluxApi, Generation> = {
       fingerprint: fingerprintV2,
       configList: configListV2,
       configGet: configGetV2,
+      readonlyAccount: readonlyAccountV2,
+      query: queryV2,
     },
     unsupported: {
       databaseSizes: 'InfluxDB 2.x reports storage per shard in /metrics (storage_shard_disk_size), not per bucket by name; use db_performance (`portunix-db metrics influxdb`).',

@@ -42,6 +42,7 @@ export const engine: Engine = {
     constraints: 'InfluxDB has no constraints or foreign keys; a point is identified by measurement, tag set and time. Use db_table_info for tags and fields.',
     vacuum: 'InfluxDB has no VACUUM: it compacts its TSM files itself, and retention policies (1.x) or bucket retention (2.x) drop old data. Use db_tables to see retention policies.',
     enableStatements: 'InfluxDB needs nothing enabled for metrics: db_performance reads SHOW STATS / SHOW DIAGNOSTICS (1.x) or /metrics (2.x) directly.',
+    upstreamConnection: 'No upstream MCP server is wrapped for InfluxDB; db_query runs InfluxQL (1.x) or Flux (2.x) under the read-only account.',
     configSet: 'InfluxDB reads its settings at start: edit the instance config file (1.x: the influxdb.conf `portunix-db config list influxdb` comes from; 2.x: influxd flags) and run `portunix-db restart influxdb`.',
   } satisfies Partial<Record<Operation, string>>,
   ...ops,

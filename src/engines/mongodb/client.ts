@@ -92,6 +92,8 @@ export interface MongoConn {
 export interface ConnectOptions {
   port?: number;
   timeoutMs?: number;
+  /** Log in as this account (the read-only one) instead of the admin. */
+  as?: { user: string; password: string };
 }
 
 /**
@@ -105,7 +107,7 @@ export async function withMongo<T>(ctx: InstanceContext, fn: (conn: MongoConn) =
   const cert = await instanceCertificate(ctx);
   const client = new MongoClient(`mongodb://127.0.0.1:${options.port ?? ctx.config.port}/`, {
     directConnection: true,
-    auth: { username: ADMIN_USER, password: await ctx.adminPassword() },
+    auth: options.as ? { username: options.as.user, password: options.as.password } : { username: ADMIN_USER, password: await ctx.adminPassword() },
     authSource: AUTH_DB,
     authMechanism: 'SCRAM-SHA-256',
     serverSelectionTimeoutMS: timeout,

@@ -7,6 +7,7 @@ import { connections, constraints, databaseSizes, enableStatements, health, inde
 import { install, MONGODB_SOURCES, MONGODB_VERSIONS, mongoDefaultSource } from './install.js';
 import { clientCommand, connectionUrl, initialize, isReady, launchSpec, serverVersion, shutdown } from './instance.js';
 import { vacuum } from './maintenance.js';
+import { query, readonlyAccount, upstreamConnection } from './query.js';
 
 export const info: EngineInfo = {
   id: 'mongodb',
@@ -60,5 +61,8 @@ export const engine: Engine = {
   configGet,
   configSet,
   vacuum,
+  readonlyAccount,
+  query,
+  upstreamConnection,
   validateIdentifier,
 };

@@ -26,6 +26,7 @@ export const dbQuery = defineTool({
     truncated: z.boolean(),
     truncated_reason: z.enum(['rows', 'bytes']).optional(),
     command: z.string().optional(),
+    read_only_note: z.string().optional(),
   },
   async run(args, { core }) {
     const r = await core.query(defined({ type: args.type, instance: args.instance, database: args.database, text: args.query, limit: args.limit, timeoutMs: args.timeout_ms, via: 'mcp' as const }));
