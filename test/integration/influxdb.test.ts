@@ -145,7 +145,8 @@ describe('InfluxDB 1.6 (Debian package) through the CLI', { timeout: 15 * 60_000
       assert.ok(['INVALID_IDENTIFIER', 'USAGE'].includes(r.json?.error?.code), `${args.join(' ')}: ${r.stdout} ${r.stderr}`);
     }
     assert.deepEqual(await counts('metrics'), EXPECTED);
-    assert.deepEqual((await db.values('SHOW USERS')).map((u) => u[0]), ['admin']);
+    // the install made the read-only account db_query uses beside the admin
+    assert.deepEqual((await db.values('SHOW USERS')).map((u) => u[0]), ['admin', 'portunix_ro']);
   });
 
   test('users and grants: READ on a database, WRITE, ALL as admin; revoke; delete', async () => {
@@ -169,7 +170,8 @@ describe('InfluxDB 1.6 (Debian package) through the CLI', { timeout: 15 * 60_000
     assert.equal(errorOf(await cli(['user', 'grant', 'app', '--type', 'influxdb', '--privileges', 'drop', '--database', 'metrics'], 2)).code, 'USAGE');
     assert.equal(errorOf(await cli(['user', 'delete', 'admin', '--type', 'influxdb'], 2)).code, 'USAGE');
     await cli(['user', 'delete', 'app', '--type', 'influxdb']);
-    assert.deepEqual((await db.values('SHOW USERS')).map((u) => u[0]), ['admin']);
+    // the install made the read-only account db_query uses beside the admin
+    assert.deepEqual((await db.values('SHOW USERS')).map((u) => u[0]), ['admin', 'portunix_ro']);
   });
 
   test('backup -> drop -> restore -> same points; restore into a new name; verify', async () => {
