@@ -170,6 +170,8 @@ export async function checkManifestAndSize(file: string): Promise<BackupManifest
 export async function checkIntegrity(file: string): Promise<BackupManifest> {
   const path = backupFileOf(file);
   const manifest = await checkManifestAndSize(path);
+  // a directory backup's files were each hashed against the manifest already
+  if (manifest.files) return manifest;
   const sha = await fileDigest(path, 'sha256', 'hex');
   if (sha !== manifest.sha256) {
     throw new DbError(`Backup ${path} is corrupt (or was edited): its sha256 does not match the signed manifest.`, 'BACKUP_CORRUPT', 'Nothing was changed. Use another backup.');

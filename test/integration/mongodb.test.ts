@@ -99,7 +99,7 @@ describe(`mongodb engine on the FerretDB stand-in (${server?.standIn ?? 'not pro
 
     await cliOk(['user', 'create', 'app', '--type', 'mongodb', '--password-stdin'], { home, input: 'app-Secret-1\n' });
     const users = (await cli(['user', 'list', '--type', 'mongodb'])).json as any[];
-    assert.deepEqual(users.map((u) => u.name).sort(), ['admin', 'app']);
+    assert.deepEqual(users.map((u) => u.name).sort(), ['admin', 'app', 'portunix_ro']);
     // the new user can log in
     const { MongoClient } = await import('mongodb');
     const appUrl = (await cli(['url', 'mongodb', '--show-password'])).json.url.replace(/\/\/admin:[^@]+@/, '//app:app-Secret-1@');
