@@ -338,9 +338,11 @@ export function registerUpstreamTools(server: McpServer, processes: UpstreamProc
       const targets = proc.sources.map((s) => `${s.engine}/${s.instance}${s.database ? `/${s.database}` : ''}`).join(', ');
       const description = `[${proc.def.title} ${proc.def.version}, ${rw ? 'READ-WRITE admin account' : proc.sources.some((x) => x.unenforced) ? 'read-only account NOT enforced by the server' : 'read-only account'}; ${targets}] ${(tool.description ?? '').split('\n')[0]!.slice(0, 240)}`;
       const annotations = annotationsFor(operation);
+      // arguments we fix (mongodb-mcp-server's connectionId) are neither shown nor accepted
+      const visible = withoutFixed(tool.inputSchema, proc.def.fixedArgs);
       let input: z.ZodObject;
       try {
-        input = z.fromJSONSchema(withoutFixed(tool.inputSchema, proc.def.fixedArgs) as never) as unknown as z.ZodObject;
+        input = z.fromJSONSchema(visible as never) as unknown as z.ZodObject;
       } catch {
         input = z.object({}).passthrough() as unknown as z.ZodObject;
       }
@@ -357,7 +359,7 @@ export function registerUpstreamTools(server: McpServer, processes: UpstreamProc
           return errorResult(e);
         }
       });
-      listed.push({ name, title: tool.title ?? tool.name, description, inputSchema: compactInputSchema(tool.inputSchema as Record<string, unknown>) as Tool['inputSchema'], annotations });
+      listed.push({ name, title: tool.title ?? tool.name, description, inputSchema: compactInputSchema(visible as Record<string, unknown>) as Tool['inputSchema'], annotations });
     }
   }
   return listed;
