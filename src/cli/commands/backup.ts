@@ -4,8 +4,9 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { homePaths } from '../../core/home.js';
 import { audit } from '../../core/audit.js';
-import { backupStatus, createBackup, listBackups, restoreBackup, verifyBackup } from '../../core/ops/backup.js';
+import { backupStatus, createBackup, type BackupStatusEntry, listBackups, restoreBackup, verifyBackup } from '../../core/ops/backup.js';
 import { osSchedule } from '../../core/ops/backup-os-schedule.js';
+import { backupHealth, healthLine, type InstanceBackupHealth } from '../../core/ops/backup-schedule.js';
 import { dueBackups, runDue, setSchedule, type RunReport, type ScheduleSettings } from '../../core/ops/backup-schedule.js';
 import { pruneBackups, type PruneReport } from '../../core/ops/backup-prune.js';
 import { allIdentities, importIdentity, recipientOf } from '../../core/backup-crypto.js';
@@ -76,7 +77,11 @@ export function registerBackup(program: Command): void {
         return emit(o, () => listBackups(filter), (rows) => (rows.length ? table(rows.map((b) => ({ finished: b.finished_at, instance: `${b.engine}/${b.instance}`, database: b.database, method: b.method, size: bytes(b.size_bytes), file: b.file })), undefined, { fullLastColumn: true }) : 'No complete backups found.'));
       }
       if (first === 'status') {
-        return emit(o, () => backupStatus(filter), (rows) => table(rows.map((s) => ({ instance: `${s.engine}/${s.instance}`, database: s.database, last_backup: s.last_backup?.finished_at, last_attempt: s.last_attempt ? (s.last_attempt.ok ? 'ok' : `failed: ${s.last_attempt.error}`) : undefined, last_verify: s.last_verify ? (s.last_verify.ok ? 'ok' : 'FAILED') : undefined }))));
+        return emit(o, () => statusWithHealth(filter), (rows) => {
+          const dbs = rows.filter((s) => s.database !== '*');
+          const health = [...new Map(rows.filter((s) => s.schedule).map((s) => [`${s.engine}/${s.instance}`, s.schedule!])).values()];
+          return [dbs.length ? table(dbs.map((s) => ({ instance: `${s.engine}/${s.instance}`, database: s.database, last_backup: s.last_backup?.finished_at, last_attempt: s.last_attempt ? (s.last_attempt.ok ? 'ok' : `failed: ${s.last_attempt.error}`) : undefined, last_verify: s.last_verify ? (s.last_verify.ok ? 'ok' : 'FAILED') : undefined }))) : 'No backups yet.', ...(health.length ? ['', 'Scheduled:', ...health.map((h) => `  ${healthLine(h)}`)] : [])].join('\n');
+        });
       }
       if (first === 'verify') {
         if (!file) return emit(o, async () => { throw new UsageError('backup verify needs the backup file.', 'USAGE', 'Example: portunix-db backup verify <file>'); }, () => '');
@@ -194,6 +199,21 @@ function renderRun(r: RunReport, quiet: boolean): string {
   const extra = [...r.verified.map((v) => `${v.ok ? 'verified' : 'VERIFY FAILED'} ${v.engine}/${v.instance} ${v.database}: ${v.file}${v.ok ? '' : ` (${v.problems.join('; ')})`}`), ...(r.pruned.removed ? [`pruned ${r.pruned.removed} old backup(s), ${bytes(r.pruned.freed_bytes)} freed`] : [])];
   if (quiet) return [...lines, ...extra, ...skipped].join('\n');
   return [...lines, ...extra, ...skipped, r.results.length ? `${r.backed_up} backup(s) made, ${r.failed} failed.` : 'Nothing is due.'].join('\n');
+}
+
+/**
+ * `backup status`: the per-database entries (an array, as before), each carrying its instance's
+ * schedule health; a scheduled instance with no backup at all gets an entry of database "*".
+ */
+async function statusWithHealth(filter: { type?: string; instance?: string; database?: string }): Promise<(BackupStatusEntry & { schedule?: InstanceBackupHealth })[]> {
+  const [rows, health] = await Promise.all([backupStatus(filter), backupHealth({ ...(filter.type ? { type: filter.type } : {}), ...(filter.instance ? { instance: filter.instance } : {}) })]);
+  const byInstance = new Map(health.map((h) => [`${h.engine}/${h.instance}`, h]));
+  const out: (BackupStatusEntry & { schedule?: InstanceBackupHealth })[] = rows.map((r) => {
+    const h = byInstance.get(`${r.engine}/${r.instance}`);
+    return h ? { ...r, schedule: h } : r;
+  });
+  if (!filter.database) for (const h of health) if (!rows.some((r) => r.engine === h.engine && r.instance === h.instance)) out.push({ engine: h.engine, instance: h.instance, database: '*', schedule: h });
+  return out;
 }
 
 type BackupFlags = Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean; tz?: string; jitter?: number; verifyEvery?: string; encrypt?: boolean; jobs?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; maxAge?: number; maxSize?: number; dryRun?: boolean; force?: boolean; install?: boolean; uninstall?: boolean; scheduler?: string; platform?: string };
