@@ -7,6 +7,7 @@ import type * as Lifecycle from '../core/ops/lifecycle.js';
 import type * as Data from '../core/ops/data.js';
 import type * as Inspect from '../core/ops/inspect.js';
 import type * as Backup from '../core/ops/backup.js';
+import type * as Schedule from '../core/ops/backup-schedule.js';
 import type * as Maintenance from '../core/ops/maintenance.js';
 import type * as Query from '../core/ops/query.js';
 import type * as Monitor from '../core/monitor/query.js';
@@ -24,6 +25,7 @@ export interface CoreOps {
   performance: typeof Inspect.performance;
   enableStatements: typeof Inspect.enableStatements;
   backupStatus: typeof Backup.backupStatus;
+  backupHealth: typeof Schedule.backupHealth;
   createBackup: typeof Backup.createBackup;
   restoreBackup: typeof Backup.restoreBackup;
   describeRestore: typeof Backup.describeRestore;
@@ -54,6 +56,7 @@ export const realCore: CoreOps = {
   performance: async (a) => (await inspect()).performance(a),
   enableStatements: async (a) => (await inspect()).enableStatements(a),
   backupStatus: async (a) => (await backup()).backupStatus(a),
+  backupHealth: async (a) => (await import('../core/ops/backup-schedule.js')).backupHealth(a),
   createBackup: async (a) => (await backup()).createBackup(a),
   restoreBackup: async (a) => (await backup()).restoreBackup(a),
   describeRestore: async (a) => (await backup()).describeRestore(a),

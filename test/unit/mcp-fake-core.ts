@@ -30,6 +30,7 @@ export function fakeCore(overrides: Partial<CoreOps> = {}, tableCount = 5000): F
     performance: async () => ({ counters: { xact_commit: 10, deadlocks: 0 }, gauges: { cache_hit_ratio: 0.99, temp: null }, slowQueriesNote: 'pg_stat_statements is not enabled.' }),
     enableStatements: async () => ({ changed: true, restartRequired: true, message: 'enabled' }),
     backupStatus: async () => [{ engine: 'postgresql', instance: 'main', database: 'app', last_backup: { file: '/b/app.dump', finished_at: '2024-01-01T00:00:00Z', method: 'pg_dump custom', size_bytes: 1234 }, last_attempt: { at: '2024-01-01T00:00:00Z', ok: true } }],
+    backupHealth: async () => [{ engine: 'postgresql', instance: 'main', schedule: 'daily', overdue: true, reason: 'app: last good backup is older than 1.5 × daily', last_good_backup: { database: 'app', file: '/b/app.dump', finished_at: '2024-01-01T00:00:00Z', age_seconds: 200000 }, verify_failed: false, retained: { count: 1, size_bytes: 1234 } }],
     createBackup: async (a) => ({
       file: `/b/${a.database}.dump`,
       manifest: { manifest_version: 1, tool: 'portunix-db', file: `${a.database}.dump`, engine: 'postgresql', instance: 'main', database: a.database, method: 'pg_dump custom', format: 'custom', scope: 'database', serverVersion: '16.4', server_version: '16.4', size_bytes: 1234, sha256: 'ab'.repeat(32), started_at: 't0', finished_at: 't1', status: 'complete', tables: [{ name: 'public.users', rows: 3 }] },

@@ -333,3 +333,15 @@ test('db_query passes the query text, limits and target to the one core query an
   assert.equal(core.calls.filter((c) => c.op === 'query').length, 1);
   await client.close();
 });
+
+test('db_backup_status carries the per-instance schedule health (structured and one line of text)', async () => {
+  const client = await connect('reader');
+  const r = await call(client, 'db_backup_status', {});
+  assert.notEqual(r.isError, true);
+  const s = r.structuredContent as { items: unknown[]; scheduled: { engine: string; overdue: boolean; retained: { size_bytes: number } }[] };
+  assert.equal(s.items.length, 1);
+  assert.deepEqual(s.scheduled.map((h) => [h.engine, h.overdue, h.retained.size_bytes]), [['postgresql', true, 1234]]);
+  const text = (r.content as { type: string; text: string }[])[0]!.text;
+  assert.match(text, /^postgresql\/main \(daily\): OVERDUE: app: last good backup is older than 1\.5 × daily; last verify never; kept 1 \(1\.2 kB\)$/m);
+  await client.close();
+});

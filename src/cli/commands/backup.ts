@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { homePaths } from '../../core/home.js';
 import { audit } from '../../core/audit.js';
-import { backupStatus, createBackup, listBackups, restoreBackup, verifyBackup } from '../../core/ops/backup.js';
+import { backupStatus, createBackup, type BackupStatusEntry, listBackups, restoreBackup, verifyBackup } from '../../core/ops/backup.js';
+import { osSchedule } from '../../core/ops/backup-os-schedule.js';
+import { backupHealth, healthLine, type InstanceBackupHealth } from '../../core/ops/backup-schedule.js';
 import { dueBackups, runDue, setSchedule, type RunReport, type ScheduleSettings } from '../../core/ops/backup-schedule.js';
 import { pruneBackups, type PruneReport } from '../../core/ops/backup-prune.js';
 import { allIdentities, importIdentity, recipientOf } from '../../core/backup-crypto.js';
@@ -36,7 +38,11 @@ export function registerBackup(program: Command): void {
     .option('--keep-monthly <n>', 'with schedule/prune: ... months', intOption)
     .option('--max-age <days>', 'with schedule/prune: remove backups older than this', Number)
     .option('--max-size <bytes>', 'with schedule/prune: keep the newest that fit in this many bytes (per database)', intOption)
-    .option('--dry-run', 'with prune: show what would be removed')
+    .option('--dry-run', 'with prune or schedule --install/--uninstall: show what would be done')
+    .option('--install', 'with schedule: add an OS scheduler entry running `backup due --run --quiet` every 15 min')
+    .option('--uninstall', 'with schedule: remove that entry')
+    .option('--scheduler <kind>', 'with --install/--uninstall: cron | systemd | launchd | schtasks (default: by platform)')
+    .option('--platform <p>', 'with --install --dry-run: plan for another platform (linux, macos, windows)')
     .option('--force', 'with key export: print the key again')
     .option('--run', 'with due: back up what is due (without it, only list)')
     .option('--verify', 'with due --run: verify each new backup')
@@ -57,7 +63,8 @@ export function registerBackup(program: Command): void {
         '',
         'Scheduled backups: `backup schedule` sets auto_backup/backup_schedule of an instance; `backup due --run`',
         'backs up every database whose last good backup is older than its interval. Let your scheduler run it often,',
-        'e.g. this crontab line (launchd or Task Scheduler work the same way):',
+        '`backup schedule <engine> --install [--dry-run]` writes that entry for you (crontab, systemd user timer, launchd, Task Scheduler);',
+        'or by hand, e.g. this crontab line:',
         '  */15 * * * * portunix-db backup due --run --quiet',
         'It exits non-zero when any backup failed. Stopped or crashed instances are reported as SKIPPED, also with --quiet',
         '(which otherwise prints only backups made or failed).',
@@ -70,7 +77,11 @@ export function registerBackup(program: Command): void {
         return emit(o, () => listBackups(filter), (rows) => (rows.length ? table(rows.map((b) => ({ finished: b.finished_at, instance: `${b.engine}/${b.instance}`, database: b.database, method: b.method, size: bytes(b.size_bytes), file: b.file })), undefined, { fullLastColumn: true }) : 'No complete backups found.'));
       }
       if (first === 'status') {
-        return emit(o, () => backupStatus(filter), (rows) => table(rows.map((s) => ({ instance: `${s.engine}/${s.instance}`, database: s.database, last_backup: s.last_backup?.finished_at, last_attempt: s.last_attempt ? (s.last_attempt.ok ? 'ok' : `failed: ${s.last_attempt.error}`) : undefined, last_verify: s.last_verify ? (s.last_verify.ok ? 'ok' : 'FAILED') : undefined }))));
+        return emit(o, () => statusWithHealth(filter), (rows) => {
+          const dbs = rows.filter((s) => s.database !== '*');
+          const health = [...new Map(rows.filter((s) => s.schedule).map((s) => [`${s.engine}/${s.instance}`, s.schedule!])).values()];
+          return [dbs.length ? table(dbs.map((s) => ({ instance: `${s.engine}/${s.instance}`, database: s.database, last_backup: s.last_backup?.finished_at, last_attempt: s.last_attempt ? (s.last_attempt.ok ? 'ok' : `failed: ${s.last_attempt.error}`) : undefined, last_verify: s.last_verify ? (s.last_verify.ok ? 'ok' : 'FAILED') : undefined }))) : 'No backups yet.', ...(health.length ? ['', 'Scheduled:', ...health.map((h) => `  ${healthLine(h)}`)] : [])].join('\n');
+        });
       }
       if (first === 'verify') {
         if (!file) return emit(o, async () => { throw new UsageError('backup verify needs the backup file.', 'USAGE', 'Example: portunix-db backup verify <file>'); }, () => '');
@@ -83,6 +94,10 @@ export function registerBackup(program: Command): void {
       }
       if (first === 'schedule') {
         const engine = file ?? o.type;
+        if (engine && (o.install || o.uninstall)) {
+          if (o.install && o.uninstall) return emit(o, async () => { throw new UsageError('Pass --install or --uninstall, not both.', 'USAGE', 'Example: portunix-db backup schedule postgresql --install --dry-run'); }, () => '');
+          return emit(o, () => osSchedule({ type: engine, instance: o.instance, uninstall: !!o.uninstall, dryRun: !!o.dryRun, ...(o.scheduler ? { scheduler: o.scheduler } : {}), ...(o.platform ? { platform: o.platform } : {}) }), (r) => r.text);
+        }
         if (!engine || !o.every) return emit(o, async () => { throw new UsageError('backup schedule needs an engine and --every hourly|daily|weekly|off.', 'USAGE', 'Example: portunix-db backup schedule postgresql --every daily'); }, () => '');
         const encryptGiven = cmd.getOptionValueSource('encrypt') === 'cli';
         const settings: ScheduleSettings = { ...(o.tz !== undefined ? { timezone: o.tz } : {}), ...(o.jitter !== undefined ? { jitter_seconds: o.jitter } : {}), ...(o.verifyEvery !== undefined ? { verify_every: o.verifyEvery } : {}), ...(encryptGiven ? { encrypt: !!o.encrypt } : {}), ...(retentionOf(o) ? { retention: retentionOf(o)! } : {}) };
@@ -186,7 +201,22 @@ function renderRun(r: RunReport, quiet: boolean): string {
   return [...lines, ...extra, ...skipped, r.results.length ? `${r.backed_up} backup(s) made, ${r.failed} failed.` : 'Nothing is due.'].join('\n');
 }
 
-type BackupFlags = Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean; tz?: string; jitter?: number; verifyEvery?: string; encrypt?: boolean; jobs?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; maxAge?: number; maxSize?: number; dryRun?: boolean; force?: boolean };
+/**
+ * `backup status`: the per-database entries (an array, as before), each carrying its instance's
+ * schedule health; a scheduled instance with no backup at all gets an entry of database "*".
+ */
+async function statusWithHealth(filter: { type?: string; instance?: string; database?: string }): Promise<(BackupStatusEntry & { schedule?: InstanceBackupHealth })[]> {
+  const [rows, health] = await Promise.all([backupStatus(filter), backupHealth({ ...(filter.type ? { type: filter.type } : {}), ...(filter.instance ? { instance: filter.instance } : {}) })]);
+  const byInstance = new Map(health.map((h) => [`${h.engine}/${h.instance}`, h]));
+  const out: (BackupStatusEntry & { schedule?: InstanceBackupHealth })[] = rows.map((r) => {
+    const h = byInstance.get(`${r.engine}/${r.instance}`);
+    return h ? { ...r, schedule: h } : r;
+  });
+  if (!filter.database) for (const h of health) if (!rows.some((r) => r.engine === h.engine && r.instance === h.instance)) out.push({ engine: h.engine, instance: h.instance, database: '*', schedule: h });
+  return out;
+}
+
+type BackupFlags = Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean; tz?: string; jitter?: number; verifyEvery?: string; encrypt?: boolean; jobs?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; maxAge?: number; maxSize?: number; dryRun?: boolean; force?: boolean; install?: boolean; uninstall?: boolean; scheduler?: string; platform?: string };
 
 function retentionOf(o: BackupFlags): Retention | undefined {
   const r: Retention = { ...(o.keepLast !== undefined ? { keep_last: o.keepLast } : {}), ...(o.keepDaily !== undefined ? { keep_daily: o.keepDaily } : {}), ...(o.keepWeekly !== undefined ? { keep_weekly: o.keepWeekly } : {}), ...(o.keepMonthly !== undefined ? { keep_monthly: o.keepMonthly } : {}), ...(o.maxAge !== undefined ? { max_age_days: o.maxAge } : {}), ...(o.maxSize !== undefined ? { max_total_bytes: o.maxSize } : {}) };

@@ -1,3 +1,4 @@
+import { backupHealth, healthMarker } from '../../core/ops/backup-schedule.js';
 import type { Command } from 'commander';
 import { install, restart, start, status, stop, uninstall, connectionUrl } from '../../core/ops/lifecycle.js';
 import { describeStep, type HostPlatform } from '../../core/install/plan.js';
@@ -119,12 +120,22 @@ export function registerLifecycle(program: Command): void {
     .action(async (engine: string | undefined, o: Flags & { instance?: string }) => {
       await emit(
         o,
-        () => status({ ...(engine ? { type: engine } : {}), ...(o.instance ? { instance: o.instance } : {}) }),
+        async () => {
+          const filter = { ...(engine ? { type: engine } : {}), ...(o.instance ? { instance: o.instance } : {}) };
+          const [rows, health] = await Promise.all([status(filter), backupHealth(filter).catch(() => [])]);
+          // a one-line backup marker for scheduled instances that are overdue or failed their last verify
+          return rows.map((r) => {
+            const h = health.find((x) => x.engine === r.engine && x.instance === r.instance);
+            const marker = h && healthMarker(h);
+            return marker ? { ...r, backup_marker: marker } : r;
+          });
+        },
         (rows) => {
           if (rows.length === 0) return 'No instances installed. Try: portunix-db install postgresql';
           const out = [table(rows.map((r) => ({ engine: r.engine, instance: r.instance, state: r.state, version: r.full_version ?? r.version, port: r.port, pid: r.pid, uptime: duration(r.uptime_seconds), data_dir: r.data_dir })))];
           for (const r of rows) {
             if (r.notice?.message) out.push(`notice: ${r.engine}/${r.instance}: ${r.notice.message}`);
+            if ('backup_marker' in r) out.push(`warning: ${r.backup_marker}`);
             if (r.state === 'invalid') out.push(`\n${r.engine}/${r.instance}: its config entry is invalid (${r.problem}); correct it in the config file. The other instances work as usual.`);
             if (r.state === 'crashed') out.push(`\n${r.engine}/${r.instance} crashed. Last log lines:\n${(r.log_tail ?? []).map((l) => '  ' + l).join('\n')}\nStart it again with: portunix-db start ${r.engine}${r.instance === 'main' ? '' : ` --instance ${r.instance}`}`);
             if (r.details) out.push(`${r.engine}/${r.instance}:\n${keyValues(r.details)}`);

@@ -5,7 +5,7 @@
  * and audit are the same as for a manual one.
  */
 import { backupOptionsSchema, effectiveOptions, DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, putInstance, updateConfig, validateInstanceName, type BackupOptions, type InstanceConfig, type Retention } from '../config.js';
-import { checkSchedule, dueAt, isInterval, timezoneProblem } from '../schedule.js';
+import { checkSchedule, dueAt, INTERVAL_MS, isInterval, timezoneProblem } from '../schedule.js';
 import { DbError, toDbError, type ErrorCode } from '../errors.js';
 import { audit } from '../audit.js';
 import { silentProgress } from '../instance-context.js';
@@ -17,6 +17,7 @@ import { createBackup, failedVerifications, latestVerifications, listBackups, ve
 import { takeInstanceBackupLock } from './backup-locks.js';
 import { pruneBackups } from './backup-prune.js';
 import type { Via } from './data.js';
+import { bytes } from '../text-format.js';
 
 export { INTERVAL_MS, type ScheduleInterval } from '../schedule.js';
 export type Every = string;
@@ -398,4 +399,102 @@ async function verifyIfDue(inst: InstanceDue, opts: BackupOptions, options: RunO
       report.verified.push({ engine: inst.engine, instance: inst.instance, database: db.database, file: newest.file, ok: false, problems: [toDbError(err).message] });
     }
   }
+}
+
+// ---------- backup health per scheduled instance (status) ----------
+
+/** How late a cron slot may pass before it counts as missed: the OS scheduler checks every 15 minutes. */
+export const CRON_GRACE_MS = 15 * 60 * 1000;
+
+export interface InstanceBackupHealth {
+  engine: EngineId;
+  instance: string;
+  schedule: string;
+  /** Older than 1.5 intervals, or a cron slot (plus jitter and 15 min grace) passed without a backup, or never backed up. */
+  overdue: boolean;
+  reason: string;
+  /** The stalest database's newest good backup (the one that decides overdue). */
+  last_good_backup?: { database: string; file: string; finished_at: string; age_seconds: number };
+  /** When the stalest database counts as overdue. */
+  overdue_at?: string;
+  last_verify?: { file: string; at: string; ok: boolean; age_seconds: number; error?: string };
+  verify_failed: boolean;
+  /** The backups kept (retention deletes the others): how many and their total size. */
+  retained: { count: number; size_bytes: number };
+}
+
+export interface HealthInput {
+  engine: EngineId;
+  instance: string;
+  schedule: string;
+  options?: BackupOptions;
+}
+
+export interface HealthBackup extends GoodBackup {
+  size_bytes: number;
+}
+
+/** Pure: the health of one scheduled instance from its kept backups and the latest verification per file. */
+export function computeBackupHealth(inst: HealthInput, backups: readonly HealthBackup[], verifications: ReadonlyMap<string, { ok: boolean; at: string; error?: string }>, now: Date): InstanceBackupHealth {
+  const mine = backups.filter((b) => b.engine === inst.engine && b.instance === inst.instance);
+  const retained = { count: mine.length, size_bytes: mine.reduce((n, b) => n + b.size_bytes, 0) };
+  const good = mine.filter((b) => verifications.get(b.file)?.ok !== false);
+  const age = (at: string) => Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000));
+  let lastVerify: InstanceBackupHealth['last_verify'];
+  for (const b of mine) {
+    const v = verifications.get(b.file);
+    if (v && (!lastVerify || Date.parse(v.at) > Date.parse(lastVerify.at))) lastVerify = { file: b.file, at: v.at, ok: v.ok, age_seconds: age(v.at), ...(v.error ? { error: v.error } : {}) };
+  }
+  const base = { engine: inst.engine, instance: inst.instance, schedule: inst.schedule, verify_failed: lastVerify?.ok === false, retained, ...(lastVerify ? { last_verify: lastVerify } : {}) };
+  // the databases the kept backups name; each one's newest good backup (an instance-wide one covers all)
+  const databases = [...new Set(mine.filter((b) => b.scope === 'database').map((b) => b.database))];
+  if (!databases.length && mine.length) databases.push(mine[0]!.database);
+  let stalest: GoodBackup | undefined;
+  for (const db of databases) {
+    const last = lastGoodBackup(good, inst.engine, inst.instance, db);
+    if (!last) return { ...base, overdue: true, reason: `${db} has no good backup` };
+    if (!stalest || Date.parse(last.finished_at) < Date.parse(stalest.finished_at)) stalest = last;
+  }
+  if (!stalest) return { ...base, overdue: true, reason: 'no good backup yet' };
+  const last = new Date(stalest.finished_at);
+  let overdueAt: Date;
+  if (isInterval(inst.schedule)) overdueAt = new Date(last.getTime() + 1.5 * INTERVAL_MS[inst.schedule]);
+  else {
+    const timing = { ...(inst.options?.timezone ? { timezone: inst.options.timezone } : {}), ...(inst.options?.jitter_seconds ? { jitter_seconds: inst.options.jitter_seconds } : {}) };
+    overdueAt = new Date(dueAt(inst.schedule, last, `${inst.engine}/${inst.instance}`, timing).getTime() + CRON_GRACE_MS);
+  }
+  const overdue = !(now.getTime() < overdueAt.getTime());
+  const what = isInterval(inst.schedule) ? `1.5 × ${inst.schedule}` : `the next "${inst.schedule}" slot`;
+  return {
+    ...base,
+    overdue,
+    reason: overdue ? `${stalest.database}: last good backup is older than ${what}` : `backed up on schedule`,
+    last_good_backup: { database: stalest.database, file: stalest.file, finished_at: stalest.finished_at, age_seconds: age(stalest.finished_at) },
+    ...(Number.isNaN(overdueAt.getTime()) ? {} : { overdue_at: overdueAt.toISOString() }),
+  };
+}
+
+/** The health of every instance with a schedule (auto_backup on, not manual); reads only files, never a server. */
+export async function backupHealth(options: { type?: string; instance?: string; now?: Date } = {}): Promise<InstanceBackupHealth[]> {
+  const engineId = options.type ? parseEngineId(options.type) : undefined;
+  const config = await loadConfig();
+  const scheduled = listInstances(config, engineId).filter((i) => i.config.auto_backup && i.config.backup_schedule !== 'manual' && (!options.instance || i.name === options.instance));
+  if (!scheduled.length) return [];
+  const [list, verifications] = await Promise.all([listBackups({ ...(engineId ? { type: engineId } : {}), ...(options.instance ? { instance: options.instance } : {}) }), latestVerifications()]);
+  const now = options.now ?? new Date();
+  return scheduled.map((i) => computeBackupHealth({ engine: i.engine, instance: i.name, schedule: i.config.backup_schedule, options: effectiveOptions(config, i.engine, i.config) }, list, verifications, now));
+}
+
+/** One line for `status`: overdue or failed verification, or undefined when all is well. */
+export function healthMarker(h: InstanceBackupHealth): string | undefined {
+  const parts: string[] = [];
+  if (h.overdue) parts.push(`backup OVERDUE (${h.reason})`);
+  if (h.verify_failed) parts.push(`last verify FAILED${h.last_verify?.error ? `: ${h.last_verify.error}` : ''}`);
+  return parts.length ? `${h.engine}/${h.instance}: ${parts.join('; ')}` : undefined;
+}
+
+/** One line per scheduled instance for `backup status` and db_backup_status. */
+export function healthLine(h: InstanceBackupHealth): string {
+  const verify = h.last_verify ? `${h.last_verify.ok ? 'ok' : 'FAILED'} ${h.last_verify.at}` : 'never';
+  return `${h.engine}/${h.instance} (${h.schedule}): ${h.overdue ? `OVERDUE: ${h.reason}` : 'on schedule'}; last verify ${verify}; kept ${h.retained.count} (${bytes(h.retained.size_bytes)})`;
 }
