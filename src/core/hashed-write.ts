@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { DbError } from './errors.js';
 
 /** What a backup writer hashed as the bytes went to disk: the core reads nothing back. */
 export interface WrittenDigest {
@@ -27,4 +28,20 @@ export function hashedFileWriter(file: string): { stream: Writable; done: Promis
   // the caller awaits `done`; a failure here must not also surface as an unhandled rejection
   done.catch(() => undefined);
   return { stream: tap, done };
+}
+
+/**
+ * Runs `produce` (a command writing into the stream it is given) into `file` through the hash.
+ * When both fail, the file's own error wins: a full disk breaks the pipe, and the producer then
+ * only says that it failed.
+ */
+export async function writeHashed(file: string, produce: (stream: Writable) => Promise<unknown>): Promise<WrittenDigest> {
+  const out = hashedFileWriter(file);
+  const [made, written] = await Promise.allSettled([produce(out.stream), out.done]);
+  if (written.status === 'rejected') {
+    const err = written.reason as NodeJS.ErrnoException;
+    throw err.code === 'ENOSPC' ? new DbError(`The backup destination is full: ${err.message}`, 'DISK_FULL', 'Free space there or choose another --destination.') : err;
+  }
+  if (made.status === 'rejected') throw made.reason;
+  return written.value;
 }

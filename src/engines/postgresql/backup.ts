@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DbError, dumpOrLost } from '../../core/errors.js';
 import { run } from '../../core/process/exec.js';
-import { hashedFileWriter } from '../../core/hashed-write.js';
+import { writeHashed } from '../../core/hashed-write.js';
 import { digestDirectory } from '../../core/backup-manifest.js';
 import { chownRecursive } from '../../core/process/service-user.js';
 import { startServer, stopServer } from '../../core/process/supervisor.js';
@@ -230,10 +230,7 @@ async function logicalBackup(ctx: InstanceContext, options: { database: string; 
         dumping = run([tools.dump, '--format=directory', `--jobs=${jobs}`, ...common, `--file=${options.file}`, options.database], runOptions).then(async () => ({ files: await digestDirectory(options.file) }));
       } else {
         ctx.progress(`pg_dump ${tools.version}: dumping ${options.database} (custom format), fingerprinting the same snapshot alongside`);
-        const out = hashedFileWriter(options.file);
-        dumping = both(run([tools.dump, '--format=custom', ...common, options.database], { ...runOptions, stdout: out.stream }), out.done).then(([, written]) => written, (err) => {
-          throw (err as NodeJS.ErrnoException).code === 'ENOSPC' ? new DbError(`The backup destination is full: ${(err as Error).message}`, 'DISK_FULL', 'Free space there or choose another --destination.') : err;
-        });
+        dumping = writeHashed(options.file, (stdout) => run([tools.dump, '--format=custom', ...common, options.database], { ...runOptions, stdout }));
       }
       const [tables, written] = await both(fingerprints, dumping);
       return {
@@ -332,8 +329,7 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
     ctx.progress('compressing the snapshot');
     // the scratch run left the snapshot recovered and cleanly shut down: that is what we keep
     await rm(join(staging, 'postmaster.pid'), { force: true });
-    const out = hashedFileWriter(options.file);
-    const [, written] = await both(run(['tar', '-czf', '-', '-C', staging, '.'], { timeoutMs: 6 * 60 * 60_000, stdout: out.stream }), out.done);
+    const written = await writeHashed(options.file, (stdout) => run(['tar', '-czf', '-', '-C', staging, '.'], { timeoutMs: 6 * 60 * 60_000, stdout }));
     return {
       written,
       method: `physical snapshot (online base backup; no pg_dump ${server.major}+ on this machine)`,
