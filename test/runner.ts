@@ -35,6 +35,8 @@ interface FileResult {
   fail: number;
   skipped: number;
   failures: string[];
+  /** the first line of each failure's error, beside `failures` */
+  reasons?: string[];
   why?: string;
 }
 
@@ -103,12 +105,27 @@ function needsTestServer(file: string): boolean {
 }
 
 /** Counts and the names of the failing tests (leaves only, as "describe > test") from TAP. */
-export function parseTap(tap: string): { pass: number; fail: number; skipped: number; failures: string[] } {
+export function parseTap(tap: string): { pass: number; fail: number; skipped: number; failures: string[]; reasons: string[] } {
   const stack: string[] = [];
   const childFailed: boolean[] = [];
   const failures: string[] = [];
+  // the first line of each failure's error, so a CI log that keeps only the summary still says why
+  const reasons: string[] = [];
+  let wantReason = -1;
   const num = (label: string) => Number(new RegExp(`^# ${label} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
-  for (const line of tap.split('\n')) {
+  const lines = tap.split('\n');
+  for (const [i, line] of lines.entries()) {
+    if (wantReason >= 0) {
+      const err = /^\s*error: (.*)$/.exec(line);
+      if (err) {
+        const inline = err[1]!.trim();
+        const text = /^[|>][-+]?$/.test(inline) ? (lines[i + 1] ?? '').trim() : inline.replace(/^'(.*)'$/, '$1');
+        reasons[wantReason] = text.slice(0, 300);
+        wantReason = -1;
+        continue;
+      }
+      if (/^\s*\.\.\.$/.test(line)) wantReason = -1;
+    }
     const sub = /^(\s*)# Subtest: (.*)$/.exec(line);
     if (sub) {
       const level = sub[1]!.length / 4;
@@ -122,12 +139,16 @@ export function parseTap(tap: string): { pass: number; fail: number; skipped: nu
     if (!res) continue;
     const level = res[1]!.length / 4;
     if (res[2] === 'not ok') {
-      if (!childFailed[level + 1]) failures.push([...stack.slice(0, level), res[3]!].join(' > '));
+      if (!childFailed[level + 1]) {
+        failures.push([...stack.slice(0, level), res[3]!].join(' > '));
+        reasons.push('');
+        wantReason = reasons.length - 1;
+      }
       childFailed[level] = true;
     }
     childFailed[level + 1] = false;
   }
-  return { pass: num('pass'), fail: num('fail') + num('cancelled'), skipped: num('skipped'), failures };
+  return { pass: num('pass'), fail: num('fail') + num('cancelled'), skipped: num('skipped'), failures, reasons };
 }
 
 function runFile(file: string, outDir: string, timeoutS: number): Promise<FileResult> {
@@ -245,7 +266,11 @@ async function main(): Promise<void> {
     lines.push(`==> ${failed.length} file(s) failed; failing tests:`);
     for (const r of failed) {
       lines.push(`  ${r.name}`);
-      for (const t of r.failures.length ? r.failures : [r.why ?? 'no test reported a failure; see its output above']) lines.push(`    ✖ ${t}`);
+      if (!r.failures.length) lines.push(`    ✖ ${r.why ?? 'no test reported a failure; see its output above'}`);
+      for (const [i, t] of r.failures.entries()) {
+        lines.push(`    ✖ ${t}`);
+        if (r.reasons?.[i]) lines.push(`        ↳ ${r.reasons[i]}`);
+      }
     }
   }
   process.stdout.write(lines.join('\n') + '\n');

@@ -49,3 +49,34 @@ test('parseTap: all passing', () => {
   assert.deepEqual(r.failures, []);
   assert.deepEqual([r.pass, r.fail, r.skipped], [1, 0, 1]);
 });
+
+test('parseTap keeps the first line of each failure\'s error, so a summary-only log says why', () => {
+  const tap = [
+    '# Subtest: a',
+    'not ok 1 - a',
+    '  ---',
+    '  duration_ms: 5',
+    "  failureType: 'testCodeFailure'",
+    '  error: |-',
+    '    gave up waiting for a first backup',
+    '    more detail',
+    '  code: ERR_ASSERTION',
+    '  ...',
+    '# Subtest: b',
+    'ok 2 - b',
+    '# Subtest: c',
+    'not ok 3 - c',
+    '  ---',
+    "  error: 'Install step failed: apt-get install redis-server'",
+    '  ...',
+    '# Subtest: d',
+    'not ok 4 - d',
+    '  ---',
+    '  ...',
+    '# pass 1',
+    '# fail 3',
+  ].join('\n');
+  const r = parseTap(tap);
+  assert.deepEqual(r.failures, ['a', 'c', 'd']);
+  assert.deepEqual(r.reasons, ['gave up waiting for a first backup', 'Install step failed: apt-get install redis-server', '']);
+});
