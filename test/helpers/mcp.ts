@@ -46,8 +46,15 @@ export async function stdioClient(home: string, extra: string[] = []): Promise<C
   return client;
 }
 
+/**
+ * The SDK gives up on a request after 60 s. A backup or restore on a loaded 2-core machine can
+ * take longer, so calls wait longer; they ask for progress (our tools send it), and each progress
+ * notification restarts the wait, as a patient client would.
+ */
+const CALL_OPTIONS = { timeout: 300_000, maxTotalTimeout: 1_800_000, resetTimeoutOnProgress: true, onprogress: () => undefined };
+
 export async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+  return (await client.callTool({ name, arguments: args }, undefined, CALL_OPTIONS)) as CallToolResult;
 }
 
 export function text(r: CallToolResult): string {

@@ -1,6 +1,6 @@
 import { DbError, NotApplicableError } from '../../core/errors.js';
 import type { DatabaseSummary, InstanceContext, UserSummary, VacuumOutcome } from '../contract.js';
-import { num, readState, withEs, type EsConn } from './client.js';
+import { LONG_OPERATION_MS, num, readState, withEs, type EsConn } from './client.js';
 import { seg, validateIdentifier } from './identifiers.js';
 
 interface CatIndex {
@@ -213,7 +213,7 @@ export async function vacuum(ctx: InstanceContext, options: { database: string; 
     const db = await resolveDatabase(c, options.database);
     const path = `/${seg(db.name)}`;
     const before = await segmentCount(c, path);
-    const merge = await c.req<{ _shards?: { failed?: number } }>('POST', `${path}/_forcemerge`, { query: options.full ? { max_num_segments: 1 } : {} });
+    const merge = await c.req<{ _shards?: { failed?: number } }>('POST', `${path}/_forcemerge`, { query: options.full ? { max_num_segments: 1 } : {}, timeoutMs: LONG_OPERATION_MS });
     const refresh = await c.req<{ _shards?: { failed?: number } }>('POST', `${path}/_refresh`);
     const cache = await c.req<{ _shards?: { failed?: number } }>('POST', `${path}/_cache/clear`);
     const after = await segmentCount(c, path);

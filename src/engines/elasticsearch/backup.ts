@@ -5,7 +5,7 @@ import { DbError, NotApplicableError } from '../../core/errors.js';
 import { chownRecursive } from '../../core/process/service-user.js';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
 import { resolveDatabase } from './admin.js';
-import { nodeVersion, withEs, type EsConn } from './client.js';
+import { LONG_OPERATION_MS, nodeVersion, withEs, type EsConn } from './client.js';
 import { seg, validateIdentifier } from './identifiers.js';
 import { repoRoot } from './instance.js';
 import { findProgram } from '../../core/tls.js';
@@ -87,11 +87,12 @@ export function scratchName(base: string, purpose: 'check' | 'verify' | 'restori
 export async function restoreSnapshot(c: EsConn, repo: string, snapshot: string, from: string, to: string): Promise<void> {
   const r = await c.req<{ snapshot?: { shards?: { total?: number; failed?: number } } }>('POST', `/_snapshot/${repo}/${snapshot}/_restore`, {
     query: { wait_for_completion: true },
+    timeoutMs: LONG_OPERATION_MS,
     body: { indices: from, include_global_state: false, include_aliases: false, rename_pattern: `^${escapeRegex(from)}$`, rename_replacement: to, index_settings: { 'index.number_of_replicas': 0 } },
   });
   const failed = r.snapshot?.shards?.failed ?? 0;
   if (failed > 0 || !r.snapshot) throw new DbError(`Restoring ${from} from the snapshot into ${to} failed on ${failed} shards.`, 'BACKUP_CORRUPT', 'The snapshot is damaged; use another backup.');
-  await c.req('GET', `/_cluster/health/${seg(to)}`, { query: { wait_for_status: 'yellow', timeout: '60s' } });
+  await c.req('GET', `/_cluster/health/${seg(to)}`, { query: { wait_for_status: 'yellow', timeout: '60s' }, timeoutMs: 90_000 });
 }
 
 async function dropQuietly(c: EsConn, index: string): Promise<void> {
@@ -120,6 +121,7 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
       ctx.progress(`snapshot of ${db.name} into the fs repository ${location}`);
       const snap = await c.req<{ snapshot?: { state?: string; shards?: { failed?: number }; failures?: unknown[] } }>('PUT', `/_snapshot/${repo}/${SNAPSHOT}`, {
         query: { wait_for_completion: true },
+        timeoutMs: LONG_OPERATION_MS,
         body: { indices: db.name, include_global_state: false, ignore_unavailable: false },
       });
       if (snap.snapshot?.state !== 'SUCCESS') throw new DbError(`The snapshot of ${db.name} ended in state ${snap.snapshot?.state ?? 'unknown'}: ${JSON.stringify(snap.snapshot?.failures ?? [])}`, 'COMMAND_FAILED', 'Look at `portunix-db health elasticsearch` and the log.');

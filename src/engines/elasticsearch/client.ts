@@ -42,8 +42,15 @@ export function httpCertPath(ctx: Pick<InstanceContext, 'paths'>): string {
 /** The slice of the @elastic/elasticsearch client this engine uses: one typed request function. */
 export interface EsConn {
   /** `GET /_cluster/health`-style call; answers the parsed body. */
-  req<T = any>(method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD', path: string, options?: { body?: unknown; query?: Record<string, string | number | boolean | undefined> }): Promise<T>;
+  req<T = any>(method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD', path: string, options?: { body?: unknown; query?: Record<string, string | number | boolean | undefined>; timeoutMs?: number }): Promise<T>;
 }
+
+/**
+ * Calls that wait for the work itself (snapshot and restore with wait_for_completion, a force
+ * merge, a health wait): their time grows with the index and a busy node, so the 30 s meant for
+ * ordinary answers would abandon work that is going fine.
+ */
+export const LONG_OPERATION_MS = 30 * 60_000;
 
 interface RawClient {
   transport: { request(params: { method: string; path: string; body?: unknown; querystring?: Record<string, unknown> }, options?: Record<string, unknown>): Promise<unknown> };
@@ -126,7 +133,7 @@ export async function withEs<T>(ctx: InstanceContext, fn: (conn: EsConn) => Prom
     async req(method, path, opts = {}) {
       const querystring: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) querystring[k] = v;
-      return (await client.transport.request({ method, path, ...(opts.body !== undefined ? { body: opts.body } : {}), querystring }, { requestTimeout: options.timeoutMs ?? 30_000 })) as never;
+      return (await client.transport.request({ method, path, ...(opts.body !== undefined ? { body: opts.body } : {}), querystring }, { requestTimeout: opts.timeoutMs ?? options.timeoutMs ?? 30_000 })) as never;
     },
   };
   try {
