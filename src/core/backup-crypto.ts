@@ -56,18 +56,23 @@ export async function allIdentities(): Promise<string[]> {
   return readIdentities();
 }
 
-/** Adds a recovery key (an AGE-SECRET-KEY-1... line) to this home's keys, e.g. on a new machine. */
-export async function importIdentity(text: string): Promise<{ recipient: string; added: boolean }> {
+/**
+ * Adds recovery keys (AGE-SECRET-KEY-1... lines: what `backup key export` or `age-keygen`
+ * wrote) to this home's keys, e.g. on a new machine. An export of a home with several keys
+ * holds them all, oldest first, as an age identity file does; every line that is not a comment
+ * must be one. In a home without keys the last one imported encrypts new backups (it was the
+ * exporting home's current key); otherwise the current one keeps encrypting.
+ */
+export async function importIdentity(text: string): Promise<{ recipient: string; recipients: string[]; added: boolean }> {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const id = lines.find((l) => IDENTITY.test(l));
-  if (!id || lines.length !== 1) throw new DbError('That is not one age identity (a line AGE-SECRET-KEY-1...; comment lines starting with # are allowed).', 'USAGE', 'Pass the file `backup key export` printed, on stdin.');
-  const recipient = await identityToRecipient(id);
+  if (!lines.length || lines.some((l) => !IDENTITY.test(l))) throw new DbError('That is not an age identity file (lines AGE-SECRET-KEY-1...; comment lines starting with # are allowed).', 'USAGE', 'Pass the file `backup key export` printed (or one `age-keygen` wrote), on stdin.');
+  const ids = [...new Set(lines)];
+  const recipients = await Promise.all(ids.map((id) => identityToRecipient(id)));
   return withFileLock(join(homePaths.state(), 'backup-key.lock'), async () => {
     const have = await readIdentities();
-    if (have.includes(id)) return { recipient, added: false };
-    // an imported key decrypts; the current one keeps encrypting
-    await writeIdentities([id, ...have]);
-    return { recipient, added: true };
+    const fresh = ids.filter((id) => !have.includes(id));
+    if (fresh.length) await writeIdentities([...fresh, ...have]);
+    return { recipient: recipients[recipients.length - 1]!, recipients, added: fresh.length > 0 };
   });
 }
 

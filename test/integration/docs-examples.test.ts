@@ -6,6 +6,8 @@
  * commands that cannot run here (brew, winget, other platforms): each line is run with
  * --dry-run (added when missing) and must print its plan and exit 0. A failing example fails CI.
  * Downloads are shared between pages (one cache), so a page's PostgreSQL is fetched once per run.
+ * The standard `age` CLI (test server `age`, Debian's package) is on PATH too, for the emergency
+ * decryption example.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshHome } from '../helpers/cli.js';
+import { testServer } from '../servers/cache.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BUNDLE = join(ROOT, 'dist', 'bundle', 'portunix-db.mjs');
@@ -55,6 +58,10 @@ function markdownFiles(): string[] {
   return files;
 }
 
+/** The real `age` tool; undefined outside CI when it was not provisioned (its examples are then skipped). */
+const age = testServer('age');
+const usesAge = (code: string) => /^\s*age\s/m.test(code);
+
 /** A bin dir whose `portunix-db` is the shipped bundle, and a download cache shared by all pages. */
 const shared = mkdtempSync(join(tmpdir(), 'pdb-docs-'));
 const bin = join(shared, 'bin');
@@ -75,7 +82,7 @@ function bash(script: string, home: string, cwd: string): Promise<{ code: number
   return new Promise((resolve) => {
     const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
       cwd,
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, PORTUNIX_HOME: home, PORTUNIX_DB_SECRET_BACKEND: process.env.PORTUNIX_DB_SECRET_BACKEND ?? 'file', NO_COLOR: '1', HOME: process.env.HOME ?? home },
+      env: { ...process.env, PATH: `${bin}:${age?.binDir ? `${age.binDir}:` : ''}${process.env.PATH ?? ''}`, PORTUNIX_HOME: home, PORTUNIX_DB_SECRET_BACKEND: process.env.PORTUNIX_DB_SECRET_BACKEND ?? 'file', NO_COLOR: '1', HOME: process.env.HOME ?? home },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -114,12 +121,16 @@ test('the doc examples are found (README.md and docs/)', () => {
 });
 
 for (const page of pages) {
-  test(`examples of ${relative(ROOT, page.file)} run`, { timeout: 20 * 60_000 }, async () => {
+  test(`examples of ${relative(ROOT, page.file)} run`, { timeout: 20 * 60_000 }, async (t) => {
     const home = pageHome(relative(ROOT, page.file));
     const cwd = mkdtempSync(join(tmpdir(), 'pdb-docs-cwd-'));
     chmodSync(cwd, 0o755);
     try {
       for (const ex of page.examples) {
+        if (!age && usesAge(ex.code)) {
+          t.skip(`${ex.file}:${ex.line} and after need the age CLI (node dist/test/servers/provision.js age)`);
+          break;
+        }
         const script = ex.kind === 'plan' ? planScript(ex.code) : ex.code;
         const r = await bash(script, home, cwd);
         assert.equal(r.code, 0, `${ex.file}:${ex.line} (${ex.kind}) exited ${r.code}\n--- example ---\n${ex.code}\n--- output ---\n${r.output.slice(-4000)}`);

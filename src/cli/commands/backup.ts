@@ -109,7 +109,7 @@ export function registerBackup(program: Command): void {
       }
       if (first === 'key') {
         if (file === 'export') return emit(o, () => exportKey(!!o.force), (r) => r.text);
-        if (file === 'import') return emit(o, async () => importIdentity(await readStdin()), (r) => (r.added ? `Imported the key for ${r.recipient}; backups encrypted to it can be restored here.` : `This home already has the key for ${r.recipient}.`));
+        if (file === 'import') return emit(o, async () => importIdentity(await readStdin()), (r) => (r.added ? `Imported the key for ${r.recipients.join(', ')}; backups encrypted to it can be restored here.` : `This home already has the key for ${r.recipients.join(', ')}.`));
         return emit(o, async () => { throw new UsageError('backup key needs export or import.', 'USAGE', 'portunix-db backup key export > key.txt; portunix-db backup key import < key.txt'); }, () => '');
       }
       if (first === 'due') {

@@ -5,6 +5,7 @@
  */
 import type { AgentService, AgentTask } from './task.js';
 import { scheduledBackupsTask } from './backup-task.js';
+import { AlertClaims } from './alert-claims.js';
 import { samplerTask } from '../monitor/sampler.js';
 import { prometheusService } from '../monitor/prometheus.js';
 import { parseLoopbackListen } from '../http-guard.js';
@@ -22,7 +23,9 @@ export interface AgentSettings {
 }
 
 export function agentTasks(settings: AgentSettings): AgentTask[] {
-  return [scheduledBackupsTask(settings), samplerTask({ ...(settings.intervalMs ? { intervalMs: settings.intervalMs } : {}) })];
+  // a failed scheduled backup is seen by both tasks: one alert, from whichever sees it first
+  const claims = new AlertClaims();
+  return [scheduledBackupsTask({ ...settings, claims }), samplerTask({ ...(settings.intervalMs ? { intervalMs: settings.intervalMs } : {}), claims })];
 }
 
 export function agentServices(settings: AgentSettings): AgentService[] {

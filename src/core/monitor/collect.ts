@@ -13,6 +13,7 @@ import { status, type StatusEntry } from '../ops/lifecycle.js';
 import { health, performanceReport, ratesBetween, sizes } from '../ops/inspect.js';
 import { backupStatus, type BackupStatusEntry } from '../ops/backup.js';
 import { INTERVAL_MS, type ScheduleInterval } from '../ops/backup-schedule.js';
+import { backupAlertKey } from '../agent/alert-claims.js';
 import type { BackupFigures, Condition, InstanceSnapshot, KeyFigures, Point } from './types.js';
 
 /** At most this many databases get their own size series (the largest). */
@@ -100,9 +101,9 @@ export function conditionsOf(snap: InstanceSnapshot): Condition[] {
   for (const b of snap.backups ?? []) {
     const where = `${id(snap)}/${b.database}`;
     if (b.overdue) out.push({ ...base, key: `backup-overdue:${where}`, kind: 'backup-overdue', message: `${where}: the scheduled ${b.schedule ?? ''} backup is overdue (last good backup: ${b.last_backup_at ?? 'none'}).`.replace('  ', ' ') });
-    if (b.last_verify && !b.last_verify.ok) out.push({ ...base, key: `verify-failed:${where}`, kind: 'verify-failed', message: `${where}: the last backup verification (${b.last_verify.at}) failed.`, ...(b.last_verify.error ? { detail: b.last_verify.error } : {}) });
+    if (b.last_verify && !b.last_verify.ok) out.push({ ...base, key: backupAlertKey('verify-failed', snap.engine, snap.instance, b.database), kind: 'verify-failed', message: `${where}: the last backup verification (${b.last_verify.at}) failed.`, ...(b.last_verify.error ? { detail: b.last_verify.error } : {}) });
     if (b.last_attempt && !b.last_attempt.ok && (!b.last_backup_at || b.last_attempt.at > b.last_backup_at)) {
-      out.push({ ...base, key: `backup-failed:${where}`, kind: 'backup-failed', message: `${where}: the last backup (${b.last_attempt.at}) failed.`, ...(b.last_attempt.error ? { detail: b.last_attempt.error } : {}) });
+      out.push({ ...base, key: backupAlertKey('backup-failed', snap.engine, snap.instance, b.database), kind: 'backup-failed', message: `${where}: the last backup (${b.last_attempt.at}) failed.`, ...(b.last_attempt.error ? { detail: b.last_attempt.error } : {}) });
     }
   }
   return out;

@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { allBackupStatus, sampleRound, type PreviousCounters } from './collect.js';
 import { SampleStore } from './store.js';
 import type { BackupStatusEntry } from '../ops/backup.js';
+import type { AlertClaims } from '../agent/alert-claims.js';
 
 export const DEFAULT_INTERVAL_MS = 15_000;
 export const MIN_INTERVAL_MS = 1_000;
@@ -35,6 +36,8 @@ export interface SamplerOptions {
   /** For tests: a store file elsewhere, or a size bound. */
   storeFile?: string;
   maxBytes?: number;
+  /** Shared with the scheduled-backups task: a failed backup it already alerted is not alerted again. */
+  claims?: AlertClaims;
 }
 
 export function samplerTask(options: SamplerOptions = {}): AgentTask & { close(): void } {
@@ -69,9 +72,14 @@ export function samplerTask(options: SamplerOptions = {}): AgentTask & { close()
       if (ctx.signal.aborted) return;
       store!.record(round.at, round.snapshots, round.points, interval);
       const { raised, resolved } = store!.reconcileAlerts(round.conditions, round.at);
-      for (const r of resolved) ctx.log.info(`cleared: ${r.message}`);
+      for (const r of resolved) {
+        options.claims?.release(r.key, 'sample');
+        ctx.log.info(`cleared: ${r.message}`);
+      }
       for (const c of raised) {
-        const { key: _key, ...alert } = c;
+        const { key, ...alert } = c;
+        // still recorded in the store (and shown as open); only the second delivery is left out
+        if (options.claims && !options.claims.claim(key, 'sample')) continue;
         await ctx.alert(alert).catch((err: Error) => ctx.log.warn(`alert ${c.kind} could not be delivered: ${err.message}`));
       }
       if (round.at - lastPrune >= PRUNE_EVERY_MS) {
