@@ -22,7 +22,9 @@ export const external = [
 ];
 
 const result = await build({
-  entryPoints: { 'portunix-db': join(root, 'src', 'cli', 'main.ts') },
+  // the SQLite query worker runs in a child process of its own (killed at the time limit), so it
+  // is an entry of its own that src/engines/sqlite/query.ts finds beside the bundle
+  entryPoints: { 'portunix-db': join(root, 'src', 'cli', 'main.ts'), 'sqlite-query-worker': join(root, 'src', 'engines', 'sqlite', 'query-worker.ts') },
   outdir,
   outExtension: { '.js': '.mjs' },
   bundle: true,

@@ -3,12 +3,23 @@
  * `PRAGMA query_only = ON` in a child process that is killed at the time limit.
  */
 import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { InstanceContext, QueryRequest, QueryResult } from '../contract.js';
 import { DbError, UsageError } from '../../core/errors.js';
 import { listFiles, mapSqliteError, requireDatabase } from './instance.js';
 
-const WORKER = new URL('./query-worker.js', import.meta.url);
+/**
+ * The worker script: beside this module in tsc's output; in the plugin's bundle it is its own
+ * entry (scripts/bundle.mjs), dist/bundle/sqlite-query-worker.mjs, and this code sits in a chunk
+ * one level down or in the entry itself.
+ */
+function workerPath(): string {
+  const candidates = ['./query-worker.js', '../sqlite-query-worker.mjs', './sqlite-query-worker.mjs'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new DbError('The SQLite query worker is missing from this installation.', 'INTERNAL', `Looked for: ${candidates.join(', ')}. Reinstall portunix-db.`);
+  return found;
+}
 
 export async function query(ctx: InstanceContext, request: QueryRequest): Promise<QueryResult> {
   let name = request.database;
@@ -18,7 +29,7 @@ export async function query(ctx: InstanceContext, request: QueryRequest): Promis
     name = all[0]!.name;
   }
   const file = await requireDatabase(ctx, name);
-  const worker = fork(fileURLToPath(WORKER), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const worker = fork(workerPath(), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
   worker.send({ path: file.path, text: request.text, maxRows: request.maxRows });
   try {
     const answer = await new Promise<QueryResult | { error: { code: string; message: string } }>((resolve, reject) => {
