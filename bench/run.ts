@@ -94,3 +94,4 @@ console.log(cols.map((c) => c.padEnd(width(c))).join('  '));
 for (const r of rows) console.log(cols.map((c) => r[c].padEnd(width(c))).join('  '));
 if (process.argv.includes('--backup')) await import('./backup.js');
 await import('./inspect.js'); // issue 14: inspection vs psql and DBHub
+await import('./mcp-memory.js'); // issue 14: MCP server memory after 1,000 calls

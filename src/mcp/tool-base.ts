@@ -104,8 +104,17 @@ export function inputSchemaOf(def: ToolDefinition): z.ZodObject {
   return z.strictObject(needsConfirm(def.operation) ? { ...def.input, ...CONFIRM_SHAPE } : def.input);
 }
 
+/**
+ * Built once per tool: a zod object compiles a validator (a generated function) on its first parse,
+ * so building it per call made every call compile one again, garbage that the long-running server's
+ * heap grew on.
+ */
+const outputSchemas = new WeakMap<ToolDefinition, z.ZodObject>();
+
 export function outputSchemaOf(def: ToolDefinition): z.ZodObject {
-  return z.object(def.output);
+  let schema = outputSchemas.get(def);
+  if (!schema) outputSchemas.set(def, (schema = z.object(def.output)));
+  return schema;
 }
 
 /** One error shape for every tool: what went wrong, then what to do next. Never a stack trace. */
