@@ -57,3 +57,17 @@ test('snapshot watch: routines first (MariaDB order) and an empty database both 
   await pipeline(Readable.from([Buffer.from(HEADER)]), snapshotWatch(() => fired++), new Writable({ write: (_c, _e, cb) => cb() }));
   assert.equal(fired, 1);
 });
+
+test('spawnClient: a destination that fails ends the program instead of leaving it blocked on a full pipe', { timeout: 20_000 }, async () => {
+  const { spawnClient } = await import('../../src/engines/mysql-family/client.js');
+  let chunks = 0;
+  const failing = new Writable({
+    write(_chunk, _enc, cb) {
+      cb(++chunks > 3 ? Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }) : null);
+    },
+  });
+  failing.on('error', () => undefined);
+  const ctx = { config: {} } as unknown as Parameters<typeof spawnClient>[0];
+  // `yes` writes for ever: only a kill ends it
+  await assert.rejects(spawnClient(ctx, ['yes', 'portunix'], { stdout: failing }), (e: unknown) => e instanceof DbError && /SIGTERM/.test(e.message));
+});
