@@ -93,5 +93,6 @@ const cols = ['case', 'median_ms', 'peak_rss_mb', 'note'] as const;
 console.log(cols.map((c) => c.padEnd(width(c))).join('  '));
 for (const r of rows) console.log(cols.map((c) => r[c].padEnd(width(c))).join('  '));
 if (process.argv.includes('--backup')) await import('./backup.js');
+if (process.argv.includes('--backup-others')) await import('./backup-mariadb-redis.js'); // issue 14: MariaDB and Redis beside their raw tools
 await import('./inspect.js'); // issue 14: inspection vs psql and DBHub
 await import('./mcp-memory.js'); // issue 14: MCP server memory after 1,000 calls

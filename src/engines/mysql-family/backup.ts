@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { hashedFileWriter } from '../../core/hashed-write.js';
+import { writeHashed } from '../../core/hashed-write.js';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Transform, Writable } from 'node:stream';
+import type { Connection } from 'mysql2/promise';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
 import { DbError, dumpOrLost } from '../../core/errors.js';
 import { findProgram, num, query, spawnClient, withClientOptionFile, withConnection, type Flavour } from './client.js';
@@ -10,21 +11,92 @@ import { quoteIdent, validateCharsetName, validateMysqlIdentifier } from './iden
 import { serverVersion } from './instance.js';
 import { recordStagingDatabase } from '../../core/process/staging.js';
 
+/**
+ * Row count and CHECKSUM TABLE ... EXTENDED of every base table. CHECKSUM TABLE is the server's
+ * own streamed hash (a sum of per-row CRC32s: order-independent, constant memory, no size
+ * limit); inside a transaction it reads that transaction's snapshot.
+ */
+async function fingerprintWith(c: Connection, database: string, missing: () => DbError): Promise<TableFingerprint[]> {
+  const db = validateMysqlIdentifier('database', database);
+  const exists = await query(c, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
+  if (!exists.length) throw missing();
+  const out: TableFingerprint[] = [];
+  for (const n of await baseTables(c, database)) {
+    const t = `${db}.${quoteIdent(n)}`;
+    const count = num((await query<{ c: unknown }>(c, `SELECT COUNT(*) AS c FROM ${t}`))[0]?.c) ?? 0;
+    const sum = (await query<{ Checksum: unknown }>(c, `CHECKSUM TABLE ${t} EXTENDED`))[0]?.Checksum;
+    out.push({ name: n, rows: count, ...(sum !== null && sum !== undefined ? { checksum: String(sum) } : {}) });
+  }
+  return out;
+}
+
+async function baseTables(c: Connection, database: string): Promise<string[]> {
+  return (await query<{ n: string }>(c, "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [database])).map((r) => r.n);
+}
+
 /** Row count and CHECKSUM TABLE of every base table: order-independent, recomputed after a restore. */
 export async function fingerprint(ctx: InstanceContext, database: string): Promise<TableFingerprint[]> {
+  validateMysqlIdentifier('database', database);
+  return withConnection(ctx, undefined, (c) => fingerprintWith(c, database, () => missingDatabase(ctx, database)));
+}
+
+function missingDatabase(ctx: InstanceContext, database: string): DbError {
+  return new DbError(`Database "${database}" does not exist on ${ctx.engine}/${ctx.name}.`, 'NOT_FOUND', `List databases with \`portunix-db list --type ${ctx.engine}\`.`);
+}
+
+/** How long writers to the database's tables may wait at most while the dump and the fingerprints take their snapshots. */
+export const SNAPSHOT_LOCK_WAIT_S = 30;
+
+/**
+ * The statements that line the fingerprint connection's snapshot up with the dump's
+ * (`--single-transaction`): the lock connection blocks writes to the database's tables (it
+ * waits for open writers first, at most SNAPSHOT_LOCK_WAIT_S), the fingerprint connection starts
+ * its snapshot, the dump starts its own, and the lock goes. Both snapshots then hold the same
+ * committed rows. Only the database's own tables are locked, for the moment the dump needs to
+ * connect (as mydumper does with FLUSH TABLES WITH READ LOCK, but not server-wide).
+ */
+export function snapshotPlan(database: string, tables: readonly string[]): { lock: string[]; snapshot: string[]; unlock: string } {
   const db = validateMysqlIdentifier('database', database);
-  return withConnection(ctx, undefined, async (c) => {
-    const exists = await query(c, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
-    if (!exists.length) throw new DbError(`Database "${database}" does not exist on ${ctx.engine}/${ctx.name}.`, 'NOT_FOUND', `List databases with \`portunix-db list --type ${ctx.engine}\`.`);
-    const tables = await query<{ n: string }>(c, "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [database]);
-    const out: TableFingerprint[] = [];
-    for (const { n } of tables) {
-      const t = `${db}.${quoteIdent(n)}`;
-      const count = num((await query<{ c: unknown }>(c, `SELECT COUNT(*) AS c FROM ${t}`))[0]?.c) ?? 0;
-      const sum = (await query<{ Checksum: unknown }>(c, `CHECKSUM TABLE ${t} EXTENDED`))[0]?.Checksum;
-      out.push({ name: n, rows: count, ...(sum !== null && sum !== undefined ? { checksum: String(sum) } : {}) });
+  return {
+    lock: tables.length ? [`SET SESSION lock_wait_timeout = ${SNAPSHOT_LOCK_WAIT_S}`, `FLUSH TABLES ${tables.map((t) => `${db}.${quoteIdent(t)}`).join(', ')} WITH READ LOCK`] : [],
+    snapshot: ['SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ', 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY'],
+    unlock: 'UNLOCK TABLES',
+  };
+}
+
+/**
+ * Lines mariadb-dump and mysqldump write only after `--single-transaction` started their
+ * snapshot (the header before it holds none of them): the first table, routine, event or view,
+ * or the end of an empty dump.
+ */
+const PAST_SNAPSHOT = /\n-- (Table structure for table|Dumping data for table|Dumping routines for database|Dumping events for database|Temporary table structure for view|Final view structure for view|Dump completed)/;
+
+/**
+ * A pass-through that calls `onPast` once the dump's text shows it is past its START TRANSACTION
+ * (see PAST_SNAPSHOT), then only passes bytes on. A marker split across chunks is still seen.
+ */
+export function snapshotWatch(onPast: () => void): Transform {
+  let seen = false;
+  let carry = '';
+  const fire = () => {
+    if (!seen) {
+      seen = true;
+      onPast();
     }
-    return out;
+  };
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (!seen) {
+        const text = carry + chunk.toString('latin1');
+        if (PAST_SNAPSHOT.test(text)) fire();
+        else carry = text.slice(-64);
+      }
+      cb(null, chunk);
+    },
+    flush(cb) {
+      fire();
+      cb();
+    },
   });
 }
 
@@ -42,44 +114,83 @@ function dumpArgs(flavour: Flavour, optionFile: string): string[] {
   ];
 }
 
+/** The longest the lock of snapshotPlan is held if the dump never shows that it is past its snapshot. */
+const SNAPSHOT_LOCK_HOLD_MS = 60_000;
+
 /**
  * mariadb-dump / mysqldump of one database (no CREATE DATABASE / USE, so it restores under
- * any name), gzip-compressed into `file`. The core handles temp names, sha256 and the manifest.
+ * any name), gzip-compressed into `file` through the sha256 as it is written. The fingerprints
+ * are taken on a second connection, in a snapshot started together with the dump's (see
+ * snapshotPlan), while the dump streams.
  */
 export async function backup(ctx: InstanceContext, options: { database: string; file: string }, flavour: Flavour): Promise<BackupOutcome> {
   validateMysqlIdentifier('database', options.database);
   const dump = await findProgram(ctx, flavour.dump);
   const version = await serverVersion(ctx);
   const password = await ctx.adminPassword();
-  const cs = await withConnection(ctx, undefined, async (c) => (await query<{ cs: string; co: string }>(c, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [options.database]))[0]);
-  if (!cs) throw new DbError(`Database "${options.database}" does not exist on ${ctx.engine}/${ctx.name}.`, 'NOT_FOUND', `List databases with \`portunix-db list --type ${ctx.engine}\`.`);
-  // the fingerprints (counts and CHECKSUM TABLE) run on their own connection while the dump streams, not as a pass before it
-  const fingerprints = fingerprint(ctx, options.database);
-  fingerprints.catch(() => undefined);
-  const written = await withClientOptionFile(ctx, flavour, async (optionFile) => {
-    const gzip = createGzip({ level: 6 });
-    const out = hashedFileWriter(options.file);
-    const done = pipeline(gzip, out.stream).then(() => out.done);
-    done.catch(() => undefined);
-    // the dump has no CREATE DATABASE (it restores under any name); keep the database's charset here
-    gzip.write(`${HEADER} charset=${cs.cs} collation=${cs.co}\n`);
-    try {
-      await dumpOrLost(ctx, `${dump.split("/").pop()} of ${options.database}`, () => spawnClient(ctx, [dump, ...dumpArgs(flavour, optionFile), '--', options.database], { stdout: gzip, redact: [password] }));
-    } catch (err) {
-      gzip.destroy();
-      await done.catch(() => undefined);
-      throw err;
-    }
-    return done;
-  });
-  const tables = await fingerprints;
+  const notes: string[] = [];
+  const missing = () => missingDatabase(ctx, options.database);
+  const { written, tables } = await withConnection(ctx, undefined, (fp) =>
+    withConnection(ctx, undefined, async (lock) => {
+      const cs = (await query<{ cs: string; co: string }>(fp, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [options.database]))[0];
+      if (!cs) throw missing();
+      const plan = snapshotPlan(options.database, await baseTables(fp, options.database));
+      let locked = false;
+      try {
+        for (const sql of plan.lock) await lock.query(sql);
+        locked = plan.lock.length > 0;
+      } catch (err) {
+        notes.push(`The tables could not be locked for the moment the snapshots start (${mapMessage(err)}): the fingerprints come from a snapshot started just before the dump's, so writes in between may make them differ from the dump.`);
+      }
+      let released: Promise<unknown> | undefined;
+      const release = () => {
+        if (locked && !released) released = lock.query(plan.unlock).catch(() => undefined);
+      };
+      const holdLimit = setTimeout(release, SNAPSHOT_LOCK_HOLD_MS);
+      try {
+        for (const sql of plan.snapshot) await fp.query(sql);
+        const fingerprints = fingerprintWith(fp, options.database, missing).finally(() => fp.query('COMMIT').catch(() => undefined));
+        fingerprints.catch(() => undefined);
+        const done = await withClientOptionFile(ctx, flavour, (optionFile) =>
+          writeHashed(options.file, async (file) => {
+            const watch = snapshotWatch(release);
+            const gzip = createGzip({ level: 6 });
+            const compressed = pipeline(watch, gzip, file);
+            compressed.catch(() => undefined);
+            // the dump has no CREATE DATABASE (it restores under any name); keep the database's charset here
+            watch.write(`${HEADER} charset=${cs.cs} collation=${cs.co}\n`);
+            try {
+              await dumpOrLost(ctx, `${dump.split('/').pop()} of ${options.database}`, () => spawnClient(ctx, [dump, ...dumpArgs(flavour, optionFile), '--', options.database], { stdout: watch, redact: [password] }));
+            } catch (err) {
+              watch.destroy();
+              throw err;
+            }
+            await compressed;
+          }),
+        ).catch(async (err: unknown) => {
+          // the fingerprints are of no use now: stop them rather than wait for them
+          fp.destroy();
+          await fingerprints.catch(() => undefined);
+          throw err;
+        });
+        return { written: done, tables: await fingerprints };
+      } finally {
+        clearTimeout(holdLimit);
+        release();
+        await released;
+      }
+    }),
+  );
   return {
     method: `${dump.split('/').pop()} --single-transaction --routines --triggers --events + gzip`,
     format: 'sql.gz',
     serverVersion: version,
     tables,
     scope: 'database',
-    notes: ['Table checksums are CHECKSUM TABLE EXTENDED values, taken while the dump ran (on another connection); writes during the dump may not be reflected in them.'],
+    notes: [
+      'Table checksums are CHECKSUM TABLE EXTENDED values with row counts, taken on a second connection in a snapshot started together with the dump\'s (its tables locked for writes for that moment), while the dump ran.',
+      ...notes,
+    ],
     written,
   };
 }

@@ -267,8 +267,14 @@ export function spawnClient(
     child.stdin.on('error', () => undefined);
     if (options.stdin) options.stdin.pipe(child.stdin);
     else child.stdin.end();
-    if (options.stdout) child.stdout.pipe(options.stdout);
-    else child.stdout.resume();
+    if (options.stdout) {
+      const out = options.stdout;
+      child.stdout.pipe(out);
+      // a destination that fails (a full disk under the backup) stops reading: end the program rather than leave it blocked on a full pipe
+      out.on('close', () => {
+        if (!child.stdout.readableEnded) child.kill();
+      });
+    } else child.stdout.resume();
     child.on('close', (code, signal) => {
       let text = stderr;
       for (const s of options.redact ?? []) if (s.length >= 4) text = text.split(s).join('********');

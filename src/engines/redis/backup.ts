@@ -3,7 +3,9 @@ import { chown, copyFile, mkdtemp, open, rename, rm, stat, writeFile, chmod } fr
 import { tmpdir } from 'node:os';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { hashedFileWriter } from '../../core/hashed-write.js';
+import { Transform } from 'node:stream';
+import { writeHashed } from '../../core/hashed-write.js';
+import { RdbKeyCounter } from './rdb-count.js';
 import { join } from 'node:path';
 import { DbError } from '../../core/errors.js';
 import { spawnScratch, type ScratchProcess } from '../../core/process/scratch.js';
@@ -45,6 +47,7 @@ export async function fingerprint(ctx: InstanceContext): Promise<TableFingerprin
 async function waitForBgsave(c: RedisConn, ctx: InstanceContext, done: (p: Record<string, string>) => boolean): Promise<Record<string, string>> {
   const deadline = Date.now() + BGSAVE_TIMEOUT_MS;
   let lastNote = Date.now();
+  let polls = 0;
   for (;;) {
     const p = await info(c, 'persistence');
     if (p['rdb_bgsave_in_progress'] === '0' && done(p)) return p;
@@ -53,14 +56,16 @@ async function waitForBgsave(c: RedisConn, ctx: InstanceContext, done: (p: Recor
       ctx.progress('waiting for BGSAVE to finish...');
       lastNote = Date.now();
     }
-    await sleep(100);
+    // a save of a small instance is over in milliseconds: look again soon, then less often
+    await sleep(Math.min(100, 5 * ++polls));
   }
 }
 
 /**
  * BGSAVE, wait until it completes (rdb_bgsave_in_progress back to 0 and LASTSAVE / rdb_saves
- * moved on), then copy the RDB. The key counts come from the copy itself, loaded in a scratch
- * server, so they match the snapshot even while clients keep writing.
+ * moved on), then copy the RDB through the sha256. The key counts come from the copy itself,
+ * read as it streams by (RdbKeyCounter), so they match the snapshot even while clients keep
+ * writing; an RDB the reader cannot walk is counted by loading the copy in a scratch server.
  */
 export async function backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
   const { serverVersion, rdbPath } = await withRedis(ctx, async (c) => {
@@ -87,19 +92,28 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
     const name = String(((await c.send(['CONFIG', 'GET', 'dbfilename'])) as string[])[1] ?? RDB_FILE);
     return { serverVersion: (await info(c, 'server'))['redis_version'] ?? 'unknown', rdbPath: join(dir, name) };
   });
-  // the open file is the inode the server renamed into place (a later snapshot replaces the name, not these bytes), hashed as it is copied
-  const out = hashedFileWriter(options.file);
-  await pipeline(createReadStream(rdbPath), out.stream);
-  const written = await out.done;
+  // the open file is the inode the server renamed into place (a later snapshot replaces the name, not these bytes): hashed and counted as it is copied
+  const counter = new RdbKeyCounter();
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      counter.push(chunk);
+      cb(null, chunk);
+    },
+  });
+  const written = await writeHashed(options.file, (out) => pipeline(createReadStream(rdbPath, { highWaterMark: 1 << 20 }), tap, out));
   const rdbVersion = await checkRdbHeader(options.file);
-  const counted = await loadInScratch(ctx, options.file);
+  const read = counter.end();
+  const tables = read.ok ? fingerprints([...read.keys].map(([db, keys]) => ({ db, keys }))) : await loadInScratch(ctx, options.file);
   return {
     method: `BGSAVE + RDB copy (RDB format v${rdbVersion}, redis ${serverVersion})`,
     format: 'rdb',
     serverVersion,
-    tables: counted,
+    tables,
     scope: 'instance',
-    notes: [`A Redis backup holds the whole instance (all keyspaces), not only keyspace ${options.database}.`, 'Key counts come from loading the copy in a scratch server.'],
+    notes: [
+      `A Redis backup holds the whole instance (all keyspaces), not only keyspace ${options.database}.`,
+      read.ok ? 'Key counts were read from the copy as it was written (keys already expired are not counted, as a load drops them).' : `Key counts come from loading the copy in a scratch server (the RDB could not be read as it streamed: ${read.reason}).`,
+    ],
     written,
   };
 }
@@ -144,7 +158,7 @@ export async function loadInScratch(ctx: InstanceContext, file: string): Promise
       const counts = await withRedis(ctx, async (c) => (await c.send(['PING'])) === 'PONG' ? parseKeyspace(await info(c, 'keyspace')) : undefined, { path: socket, user: 'default', password, timeoutMs: 1000 }).catch(() => undefined);
       if (counts) return fingerprints(counts);
       if (Date.now() > deadline) throw new DbError(`Loading ${file} in a scratch server took too long.`, 'TIMEOUT');
-      await sleep(100);
+      await sleep(20);
     }
   } finally {
     await scratch?.stop();
