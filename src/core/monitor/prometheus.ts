@@ -5,6 +5,7 @@
  * base units with _bytes/_seconds, counters with _total, labels engine/instance/database.
  */
 import type { AgentContext, AgentService } from '../agent/task.js';
+import { cjsExports } from '../cjs-interop.js';
 import { serveRoutes } from './http.js';
 import { SampleStore, type LatestView } from './store.js';
 
@@ -15,7 +16,7 @@ const LD = ['engine', 'instance', 'database'] as const;
 
 /** The exposition text of one view. `now` is when backup ages are measured from. */
 export async function exposition(view: LatestView | undefined, alerts: { kind: string }[], now = Date.now()): Promise<{ text: string; contentType: string }> {
-  const prom: PromClient = await import('prom-client');
+  const prom: PromClient = cjsExports(await import('prom-client'));
   const registry = new prom.Registry();
   const g = <T extends string>(name: string, help: string, labelNames: readonly T[]) => new prom.Gauge<T>({ name, help, labelNames, registers: [registry] });
   const c = <T extends string>(name: string, help: string, labelNames: readonly T[]) => new prom.Counter<T>({ name, help, labelNames, registers: [registry] });
