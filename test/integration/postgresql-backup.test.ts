@@ -46,7 +46,7 @@ describe('postgresql backups: checksums, --jobs', () => {
   it('the content checksum ignores row order and catches one changed row', async () => {
     const b1 = await cliOk(['backup', 'shop', '--type', 'postgresql', '--json'], opts);
     const sums = checksums(b1.json.manifest);
-    assert.match(sums['public.a']!, /^sum64:-?\d+$/);
+    assert.match(sums['public.a']!, /^cols64:-?\d+$/);
     assert.equal(sums['public.b'], sums['public.a'], 'same rows, opposite insert order');
     assert.equal(sums['public.moved'], sums['public.a'], 'same rows, shuffled and updated in place');
     await pgQuery(home, 'main', 'shop', "UPDATE b SET label = 'row 4242 ' WHERE id = 4242");
@@ -68,8 +68,10 @@ describe('postgresql backups: checksums, --jobs', () => {
     const c = await pgClient(home, 'main', 'big');
     try {
       await assert.rejects(c.query(checksumQuery('public.wide', 'md5-sorted')), /temp_file_limit|temporary file size/);
-      const r = await c.query<{ n: string; sum: string }>(checksumQuery('public.wide', 'sum64'));
-      assert.equal(Number(r.rows[0]!.n), 200000);
+      for (const scheme of ['sum64', 'cols64'] as const) {
+        const r = await c.query<{ n: string; sum: string }>(checksumQuery('public.wide', scheme, [{ name: 'id', type: 23 }, { name: 'v', type: 25 }]));
+        assert.equal(Number(r.rows[0]!.n), 200000, scheme);
+      }
     } finally {
       await c.end();
     }
@@ -80,31 +82,33 @@ describe('postgresql backups: checksums, --jobs', () => {
     assert.equal(v.json.ok, true, JSON.stringify(v.json.problems));
   });
 
-  it('a manifest with the old md5 checksums still verifies and restores (checked the old way)', async () => {
-    const b = await cliOk(['backup', 'shop', '--type', 'postgresql', '--json'], opts);
-    const file = b.json.file as string;
-    const c = await pgClient(home, 'main', 'shop');
-    const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8'));
-    try {
-      await c.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'");
-      for (const t of manifest.tables) t.checksum = (await c.query<{ sum: string }>(checksumQuery(t.name.replace(/^public\./, 'public.'), 'md5-sorted'))).rows[0]!.sum;
-    } finally {
-      await c.end();
-    }
-    assert.match(manifest.tables[0].checksum, /^[0-9a-f]{32}$/);
-    writeFileSync(`${file}.manifest.json`, JSON.stringify(manifest));
-    await resignManifest(home, file);
-    const v = await cliOk(['backup', 'verify', file, '--json'], opts);
-    assert.equal(v.json.ok, true, JSON.stringify(v.json.problems));
-    assert.ok(v.json.tables.every((t: { checksum_match: boolean }) => t.checksum_match === true));
-    // and a wrong old-style checksum is still caught
-    manifest.tables[0].checksum = '0'.repeat(32);
-    writeFileSync(`${file}.manifest.json`, JSON.stringify(manifest));
-    await resignManifest(home, file);
-    const bad = await runCli(['backup', 'verify', file, '--json'], opts);
-    assert.notEqual(bad.code, 0);
-    assert.match(JSON.stringify(bad.json), /checksum differs/);
-  });
+  for (const [scheme, looks] of [['md5-sorted', /^[0-9a-f]{32}$/], ['sum64', /^sum64:-?\d+$/]] as const) {
+    it(`a manifest with the older ${scheme} checksums still verifies and restores (checked its own way)`, async () => {
+      const b = await cliOk(['backup', 'shop', '--type', 'postgresql', '--json'], opts);
+      const file = b.json.file as string;
+      const c = await pgClient(home, 'main', 'shop');
+      const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8'));
+      try {
+        await c.query("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'");
+        for (const t of manifest.tables) t.checksum = (await c.query<{ sum: string }>(checksumQuery(t.name, scheme))).rows[0]!.sum;
+      } finally {
+        await c.end();
+      }
+      assert.match(manifest.tables[0].checksum, looks);
+      writeFileSync(`${file}.manifest.json`, JSON.stringify(manifest));
+      await resignManifest(home, file);
+      const v = await cliOk(['backup', 'verify', file, '--json'], opts);
+      assert.equal(v.json.ok, true, JSON.stringify(v.json.problems));
+      assert.ok(v.json.tables.every((t: { checksum_match: boolean }) => t.checksum_match === true));
+      // and a wrong checksum of that scheme is still caught
+      manifest.tables[0].checksum = scheme === 'sum64' ? 'sum64:12345' : '0'.repeat(32);
+      writeFileSync(`${file}.manifest.json`, JSON.stringify(manifest));
+      await resignManifest(home, file);
+      const bad = await runCli(['backup', 'verify', file, '--json'], opts);
+      assert.notEqual(bad.code, 0);
+      assert.match(JSON.stringify(bad.json), /checksum differs/);
+    });
+  }
 
   it('--jobs 2: a directory dump with every file in the signed manifest; restore and verify with workers', async () => {
     const b = await cliOk(['backup', 'shop', '--type', 'postgresql', '--jobs', '2', '--json'], opts);
@@ -187,11 +191,11 @@ describe('postgresql physical snapshot (portable 16, no pg_dump 16 here)', () =>
     await runCli(['stop', 'postgresql', '--instance', 'snap'], opts);
   });
 
-  it('copies only the WAL segments from backup start to stop, and the snapshot verifies with sum64 checksums', async () => {
+  it('copies only the WAL segments from backup start to stop, and the snapshot verifies with cols64 checksums', async () => {
     const b = await cliOk(['backup', 'shop', '--type', 'postgresql', '--instance', 'snap', '--json'], opts);
     assert.match(b.json.manifest.method, /physical snapshot/);
     assert.deepEqual(b.json.manifest.tables.map((t: { rows: number }) => t.rows), [80000]);
-    assert.match(b.json.manifest.tables[0].checksum, /^sum64:/);
+    assert.match(b.json.manifest.tables[0].checksum, /^cols64:/);
     const live = (await pgQuery<{ n: string }>(home, 'snap', 'postgres', "SELECT count(*) AS n FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'"))[0]!.n;
     const kept = execFileSync('tar', ['-tzf', b.json.file], { encoding: 'utf8' }).split('\n').filter((l) => /pg_wal\/[0-9A-F]{24}$/.test(l));
     assert.ok(kept.length >= 1 && kept.length <= 2, `WAL segments in the snapshot: ${kept.join(', ')}`);

@@ -3,9 +3,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { DbError, dumpOrLost } from '../../core/errors.js';
 import { run } from '../../core/process/exec.js';
 import { writeHashed } from '../../core/hashed-write.js';
+import { parallelGzip } from '../../core/parallel-gzip.js';
 import { digestDirectory } from '../../core/backup-manifest.js';
 import { chownRecursive } from '../../core/process/service-user.js';
 import { startServer, stopServer } from '../../core/process/supervisor.js';
@@ -91,56 +93,116 @@ async function serverMajor(ctx: InstanceContext): Promise<{ major: number; versi
 const STABLE_OUTPUT = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'";
 
 /**
- * How a table's content checksum is computed.
- * - `sum64` (current): the exact (numeric) sum of a 64-bit hash of every row's text form, with the
- *   row count beside it. Order-independent, no sort, constant memory: one sequential scan, and
- *   PostgreSQL sums bigints in a 128-bit accumulator. Written as "sum64:<decimal sum>".
+ * How a table's content checksum is computed. Each is written with the row count beside it.
+ * - `cols64` (current): the exact (numeric) sum over rows of a 64-bit row hash, which XORs one
+ *   hash per column: the column type's own extended hash function where it is exact for the
+ *   type's equality (integers, text under "C", uuid, timestamps, jsonb...), else the hash of the
+ *   column's text form. Columns are taken in name order, each with its own seed, so a value
+ *   moved to another column or another row changes the sum. Order-independent, no sort,
+ *   constant memory, and about a third of `sum64`'s CPU: it does not build every row's text.
+ *   Written as "cols64:<decimal sum>".
+ * - `sum64` (manifests written before cols64): the same sum of `hashtextextended(row::text)`.
  * - `md5-sorted` (manifests written before sum64): md5 over the sorted md5s of every row. It sorts
  *   every row hash and fails once the aggregate passes PostgreSQL's 1 GB string limit; kept only so
  *   that older backups still verify (its checksums are 32 hex digits).
  */
-export type PgChecksumScheme = 'sum64' | 'md5-sorted';
+export type PgChecksumScheme = 'cols64' | 'sum64' | 'md5-sorted';
 
 export const SUM64_PREFIX = 'sum64:';
+export const COLS64_PREFIX = 'cols64:';
 
-/** The scheme a manifest's checksums were taken with: old manifests carry bare md5s. */
+/** The scheme a manifest's checksums were taken with: old manifests carry bare md5s or sum64 sums. */
 export function schemeOf(tables: readonly TableFingerprint[]): PgChecksumScheme {
-  return tables.some((t) => t.checksum && /^[0-9a-f]{32}$/.test(t.checksum)) ? 'md5-sorted' : 'sum64';
+  if (tables.some((t) => t.checksum && /^[0-9a-f]{32}$/.test(t.checksum))) return 'md5-sorted';
+  if (tables.some((t) => t.checksum?.startsWith(SUM64_PREFIX))) return 'sum64';
+  return 'cols64';
 }
 
-/** The per-table query of a scheme; `rel` is already quoted. */
-export function checksumQuery(rel: string, scheme: PgChecksumScheme): string {
+/** A column as the catalog names it: its name and the oid of its type (pg_attribute.atttypid). */
+export interface PgColumn {
+  name: string;
+  type: number;
+}
+
+/**
+ * Column types whose own extended hash is exact (equal hashes input only for values the type
+ * itself calls equal, and the same on every server): keyed by type oid. Everything else
+ * (numeric and floats, whose hashes ignore scale and the sign of zero; dates, intervals,
+ * arrays, domains, bytea...) is hashed through its text form, under STABLE_OUTPUT.
+ */
+const TYPED_HASH: Record<number, (col: string, seed: number) => string> = {
+  16: (c, s) => `hashint4extended(${c}::int4, ${s})`, // bool
+  20: (c, s) => `hashint8extended(${c}, ${s})`,
+  21: (c, s) => `hashint2extended(${c}, ${s})`,
+  23: (c, s) => `hashint4extended(${c}, ${s})`,
+  26: (c, s) => `hashoidextended(${c}, ${s})`,
+  25: (c, s) => `hashtextextended(${c} COLLATE "C", ${s})`, // text
+  1043: (c, s) => `hashtextextended(${c}::text COLLATE "C", ${s})`, // varchar
+  1042: (c, s) => `hashbpcharextended(${c} COLLATE "C", ${s})`, // char(n): padding is not part of its value
+  1083: (c, s) => `time_hash_extended(${c}, ${s})`,
+  1114: (c, s) => `timestamp_hash_extended(${c}, ${s})`,
+  1184: (c, s) => `timestamp_hash_extended(${c}::timestamp, ${s})`, // timestamptz, in UTC (STABLE_OUTPUT): one-to-one
+  2950: (c, s) => `uuid_hash_extended(${c}, ${s})`,
+  3802: (c, s) => `jsonb_hash_extended(${c}, ${s})`,
+};
+
+/** The cols64 row hash of a table alias `x` with these columns. Pure, for tests. */
+export function rowHashExpression(columns: readonly PgColumn[]): string {
+  if (!columns.length) return '0::bigint';
+  // code-unit order, whatever the database's collation, so both sides of a restore agree
+  const sorted = [...columns].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return sorted
+    .map((col, i) => {
+      const ref = `x.${quoteIdent(col.name)}`;
+      const seed = i + 1;
+      const hash = TYPED_HASH[col.type]?.(ref, seed) ?? `hashtextextended(${ref}::text, ${seed})`;
+      // a NULL hashes to its column's seed: never dropped from the row, never equal to another column's NULL
+      return `coalesce(${hash}, ${seed})`;
+    })
+    .join(' # ');
+}
+
+/** The per-table query of a scheme; `rel` is already quoted, `columns` are needed by cols64. */
+export function checksumQuery(rel: string, scheme: PgChecksumScheme, columns: readonly PgColumn[] = []): string {
   if (scheme === 'md5-sorted') return `SELECT count(*)::bigint AS n, md5(coalesce(string_agg(h, '' ORDER BY h), '')) AS sum FROM (SELECT md5(x::text) AS h FROM ${rel} x) s`;
-  return `SELECT count(*)::bigint AS n, '${SUM64_PREFIX}' || coalesce(sum(hashtextextended(x::text, 0)), 0)::text AS sum FROM ${rel} x`;
+  if (scheme === 'sum64') return `SELECT count(*)::bigint AS n, '${SUM64_PREFIX}' || coalesce(sum(hashtextextended(x::text, 0)), 0)::text AS sum FROM ${rel} x`;
+  return `SELECT count(*)::bigint AS n, '${COLS64_PREFIX}' || coalesce(sum(${rowHashExpression(columns)}), 0)::text AS sum FROM ${rel} x`;
 }
 
-/** The tables a fingerprint covers, in a stable order. */
-async function fingerprintTables(client: pg.Client, hooks: PgBackupHooks): Promise<string[]> {
+interface FingerprintTable {
+  name: string;
+  rel: string;
+  columns: PgColumn[];
+}
+
+/** The tables a fingerprint covers, in a stable order, with their columns (one catalog query). */
+async function fingerprintTables(client: pg.Client, hooks: PgBackupHooks): Promise<FingerprintTable[]> {
   await client.query(STABLE_OUTPUT);
   const skip = (await hooks.skipTables?.(client)) ?? new Set<string>();
-  const tables = await client.query<{ schema: string; name: string }>(
-    `SELECT n.nspname AS schema, c.relname AS name
+  const tables = await client.query<{ schema: string; name: string; columns: PgColumn[] | null }>(
+    `SELECT n.nspname AS schema, c.relname AS name,
+            (SELECT json_agg(json_build_object('name', a.attname, 'type', a.atttypid::int8) ORDER BY a.attnum)
+               FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
       ORDER BY 1, 2`,
   );
-  return tables.rows.map((t) => `${t.schema}.${t.name}`).filter((n) => !skip.has(n));
+  return tables.rows
+    .map((t) => ({ name: `${t.schema}.${t.name}`, rel: `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`, columns: t.columns ?? [] }))
+    .filter((t) => !skip.has(t.name));
 }
 
-async function fingerprintWith(client: pg.Client, hooks: PgBackupHooks = {}, scheme: PgChecksumScheme = 'sum64'): Promise<TableFingerprint[]> {
-  const names = await fingerprintTables(client, hooks);
+async function fingerprintWith(client: pg.Client, hooks: PgBackupHooks = {}, scheme: PgChecksumScheme = 'cols64'): Promise<TableFingerprint[]> {
   const out: TableFingerprint[] = [];
-  for (const name of names) {
-    const dot = name.indexOf('.');
-    const rel = `${quoteIdent(name.slice(0, dot))}.${quoteIdent(name.slice(dot + 1))}`;
-    const r = await client.query<{ n: string; sum: string }>(checksumQuery(rel, scheme));
-    out.push({ name, rows: Number(r.rows[0]!.n), checksum: r.rows[0]!.sum });
+  for (const t of await fingerprintTables(client, hooks)) {
+    const r = await client.query<{ n: string; sum: string }>(checksumQuery(t.rel, scheme, t.columns));
+    out.push({ name: t.name, rows: Number(r.rows[0]!.n), checksum: r.rows[0]!.sum });
   }
   return out;
 }
 
-async function fingerprintDb(ctx: InstanceContext, database: string, hooks: PgBackupHooks = {}, scheme: PgChecksumScheme = 'sum64'): Promise<TableFingerprint[]> {
+async function fingerprintDb(ctx: InstanceContext, database: string, hooks: PgBackupHooks = {}, scheme: PgChecksumScheme = 'cols64'): Promise<TableFingerprint[]> {
   return withClient(ctx, database, async (c) => {
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     try {
@@ -329,7 +391,11 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
     ctx.progress('compressing the snapshot');
     // the scratch run left the snapshot recovered and cleanly shut down: that is what we keep
     await rm(join(staging, 'postmaster.pid'), { force: true });
-    const written = await writeHashed(options.file, (stdout) => run(['tar', '-czf', '-', '-C', staging, '.'], { timeoutMs: 6 * 60 * 60_000, stdout }));
+    // gzip on every core (tar itself would use one): the same .tar.gz, a series of gzip members
+    const written = await writeHashed(options.file, (stream) => {
+      const gz = parallelGzip();
+      return Promise.all([run(['tar', '-cf', '-', '-C', staging, '.'], { timeoutMs: 6 * 60 * 60_000, stdout: gz }), pipeline(gz, stream)]);
+    });
     return {
       written,
       method: `physical snapshot (online base backup; no pg_dump ${server.major}+ on this machine)`,
@@ -394,10 +460,28 @@ async function pgRestoreInto(ctx: InstanceContext, file: string, database: strin
   const dumpMajor = Number(/pg_dump (\d+)/.exec(dumpVersion)?.[1] ?? server.major);
   const tools = await findPgTools(ctx, Math.max(server.major, dumpMajor));
   if (!tools) throw new DbError(`No pg_restore ${Math.max(server.major, dumpMajor)} or newer found to read this dump.`, 'NOT_INSTALLED', `Install postgresql-client-${Math.max(server.major, dumpMajor)}.`);
+  if (scratch) await tuneScratchServer(ctx);
   const env = await libpqEnv(ctx, database);
   // parallel workers cannot share one transaction; the database is new (dropped again when the load fails), so nothing half-loaded survives either way
   const mode = jobs && jobs > 1 ? [`--jobs=${jobs}`] : ['--single-transaction'];
   await run([tools.restore, '--exit-on-error', ...mode, '--no-password', ...(scratch ? ['--no-owner', '--no-privileges'] : []), `--dbname=${database}`, file], { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 });
+}
+
+/**
+ * A scratch server is thrown away after the verify, so it takes the load the fastest way there
+ * is: wal_level minimal (a table created and filled in pg_restore's single transaction writes no
+ * WAL at all), no fsync, no full-page writes, no checkpoints or autovacuum in the way. Set with
+ * ALTER SYSTEM in the scratch copy and one restart. The live server's settings are never touched.
+ */
+const SCRATCH_SETTINGS = ["wal_level = 'minimal'", 'max_wal_senders = 0', "archive_mode = 'off'", 'fsync = off', 'full_page_writes = off', 'synchronous_commit = off', "max_wal_size = '64GB'", "checkpoint_timeout = '1d'", 'autovacuum = off'];
+
+async function tuneScratchServer(ctx: InstanceContext): Promise<void> {
+  await withClient(ctx, 'postgres', async (c) => {
+    for (const setting of SCRATCH_SETTINGS) await c.query(`ALTER SYSTEM SET ${setting}`);
+  });
+  const engine = engineFor();
+  await stopServer(engine, ctx);
+  await startServer(engine, ctx);
 }
 
 /** Creates `database` and loads the dump into it between the hooks; drops it again when that fails. */
