@@ -301,69 +301,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   return result;
 }
 
-export interface StatusEntry {
-  engine: EngineId;
-  instance: string;
-  state: ProcessState | 'embedded' | 'invalid';
-  /** With state "invalid": what is wrong with this instance's config entry. */
-  problem?: string;
-  version: string;
-  full_version?: string;
-  source?: string;
-  port?: number;
-  pid?: number;
-  uptime_seconds?: number;
-  data_dir: string;
-  log_tail?: string[];
-  details?: Record<string, unknown>;
-  notice?: VersionNotice;
-}
-
-export async function status(options: { type?: string; instance?: string } = {}): Promise<StatusEntry[]> {
-  const engineId = options.type ? parseEngineId(options.type) : undefined;
-  const { config, invalid } = await loadConfigLenient();
-  const instances = listInstances(config, engineId).filter((i) => !options.instance || i.name === options.instance);
-  const broken: StatusEntry[] = invalid
-    .filter((i) => (!engineId || i.engine === engineId) && (!options.instance || i.instance === options.instance))
-    .map((i) => ({ engine: (i.engine ?? '?') as EngineId, instance: i.instance ?? '?', state: 'invalid', problem: `${i.key}: ${i.message}`, version: '?', data_dir: '?' }));
-  if (options.instance && engineId && instances.length === 0 && broken.length === 0) {
-    await openInstance({ type: engineId, instance: options.instance }); // throws the helpful NOT_INSTALLED
-  }
-  const valid = await Promise.all(
-    instances.map(async (inst) => {
-      const engine = await loadEngine(inst.engine);
-      const ctx = createInstanceContext(inst.engine, inst.name, inst.config);
-      const base: StatusEntry = {
-        engine: inst.engine,
-        instance: inst.name,
-        state: 'stopped',
-        version: inst.config.version,
-        ...(inst.config.full_version ? { full_version: inst.config.full_version } : {}),
-        ...(inst.config.source ? { source: inst.config.source } : {}),
-        ...(inst.config.port !== undefined ? { port: inst.config.port } : {}),
-        data_dir: inst.config.data_dir,
-      };
-      if (!has(engine, 'launchSpec')) {
-        base.state = 'embedded';
-        if (has(engine, 'embeddedStatus')) base.details = await need(engine, 'embeddedStatus')(ctx).catch((e: Error) => ({ error: e.message }));
-      } else {
-        const ps = await processStatus(engine, ctx);
-        base.state = ps.state;
-        if (ps.pid !== undefined && ps.state !== 'crashed') base.pid = ps.pid;
-        if (ps.uptimeSeconds !== undefined) base.uptime_seconds = ps.uptimeSeconds;
-        if (ps.logTail) base.log_tail = ps.logTail;
-        if (ps.state === 'running' && has(engine, 'serverVersion')) {
-          const live = await need(engine, 'serverVersion')(ctx).catch(() => undefined);
-          if (live) base.full_version = live;
-        }
-      }
-      const notice = versionNotice(engine.info, inst.config.version, base.full_version);
-      if (notice.message) base.notice = notice;
-      return base;
-    }),
-  );
-  return [...valid, ...broken];
-}
+export { status, type StatusEntry } from './status.js';
 
 export interface StartOutcome {
   engine: EngineId;
