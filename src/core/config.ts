@@ -40,24 +40,36 @@ async function validationKey(text: string): Promise<string> {
   return createHash('sha256').update(await validatorIdentity()).update('\0').update(text).digest('hex');
 }
 
-async function cachedValidation(file: string, key: string): Promise<PortunixDbConfig | undefined> {
+/** A few entries: the tsc build and the bundle (each its own identity) can share a home without evicting each other. */
+const CACHED_VALIDATIONS = 4;
+
+interface ValidationCache {
+  entries?: { key?: string; config?: PortunixDbConfig }[];
+}
+
+async function readValidations(file: string): Promise<{ key?: string; config?: PortunixDbConfig }[]> {
   try {
-    const cached = JSON.parse(await readFile(validatedCachePath(file), 'utf8')) as { key?: string; config?: PortunixDbConfig };
-    return cached.key === key && cached.config && typeof cached.config === 'object' ? cached.config : undefined;
+    const cache = JSON.parse(await readFile(validatedCachePath(file), 'utf8')) as ValidationCache;
+    return Array.isArray(cache.entries) ? cache.entries : [];
   } catch {
-    return undefined;
+    return [];
   }
+}
+
+async function cachedValidation(file: string, key: string): Promise<PortunixDbConfig | undefined> {
+  const hit = (await readValidations(file)).find((e) => e && e.key === key);
+  return hit?.config && typeof hit.config === 'object' ? hit.config : undefined;
 }
 
 async function rememberValidation(file: string, key: string, config: PortunixDbConfig): Promise<void> {
   const cache = validatedCachePath(file);
   const tmp = `${cache}.${process.pid}.tmp`;
+  const entries = [{ key, config }, ...(await readValidations(file)).filter((e) => e && e.key !== key)].slice(0, CACHED_VALIDATIONS);
   // a read-only home or a full disk only costs the next run a validation
-  await writeFile(tmp, JSON.stringify({ key, config }), { mode: 0o600 })
+  await writeFile(tmp, JSON.stringify({ entries } satisfies ValidationCache), { mode: 0o600 })
     .then(() => rename(tmp, cache))
     .catch(() => undefined);
 }
-
 
 export interface InstanceRef {
   engine: EngineId;
