@@ -13,6 +13,7 @@ import { selfCommand } from '../self-command.js';
 // the implementations load when their command runs: `status` must not pay for `install`
 const lifecycleOps = () => import('../../core/ops/lifecycle.js');
 const statusOps = () => import('../../core/ops/status.js');
+const startStopOps = () => import('../../core/ops/start-stop.js');
 
 export function progressFor(flags: Flags) {
   return flags.quiet ? silentProgress : stderrProgress;
@@ -110,7 +111,7 @@ export function registerLifecycle(program: Command): void {
       .option('--instance <name>', 'instance name', 'main')
       .addHelpText('after', `\nExample:\n  $ portunix-db ${name} postgresql --instance main`)
       .action(async (engine: string, o: Flags & { instance: string }) => {
-        await emit(o, async () => (await lifecycleOps())[name]({ type: engine, instance: o.instance, progress: progressFor(o) }), (r) => r.message);
+        await emit(o, async () => (await startStopOps())[name]({ type: engine, instance: o.instance, progress: progressFor(o) }), (r) => r.message);
       });
   }
 
