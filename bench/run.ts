@@ -92,6 +92,7 @@ const width = (key: keyof (typeof rows)[number]) => Math.max(key.length, ...rows
 const cols = ['case', 'median_ms', 'peak_rss_mb', 'note'] as const;
 console.log(cols.map((c) => c.padEnd(width(c))).join('  '));
 for (const r of rows) console.log(cols.map((c) => r[c].padEnd(width(c))).join('  '));
+await import('./startup.js'); // issue 14: start-up, status with 4 instances, start/stop vs pg_ctl
 if (process.argv.includes('--backup')) await import('./backup.js');
 if (process.argv.includes('--backup-others')) await import('./backup-mariadb-redis.js'); // issue 14: MariaDB and Redis beside their raw tools
 await import('./inspect.js'); // issue 14: inspection vs psql and DBHub

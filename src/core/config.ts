@@ -1,111 +1,75 @@
-import { readFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { z } from 'zod';
-import { ENGINE_IDS, SOURCE_IDS, type EngineId, type SourceId } from '../engines/ids.js';
+import { fileURLToPath } from 'node:url';
+import type { z } from 'zod';
+import { ENGINE_IDS, type EngineId, type SourceId } from '../engines/ids.js';
 import { DbError } from './errors.js';
 import { homePaths } from './home.js';
-import { scheduleProblem, timezoneProblem } from './schedule.js';
+import type { BackupOptions, InstanceConfig, PortunixDbConfig } from './config-schema.js';
 
 export const DEFAULT_INSTANCE = 'main';
-const INSTANCE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+export const INSTANCE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
-const scheduleString = z.string().superRefine((v, c) => {
-  const problem = v === 'manual' ? undefined : scheduleProblem(v);
-  if (problem) c.addIssue({ code: 'custom', message: problem });
-});
+export type { BackupOptions, InstanceConfig, PortunixDbConfig, Retention } from './config-schema.js';
 
-/** Which backups pruning keeps, per database; a backup any rule keeps stays. Absent: keep everything. */
-export const retentionSchema = z
-  .object({
-    keep_last: z.number().int().min(1).max(100_000).optional(),
-    keep_daily: z.number().int().min(0).max(100_000).optional(),
-    keep_weekly: z.number().int().min(0).max(100_000).optional(),
-    keep_monthly: z.number().int().min(0).max(100_000).optional(),
-    /** Older than this many days goes (unless it is the last good, or the last verified good one). */
-    max_age_days: z.number().positive().max(36_500).optional(),
-    /** The newest backups that fit stay; the older rest goes. */
-    max_total_bytes: z.number().int().positive().optional(),
-  })
-  .strict();
-export type Retention = z.infer<typeof retentionSchema>;
-
-/** How scheduled backups run. On `databases.<engine>` (the main instance) they are also the defaults of that engine's other instances. */
-export const backupOptionsSchema = z
-  .object({
-    timezone: z
-      .string()
-      .superRefine((v, c) => {
-        const problem = timezoneProblem(v);
-        if (problem) c.addIssue({ code: 'custom', message: problem });
-      })
-      .optional(),
-    jitter_seconds: z.number().int().min(0).max(86_400).optional(),
-    encrypt: z.boolean().optional(),
-    /** Restore the newest backup into a scratch server this often (hourly|daily|weekly or cron). */
-    verify_every: scheduleString.optional(),
-    retention: retentionSchema.optional(),
-  })
-  .strict();
-export type BackupOptions = z.infer<typeof backupOptionsSchema>;
+const schemas = () => import('./config-schema.js');
 
 /**
- * One instance, in the seed's shape (version, port, data_dir, backup_dir, auto_backup,
- * backup_schedule) plus what the tool needs to supervise it.
+ * What identifies the code that validates: this module's file and the schema module's (tsc
+ * output), or the bundle file holding both. Rebuilt code gets a new identity, so a cached
+ * validation never outlives the schema it was made with.
  */
-export const instanceSchema = z
-  .object({
-    version: z.string().min(1),
-    full_version: z.string().optional(),
-    port: z.number().int().min(1).max(65535).optional(),
-    host: z.string().default('127.0.0.1'),
-    data_dir: z.string().min(1),
-    backup_dir: z.string().min(1),
-    auto_backup: z.boolean().default(false),
-    /** hourly | daily | weekly | manual, or a five-field cron expression. */
-    backup_schedule: scheduleString.default('daily'),
-    backup_options: backupOptionsSchema.optional(),
-    source: z.enum(SOURCE_IDS).optional(),
-    bin_dir: z.string().optional(),
-    lib_dir: z.string().optional(),
-    /** Client tools (dump/restore) of the server's version, when bin_dir has none: `install --client-bin-dir`. Searched before bin_dir and PATH. */
-    client_bin_dir: z.string().optional(),
-    config_file: z.string().optional(),
-    log_file: z.string().optional(),
-    pid_file: z.string().optional(),
-    socket_dir: z.string().optional(),
-    run_as: z.string().optional(),
-    superuser: z.string().optional(),
-    /** Where the admin password was stored at install, so a missing keychain is named, not guessed at. */
-    secret_store: z.enum(['keychain', 'encrypted-file']).optional(),
-    registered_files: z.array(z.string()).optional(),
-    created_at: z.string().optional(),
-  })
-  .strict();
-export type InstanceConfig = z.infer<typeof instanceSchema>;
+let codeIdentity: Promise<string> | undefined;
+function validatorIdentity(): Promise<string> {
+  codeIdentity ??= (async () => {
+    const self = fileURLToPath(import.meta.url);
+    const files = [self, self.replace(/config\.js$/, 'config-schema.js')];
+    const stats = await Promise.all(files.map((f) => stat(f).then((s) => `${f}:${s.size}:${s.mtimeMs}`, () => `${f}:-`)));
+    return stats.join('|');
+  })();
+  return codeIdentity;
+}
 
-/** `databases.<engine>` is the `main` instance itself (the seed's shape); others live under `instances`. */
-const engineEntrySchema = instanceSchema.extend({ instances: z.record(z.string().regex(INSTANCE_NAME), instanceSchema).optional() }).strict();
-const engineEntryOrOnlyNamed = z.union([engineEntrySchema, z.object({ instances: z.record(z.string().regex(INSTANCE_NAME), instanceSchema) }).strict()]);
+/** The validated config sits beside the file (0600, like it), keyed by a hash of the file's text and of the validating code. */
+function validatedCachePath(file: string): string {
+  return `${file}.validated`;
+}
 
-export const configSchema = z
-  .object({
-    databases: z.partialRecord(z.enum(ENGINE_IDS), engineEntryOrOnlyNamed).default({}),
-    mcp: z
-      .object({
-        allow_write: z.boolean().optional(),
-        roles: z.record(z.string(), z.enum(['reader', 'operator', 'admin'])).optional(),
-        /** Upstream MCP servers to wrap, as `mcp serve --with` takes them. */
-        with: z.array(z.enum(['dbhub', 'mongodb', 'elasticsearch'])).optional(),
-        /** Instances (and databases) the upstreams serve: engine[/instance[/database]]; default every running instance. */
-        targets: z.array(z.string().regex(/^[a-z0-9-]+(\/[a-z][a-z0-9_-]*(\/[A-Za-z0-9_$-]+)?)?$/)).optional(),
-        /** Folders (besides every instance's backup_dir) where MCP clients may put backups. */
-        backup_roots: z.array(z.string().min(1)).optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
-export type PortunixDbConfig = z.infer<typeof configSchema>;
+async function validationKey(text: string): Promise<string> {
+  return createHash('sha256').update(await validatorIdentity()).update('\0').update(text).digest('hex');
+}
+
+/** A few entries: the tsc build and the bundle (each its own identity) can share a home without evicting each other. */
+const CACHED_VALIDATIONS = 4;
+
+interface ValidationCache {
+  entries?: { key?: string; config?: PortunixDbConfig }[];
+}
+
+async function readValidations(file: string): Promise<{ key?: string; config?: PortunixDbConfig }[]> {
+  try {
+    const cache = JSON.parse(await readFile(validatedCachePath(file), 'utf8')) as ValidationCache;
+    return Array.isArray(cache.entries) ? cache.entries : [];
+  } catch {
+    return [];
+  }
+}
+
+async function cachedValidation(file: string, key: string): Promise<PortunixDbConfig | undefined> {
+  const hit = (await readValidations(file)).find((e) => e && e.key === key);
+  return hit?.config && typeof hit.config === 'object' ? hit.config : undefined;
+}
+
+async function rememberValidation(file: string, key: string, config: PortunixDbConfig): Promise<void> {
+  const cache = validatedCachePath(file);
+  const tmp = `${cache}.${process.pid}.tmp`;
+  const entries = [{ key, config }, ...(await readValidations(file)).filter((e) => e && e.key !== key)].slice(0, CACHED_VALIDATIONS);
+  // a read-only home or a full disk only costs the next run a validation
+  await writeFile(tmp, JSON.stringify({ entries } satisfies ValidationCache), { mode: 0o600 })
+    .then(() => rename(tmp, cache))
+    .catch(() => undefined);
+}
 
 export interface InstanceRef {
   engine: EngineId;
@@ -137,6 +101,11 @@ export async function loadConfig(file = homePaths.config()): Promise<PortunixDbC
   } catch (err) {
     throw new DbError(`Config file ${file} is not valid JSON: ${(err as Error).message}`, 'INVALID_CONFIG', 'Fix the JSON syntax, or move the file away to start fresh.');
   }
+  // the same text, validated by the same code, gives the same result: skip zod (and its load)
+  const key = await validationKey(text);
+  const cached = await cachedValidation(file, key);
+  if (cached) return cached;
+  const { configSchema } = await schemas();
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -147,6 +116,7 @@ export async function loadConfig(file = homePaths.config()): Promise<PortunixDbC
       issues: parsed.error.issues.map((i) => ({ key: i.path.map(String).join('.'), message: i.message })),
     });
   }
+  await rememberValidation(file, key, parsed.data);
   return parsed.data;
 }
 
@@ -169,6 +139,7 @@ export async function loadConfigLenient(file = homePaths.config()): Promise<{ co
     if (!(err instanceof DbError) || err.code !== 'INVALID_CONFIG' || !err.details) throw err;
   }
   const raw = JSON.parse(await readFile(file, 'utf8')) as { databases?: Record<string, unknown> };
+  const { configSchema, instanceSchema } = await schemas();
   const invalid: InvalidInstance[] = [];
   const databases: Record<string, unknown> = {};
   const describe = (e: z.ZodError) => e.issues.map((i) => `${i.path.map(String).join('.') || '(entry)'}: ${i.message}`).join('; ');

@@ -445,6 +445,14 @@ export interface EngineOps {
   launchSpec(ctx: InstanceContext): Promise<LaunchSpec>;
   /** True once the server accepts authenticated connections. */
   isReady(ctx: InstanceContext): Promise<boolean>;
+  /**
+   * Without a connection or a driver: whether the server process `pid` says it accepts
+   * connections (PostgreSQL: the status line of postmaster.pid, as `pg_ctl -w` reads it).
+   * undefined when it cannot tell; callers then connect (isReady). `readyWatch` names the files
+   * whose changes announce a new answer, so start and status wake on them instead of polling.
+   */
+  readyState(ctx: InstanceContext, pid: number): Promise<boolean | undefined>;
+  readyWatch(ctx: InstanceContext): string[];
   /** Graceful stop through the server's own means; the supervisor falls back to signals. */
   shutdown(ctx: InstanceContext): Promise<void>;
   serverVersion(ctx: InstanceContext): Promise<string>;

@@ -5,6 +5,8 @@ const OPERATION_WORDS: Record<Operation, string> = {
   initialize: 'initialising an instance',
   launchSpec: 'running a server process',
   isReady: 'a server to connect to',
+  readyState: 'a server to connect to',
+  readyWatch: 'a server to connect to',
   shutdown: 'a server to stop',
   serverVersion: 'a server version',
   embeddedStatus: 'embedded status',

@@ -10,8 +10,9 @@ import { dirname, join, resolve } from 'node:path';
 import { DbError, UsageError } from '../core/errors.js';
 import { closest } from '../core/did-you-mean.js';
 import { selfCommand, serveArgs } from './client.js';
+import { MCP_CLIENTS } from './cli-names.js';
 
-export const CLIENTS = ['claude-desktop', 'claude-code', 'cursor', 'vscode'] as const;
+export const CLIENTS = MCP_CLIENTS;
 export type McpClientId = (typeof CLIENTS)[number];
 
 export const ENTRY_NAME = 'portunix-db';

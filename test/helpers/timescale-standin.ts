@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProvisionedServer } from '../servers/cache.js';
 import { freePort } from './mcp.js';
-import { instanceSchema } from '../../src/core/config.js';
+import { instanceSchema } from '../../src/core/config-schema.js';
 import { createInstanceContext } from '../../src/core/instance-context.js';
 import type { InstanceContext } from '../../src/engines/contract.js';
 

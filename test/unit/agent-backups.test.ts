@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkSchedule, dueAt, jitterMs, scheduleProblem, timezoneProblem } from '../../src/core/schedule.js';
 import { planRetention, type RetentionInput } from '../../src/core/ops/backup-prune.js';
-import { configSchema } from '../../src/core/config.js';
+import { configSchema } from '../../src/core/config-schema.js';
 
 test('keywords and five-field cron expressions are schedules; anything else is refused with the reason', () => {
   for (const ok of ['hourly', 'daily', 'weekly', '* * * * *', '30 2 * * *', '0 3 * * 0', '*/15 * * * MON-FRI']) assert.equal(scheduleProblem(ok), undefined, ok);

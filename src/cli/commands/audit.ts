@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { verifyAudit } from '../../core/audit.js';
 import { DbError, UsageError } from '../../core/errors.js';
 import { emit } from '../output.js';
 import type { Flags } from './common.js';
@@ -14,7 +13,7 @@ export function registerAudit(program: Command): void {
       if (action !== 'verify') return emit(o, async () => { throw new UsageError(`Unknown audit action "${action}".`, 'USAGE', 'Use `portunix-db audit verify`.'); }, () => '');
       return emit(
         o,
-        () => verifyAudit(),
+        async () => (await import('../../core/audit.js')).verifyAudit(),
         (r) => (r.ok ? `OK: ${r.entries} entries in ${r.file}, the hash chain is intact.` : `BROKEN: ${r.file} line ${r.first_broken!.line}: ${r.first_broken!.reason}\n  ${r.first_broken!.entry ?? ''}`),
         (r) => (r.ok ? undefined : new DbError(`The audit log is broken at line ${r.first_broken!.line}: ${r.first_broken!.reason}.`, 'AUDIT_FAILED', 'Entries from that line on cannot be trusted; keep a copy of the file for inspection.', { line: r.first_broken!.line })),
       );

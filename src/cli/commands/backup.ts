@@ -3,18 +3,21 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { homePaths } from '../../core/home.js';
-import { audit } from '../../core/audit.js';
-import { backupStatus, createBackup, type BackupStatusEntry, listBackups, restoreBackup, verifyBackup } from '../../core/ops/backup.js';
-import { osSchedule } from '../../core/ops/backup-os-schedule.js';
-import { backupHealth, healthLine, type InstanceBackupHealth } from '../../core/ops/backup-schedule.js';
-import { dueBackups, runDue, setSchedule, type RunReport, type ScheduleSettings } from '../../core/ops/backup-schedule.js';
-import { pruneBackups, type PruneReport } from '../../core/ops/backup-prune.js';
-import { allIdentities, importIdentity, recipientOf } from '../../core/backup-crypto.js';
+import type { BackupStatusEntry } from '../../core/ops/backup.js';
+import type { InstanceBackupHealth, RunReport, ScheduleSettings, DueReport } from '../../core/ops/backup-schedule.js';
+import type { PruneReport } from '../../core/ops/backup-prune.js';
 import type { Retention } from '../../core/config.js';
 import { DbError, UsageError } from '../../core/errors.js';
 import { bytes, emit, table } from '../output.js';
 import { intOption, type Flags } from './common.js';
 import { progressFor } from './lifecycle.js';
+
+// the implementations (age encryption, the schedulers, the engines' backup code) load when their command runs
+const backupOps = () => import('../../core/ops/backup.js');
+const osScheduleOps = () => import('../../core/ops/backup-os-schedule.js');
+const scheduleOps = () => import('../../core/ops/backup-schedule.js');
+const pruneOps = () => import('../../core/ops/backup-prune.js');
+const cryptoOps = () => import('../../core/backup-crypto.js');
 
 export function registerBackup(program: Command): void {
   program
@@ -74,9 +77,10 @@ export function registerBackup(program: Command): void {
       const instanceGiven = cmd.getOptionValueSource('instance') === 'cli';
       const filter = { ...(o.type ? { type: o.type } : {}), ...(instanceGiven ? { instance: o.instance } : {}), ...(o.database ? { database: o.database } : {}) };
       if (first === 'list') {
-        return emit(o, () => listBackups(filter), (rows) => (rows.length ? table(rows.map((b) => ({ finished: b.finished_at, instance: `${b.engine}/${b.instance}`, database: b.database, method: b.method, size: bytes(b.size_bytes), file: b.file })), undefined, { fullLastColumn: true }) : 'No complete backups found.'));
+        return emit(o, async () => (await backupOps()).listBackups(filter), (rows) => (rows.length ? table(rows.map((b) => ({ finished: b.finished_at, instance: `${b.engine}/${b.instance}`, database: b.database, method: b.method, size: bytes(b.size_bytes), file: b.file })), undefined, { fullLastColumn: true }) : 'No complete backups found.'));
       }
       if (first === 'status') {
+        const { healthLine } = await scheduleOps();
         return emit(o, () => statusWithHealth(filter), (rows) => {
           const dbs = rows.filter((s) => s.database !== '*');
           const health = [...new Map(rows.filter((s) => s.schedule).map((s) => [`${s.engine}/${s.instance}`, s.schedule!])).values()];
@@ -87,7 +91,7 @@ export function registerBackup(program: Command): void {
         if (!file) return emit(o, async () => { throw new UsageError('backup verify needs the backup file.', 'USAGE', 'Example: portunix-db backup verify <file>'); }, () => '');
         return emit(
           o,
-          () => verifyBackup({ file, ...(instanceGiven ? { instance: o.instance } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) }),
+          async () => (await backupOps()).verifyBackup({ file, ...(instanceGiven ? { instance: o.instance } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) }),
           (r) => [`${r.ok ? 'OK' : 'FAILED'}: ${r.file}`, `  checksum: ${r.checksum_ok ? 'matches the manifest' : 'MISMATCH'}`, `  method:   ${r.method}`, table(r.tables.map((t) => ({ table: t.name, expected_rows: t.expected_rows, actual_rows: t.actual_rows, checksum: t.checksum_match === undefined ? '-' : t.checksum_match ? 'match' : 'DIFFERS' }))), ...r.problems.map((p) => `  problem: ${p}`)].join('\n'),
           (r) => (r.ok ? undefined : new DbError(`Backup verification failed: ${r.problems.join('; ')}`, 'VERIFY_FAILED')),
         );
@@ -96,31 +100,31 @@ export function registerBackup(program: Command): void {
         const engine = file ?? o.type;
         if (engine && (o.install || o.uninstall)) {
           if (o.install && o.uninstall) return emit(o, async () => { throw new UsageError('Pass --install or --uninstall, not both.', 'USAGE', 'Example: portunix-db backup schedule postgresql --install --dry-run'); }, () => '');
-          return emit(o, () => osSchedule({ type: engine, instance: o.instance, uninstall: !!o.uninstall, dryRun: !!o.dryRun, ...(o.scheduler ? { scheduler: o.scheduler } : {}), ...(o.platform ? { platform: o.platform } : {}) }), (r) => r.text);
+          return emit(o, async () => (await osScheduleOps()).osSchedule({ type: engine, instance: o.instance, uninstall: !!o.uninstall, dryRun: !!o.dryRun, ...(o.scheduler ? { scheduler: o.scheduler } : {}), ...(o.platform ? { platform: o.platform } : {}) }), (r) => r.text);
         }
         if (!engine || !o.every) return emit(o, async () => { throw new UsageError('backup schedule needs an engine and --every hourly|daily|weekly|off.', 'USAGE', 'Example: portunix-db backup schedule postgresql --every daily'); }, () => '');
         const encryptGiven = cmd.getOptionValueSource('encrypt') === 'cli';
         const settings: ScheduleSettings = { ...(o.tz !== undefined ? { timezone: o.tz } : {}), ...(o.jitter !== undefined ? { jitter_seconds: o.jitter } : {}), ...(o.verifyEvery !== undefined ? { verify_every: o.verifyEvery } : {}), ...(encryptGiven ? { encrypt: !!o.encrypt } : {}), ...(retentionOf(o) ? { retention: retentionOf(o)! } : {}) };
-        return emit(o, () => setSchedule({ type: engine, instance: o.instance, every: o.every!, settings }), (r) => r.message);
+        return emit(o, async () => (await scheduleOps()).setSchedule({ type: engine, instance: o.instance, every: o.every!, settings }), (r) => r.message);
       }
       if (first === 'prune') {
         const rules = retentionOf(o);
-        return emit(o, () => pruneBackups({ ...filter, ...(rules ? { rules } : {}), dryRun: !!o.dryRun }), renderPrune);
+        return emit(o, async () => (await pruneOps()).pruneBackups({ ...filter, ...(rules ? { rules } : {}), dryRun: !!o.dryRun }), renderPrune);
       }
       if (first === 'key') {
         if (file === 'export') return emit(o, () => exportKey(!!o.force), (r) => r.text);
-        if (file === 'import') return emit(o, async () => importIdentity(await readStdin()), (r) => (r.added ? `Imported the key for ${r.recipients.join(', ')}; backups encrypted to it can be restored here.` : `This home already has the key for ${r.recipients.join(', ')}.`));
+        if (file === 'import') return emit(o, async () => (await cryptoOps()).importIdentity(await readStdin()), (r) => (r.added ? `Imported the key for ${r.recipients.join(', ')}; backups encrypted to it can be restored here.` : `This home already has the key for ${r.recipients.join(', ')}.`));
         return emit(o, async () => { throw new UsageError('backup key needs export or import.', 'USAGE', 'portunix-db backup key export > key.txt; portunix-db backup key import < key.txt'); }, () => '');
       }
       if (first === 'due') {
         const dueFilter = { ...(o.type ? { type: o.type } : {}), ...(instanceGiven ? { instance: o.instance } : {}), progress: progressFor(o) };
-        if (!o.run) return emit(o, () => dueBackups(dueFilter), (r) => renderDue(r));
-        return emit(o, () => runDue({ ...dueFilter, verify: !!o.verify }), (r) => renderRun(r, !!o.quiet), (r) => (r.ok ? undefined : new DbError(`${r.failed} scheduled backup(s) failed.`, r.results.some((x) => x.error?.code === 'VERIFY_FAILED') ? 'VERIFY_FAILED' : 'COMMAND_FAILED', 'See the failures above; `portunix-db backup status` keeps the last attempt.')));
+        if (!o.run) return emit(o, async () => (await scheduleOps()).dueBackups(dueFilter), (r) => renderDue(r));
+        return emit(o, async () => (await scheduleOps()).runDue({ ...dueFilter, verify: !!o.verify }), (r) => renderRun(r, !!o.quiet), (r) => (r.ok ? undefined : new DbError(`${r.failed} scheduled backup(s) failed.`, r.results.some((x) => x.error?.code === 'VERIFY_FAILED') ? 'VERIFY_FAILED' : 'COMMAND_FAILED', 'See the failures above; `portunix-db backup status` keeps the last attempt.')));
       }
       if (!o.type) return emit(o, async () => { throw new UsageError('backup needs --type <engine>.', 'USAGE', `Example: portunix-db backup ${first} --type postgresql`); }, () => '');
       return emit(
         o,
-        () => createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.encrypt && cmd.getOptionValueSource('encrypt') === 'cli' ? { encrypt: true } : {}), progress: progressFor(o) }),
+        async () => (await backupOps()).createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.encrypt && cmd.getOptionValueSource('encrypt') === 'cli' ? { encrypt: true } : {}), progress: progressFor(o) }),
         (r) => [`Backup complete: ${r.file}`, ...(r.manifest.encryption ? [`  encrypted: age, to ${r.manifest.encryption.recipient} (recovery key: \`portunix-db backup key export\`)`] : []), `  method: ${r.manifest.method}`, `  size:   ${bytes(r.manifest.size_bytes)}  sha256: ${r.manifest.sha256}`, `  tables: ${r.manifest.tables.length} (${r.manifest.tables.reduce((s, t) => s + t.rows, 0)} rows)`, ...(r.manifest.notes ?? []).map((n) => `  note: ${n}`)].join('\n'),
       );
     });
@@ -148,7 +152,7 @@ export function registerBackup(program: Command): void {
       ].join('\n'),
     )
     .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string; asInstance?: string; jobs?: string }) => {
-      const run = (force: boolean) => restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force, ...(o.instance ? { instance: o.instance } : {}), ...(o.asInstance !== undefined ? { asInstance: o.asInstance } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) });
+      const run = async (force: boolean) => (await backupOps()).restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force, ...(o.instance ? { instance: o.instance } : {}), ...(o.asInstance !== undefined ? { asInstance: o.asInstance } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) });
       await emit(
         o,
         async () => {
@@ -175,7 +179,7 @@ function askYes(question: string): Promise<boolean> {
   });
 }
 
-function renderDue(r: Awaited<ReturnType<typeof dueBackups>>): string {
+function renderDue(r: DueReport): string {
   if (!r.instances.length) return 'No instance has scheduled backups (turn them on with `portunix-db backup schedule <engine> --every daily`).';
   const rows = r.instances.flatMap((i) =>
     i.state !== 'checked'
@@ -206,7 +210,7 @@ function renderRun(r: RunReport, quiet: boolean): string {
  * schedule health; a scheduled instance with no backup at all gets an entry of database "*".
  */
 async function statusWithHealth(filter: { type?: string; instance?: string; database?: string }): Promise<(BackupStatusEntry & { schedule?: InstanceBackupHealth })[]> {
-  const [rows, health] = await Promise.all([backupStatus(filter), backupHealth({ ...(filter.type ? { type: filter.type } : {}), ...(filter.instance ? { instance: filter.instance } : {}) })]);
+  const [rows, health] = await Promise.all([(await backupOps()).backupStatus(filter), (await scheduleOps()).backupHealth({ ...(filter.type ? { type: filter.type } : {}), ...(filter.instance ? { instance: filter.instance } : {}) })]);
   const byInstance = new Map(health.map((h) => [`${h.engine}/${h.instance}`, h]));
   const out: (BackupStatusEntry & { schedule?: InstanceBackupHealth })[] = rows.map((r) => {
     const h = byInstance.get(`${r.engine}/${r.instance}`);
@@ -240,14 +244,15 @@ async function readStdin(): Promise<string> {
 
 /** The recovery key(s), as an age identity file; the warning goes to stderr so `> key.txt` keeps only the key. */
 async function exportKey(force: boolean): Promise<{ text: string; recipients: string[] }> {
-  const ids = await allIdentities();
+  const ids = await (await cryptoOps()).allIdentities();
   if (!ids.length) throw new DbError('This home has no backup encryption key yet (no backup was encrypted).', 'NOT_FOUND', 'Make one with `portunix-db backup <db> --type <engine> --encrypt`.');
+  const { recipientOf } = await cryptoOps();
   const recipients = await Promise.all(ids.map(recipientOf));
   const marker = join(homePaths.state(), 'backup-key-exported');
   if (!force && existsSync(marker)) throw new DbError(`The recovery key was already exported (${readFileSync(marker, 'utf8').trim()}).`, 'CONFIRMATION_REQUIRED', 'Pass --force to print it again (each export is audited).');
   mkdirSync(homePaths.state(), { recursive: true, mode: 0o700 });
   writeFileSync(marker, new Date().toISOString() + '\n', { mode: 0o600 });
-  await audit({ action: 'backup-key-export', via: 'cli', ok: true, detail: recipients.join(', ') });
+  await (await import('../../core/audit.js')).audit({ action: 'backup-key-export', via: 'cli', ok: true, detail: recipients.join(', ') });
   process.stderr.write('WARNING: this is the private key of your encrypted backups. Anyone with it reads them; without it nobody can restore them.\nStore it offline (a password manager, paper in a safe), not beside the backups.\n');
   const text = ids.map((id, i) => `# portunix-db backup key, public key: ${recipients[i]}\n${id}`).join('\n');
   return { text, recipients };

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseLoopbackListen } from '../../core/http-guard.js';
-import { DEFAULT_DASHBOARD_PORT } from '../../core/monitor/dashboard.js';
+import { DEFAULT_DASHBOARD_PORT } from '../../core/monitor/defaults.js';
 import { emit } from '../output.js';
 import type { Flags } from './common.js';
 

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { doctor } from '../../core/ops/doctor.js';
 import { DbError } from '../../core/errors.js';
 import { emit } from '../output.js';
 import { progressFor } from './lifecycle.js';
@@ -14,7 +13,7 @@ export function registerDoctor(program: Command): void {
     .action(async (o: Flags & { fix?: boolean }) =>
       emit(
         o,
-        () => doctor({ fix: !!o.fix, progress: progressFor(o) }),
+        async () => (await import('../../core/ops/doctor.js')).doctor({ fix: !!o.fix, progress: progressFor(o) }),
         (r) =>
           r.checks
             .map((c) => [`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}`, ...c.fixed.map((f) => `     fixed: ${f}`), ...c.problems.map((p) => `     problem: ${p}`)].join('\n'))

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
-import { connections, constraints, enableStatements, health, indexes, logs, performance, schema, sizes, tableInfo, tables } from '../../core/ops/inspect.js';
-import { configGet, configSet, configShow } from '../../core/ops/maintenance.js';
 import { DbError, UsageError } from '../../core/errors.js';
 import { bytes, emit, keyValues, table } from '../output.js';
 import { detailsText } from '../../core/text-format.js';
 import { intOption, type Flags } from './common.js';
 import { targetOptions } from './data.js';
+
+// the implementations load when their command runs, so other commands do not pay for them
+const inspectOps = () => import('../../core/ops/inspect.js');
+const maintenanceOps = () => import('../../core/ops/maintenance.js');
 
 type Target = Flags & { type: string; instance: string };
 type Paged = { limit?: number; cursor?: string };
@@ -28,14 +30,14 @@ export function registerInspect(program: Command): void {
     .option('--sizes', 'include sizes')
     .addHelpText('after', '\nExample:\n  $ portunix-db tables myapp --type postgresql --sizes')
     .action(async (db: string, o: Target & Paged & { schema?: string; sizes?: boolean }) => {
-      await emit(o, () => tables({ type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), includeSizes: !!o.sizes, ...paged(o) }), (p) => table(p.items.map((t) => ({ schema: t.schema, name: t.name, kind: t.kind, rows: t.rows === undefined ? undefined : `${t.rowsEstimated ? '~' : ''}${t.rows}`, size: t.sizeBytes === undefined ? undefined : bytes(t.sizeBytes), ...(t.details ? { details: detailsText(t.details, 160) } : {}) }))) + more(p));
+      await emit(o, async () => (await inspectOps()).tables({ type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), includeSizes: !!o.sizes, ...paged(o) }), (p) => table(p.items.map((t) => ({ schema: t.schema, name: t.name, kind: t.kind, rows: t.rows === undefined ? undefined : `${t.rowsEstimated ? '~' : ''}${t.rows}`, size: t.sizeBytes === undefined ? undefined : bytes(t.sizeBytes), ...(t.details ? { details: detailsText(t.details, 160) } : {}) }))) + more(p));
     });
 
   pageOptions(targetOptions(program.command('schema').description('Schemas and objects of a database').argument('<db>', 'database')))
     .option('--schema <schema>', 'only this schema')
     .addHelpText('after', '\nExample:\n  $ portunix-db schema shop --type postgresql --schema public')
     .action(async (db: string, o: Target & Paged & { schema?: string }) => {
-      await emit(o, () => schema({ type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), ...paged(o) }), (s) => `${table(s.schemas)}\n\n${table(s.objects.items)}${more(s.objects)}${s.notes?.length ? `\n${s.notes.map((n) => `note: ${n}`).join('\n')}` : ''}`);
+      await emit(o, async () => (await inspectOps()).schema({ type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), ...paged(o) }), (s) => `${table(s.schemas)}\n\n${table(s.objects.items)}${more(s.objects)}${s.notes?.length ? `\n${s.notes.map((n) => `note: ${n}`).join('\n')}` : ''}`);
     });
 
   targetOptions(program.command('table-info').description('Columns, keys, size of one table').argument('<table>', 'table name'))
@@ -43,14 +45,14 @@ export function registerInspect(program: Command): void {
     .option('--schema <schema>', 'schema')
     .addHelpText('after', '\nExample:\n  $ portunix-db table-info orders --database shop --type postgresql')
     .action(async (t: string, o: Target & { database: string; schema?: string }) => {
-      await emit(o, () => tableInfo({ type: o.type, instance: o.instance, database: o.database, table: t, ...(o.schema ? { schema: o.schema } : {}) }), (r) =>
+      await emit(o, async () => (await inspectOps()).tableInfo({ type: o.type, instance: o.instance, database: o.database, table: t, ...(o.schema ? { schema: o.schema } : {}) }), (r) =>
         [`${r.schema ? r.schema + '.' : ''}${r.name} (${r.kind}) rows: ${r.rows ?? '-'} size: ${bytes(r.sizeBytes)}${r.primaryKey?.length ? ` primary key: (${r.primaryKey.join(', ')})` : ''}${r.details ? `\ndetails: ${detailsText(r.details, 2000)}` : ''}`, table(r.columns.map((c) => ({ column: c.name, type: c.type, nullable: c.nullable, default: c.default }))), ...(r.notes ?? []).map((n) => `note: ${n}`)].join('\n'),
       );
     });
 
-  for (const [name, fn, desc] of [
-    ['indexes', indexes, 'Indexes with size, scans, and unused/invalid/duplicate flags'],
-    ['constraints', constraints, 'Primary keys, foreign keys, unique and check constraints'],
+  for (const [name, desc] of [
+    ['indexes', 'Indexes with size, scans, and unused/invalid/duplicate flags'],
+    ['constraints', 'Primary keys, foreign keys, unique and check constraints'],
   ] as const) {
     pageOptions(targetOptions(program.command(name).description(desc).argument('<db>', 'database')))
       .option('--schema <schema>', 'only this schema')
@@ -59,19 +61,19 @@ export function registerInspect(program: Command): void {
       .action(async (db: string, o: Target & Paged & { schema?: string; table?: string }) => {
         const args = { type: o.type, instance: o.instance, database: db, ...(o.schema ? { schema: o.schema } : {}), ...(o.table ? { table: o.table } : {}), ...paged(o) };
         if (name === 'indexes') {
-          await emit(o, () => indexes(args), (p) => table(p.items.map((i) => ({ table: i.table, index: i.name, columns: i.columns, unique: i.unique, size: bytes(i.sizeBytes), scans: i.scans, flags: [i.unused && 'unused', i.invalid && 'invalid', i.duplicateOf && `duplicate of ${i.duplicateOf}`].filter(Boolean).join(' ') }))) + more(p));
+          await emit(o, async () => (await inspectOps()).indexes(args), (p) => table(p.items.map((i) => ({ table: i.table, index: i.name, columns: i.columns, unique: i.unique, size: bytes(i.sizeBytes), scans: i.scans, flags: [i.unused && 'unused', i.invalid && 'invalid', i.duplicateOf && `duplicate of ${i.duplicateOf}`].filter(Boolean).join(' ') }))) + more(p));
         } else {
-          await emit(o, () => (fn as typeof constraints)(args), (p) => table(p.items.map((c) => ({ table: c.table, name: c.name, type: c.type, columns: c.columns, references: c.references ? `${c.references.table}(${c.references.columns.join(',')})` : undefined, definition: c.definition }))) + more(p));
+          await emit(o, async () => (await inspectOps()).constraints(args), (p) => table(p.items.map((c) => ({ table: c.table, name: c.name, type: c.type, columns: c.columns, references: c.references ? `${c.references.table}(${c.references.columns.join(',')})` : undefined, definition: c.definition }))) + more(p));
         }
       });
   }
 
   pageOptions(engineTarget(program.command('connections').description('Active connections'))).addHelpText('after', '\nExample:\n  $ portunix-db connections postgresql --limit 20').action(async (engine: string, o: Target & Paged) => {
-    await emit(o, () => connections({ type: engine, instance: o.instance, ...paged(o) }), (p) => table(p.items.map((c) => ({ id: c.id, user: c.user, database: c.database, client: c.client, state: c.state, since: c.queryStart, query: c.query }))) + more(p));
+    await emit(o, async () => (await inspectOps()).connections({ type: engine, instance: o.instance, ...paged(o) }), (p) => table(p.items.map((c) => ({ id: c.id, user: c.user, database: c.database, client: c.client, state: c.state, since: c.queryStart, query: c.query }))) + more(p));
   });
 
   pageOptions(engineTarget(program.command('size').description('Database sizes'))).option('--database <db>', 'only this database').addHelpText('after', '\nExample:\n  $ portunix-db size postgresql --database shop').action(async (engine: string, o: Target & Paged & { database?: string }) => {
-    await emit(o, () => sizes({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}), ...paged(o) }), (p) => table(p.items.map((d) => ({ database: d.name, size: bytes(d.sizeBytes), keys: d.keys }))) + `\ntotal: ${bytes(p.total_bytes)}` + more(p));
+    await emit(o, async () => (await inspectOps()).sizes({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}), ...paged(o) }), (p) => table(p.items.map((d) => ({ database: d.name, size: bytes(d.sizeBytes), keys: d.keys }))) + `\ntotal: ${bytes(p.total_bytes)}` + more(p));
   });
 
   engineTarget(program.command('health').description('Health checks; exits 1 when a check fails'))
@@ -79,7 +81,7 @@ export function registerInspect(program: Command): void {
     .action(async (engine: string, o: Target) => {
       await emit(
         o,
-        () => health({ type: engine, instance: o.instance }),
+        async () => (await inspectOps()).health({ type: engine, instance: o.instance }),
         (r) => `${r.engine}/${r.instance}: ${r.healthy ? 'healthy' : 'UNHEALTHY'}\n${table(r.checks)}`,
         (r) => (r.healthy ? undefined : new DbError(`${r.engine}/${r.instance} failed a health check.`, 'COMMAND_FAILED')),
       );
@@ -91,10 +93,10 @@ export function registerInspect(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ portunix-db metrics postgresql --database myapp')
     .action(async (engine: string, o: Target & { database?: string; enableStatements?: boolean }) => {
       if (o.enableStatements) {
-        await emit(o, () => enableStatements({ type: engine, instance: o.instance }), (r) => r.message);
+        await emit(o, async () => (await inspectOps()).enableStatements({ type: engine, instance: o.instance }), (r) => r.message);
         return;
       }
-      await emit(o, () => performance({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}) }), (r) => {
+      await emit(o, async () => (await inspectOps()).performance({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}) }), (r) => {
         const out = [keyValues({ ...r.gauges }), r.rates ? `\nper second over the last ${r.sample_interval_seconds}s:\n${keyValues(r.rates)}` : ''];
         if (r.slowQueries?.length) out.push('\nslowest statements:\n' + table(r.slowQueries.map((q) => ({ mean_ms: q.meanMs, calls: q.calls, query: q.query }))));
         else if (r.slowQueriesNote) out.push(`\n${r.slowQueriesNote}`);
@@ -110,7 +112,7 @@ export function registerInspect(program: Command): void {
     .option('--lines <n>', 'number of lines', intOption, 50)
     .addHelpText('after', '\nExample:\n  $ portunix-db logs postgresql --instance pg15 --lines 100')
     .action(async (engine: string, o: Target & { lines: number }) => {
-      await emit(o, () => logs({ type: engine, instance: o.instance, lines: o.lines }), (r) => (r.lines.length ? r.lines.join('\n') : `(log ${r.file} is empty)`));
+      await emit(o, async () => (await inspectOps()).logs({ type: engine, instance: o.instance, lines: o.lines }), (r) => (r.lines.length ? r.lines.join('\n') : `(log ${r.file} is empty)`));
     });
 
   program
@@ -124,14 +126,14 @@ export function registerInspect(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ portunix-db config get postgresql work_mem\n  $ portunix-db config set postgresql work_mem 64MB\n  $ portunix-db config show redis --json')
     .action(async (action: string, engine: string, key: string | undefined, value: string | undefined, o: Target) => {
       const t = { type: engine, instance: o.instance };
-      if (action === 'show') return emit(o, () => configShow(t), (rows) => table(rows.map((s) => ({ name: s.name, value: s.value, unit: s.unit, source: s.source, restart: s.restartRequired }))));
+      if (action === 'show') return emit(o, async () => (await maintenanceOps()).configShow(t), (rows) => table(rows.map((s) => ({ name: s.name, value: s.value, unit: s.unit, source: s.source, restart: s.restartRequired }))));
       if (action === 'get') {
         if (!key) return emit(o, async () => { throw new UsageError('config get needs a key.', 'USAGE', `Example: portunix-db config get ${engine} <key>`); }, () => '');
-        return emit(o, () => configGet({ ...t, key }), (s) => keyValues({ ...s }));
+        return emit(o, async () => (await maintenanceOps()).configGet({ ...t, key }), (s) => keyValues({ ...s }));
       }
       if (action === 'set') {
         if (!key || value === undefined) return emit(o, async () => { throw new UsageError('config set needs a key and a value.', 'USAGE', `Example: portunix-db config set ${engine} <key> <value>`); }, () => '');
-        return emit(o, () => configSet({ ...t, key, value }), (c) => c.message);
+        return emit(o, async () => (await maintenanceOps()).configSet({ ...t, key, value }), (c) => c.message);
       }
       return emit(o, async () => { throw new UsageError(`Unknown config action "${action}".`, 'UNKNOWN_COMMAND', 'Use show, get or set.'); }, () => '');
     });

@@ -1,6 +1,4 @@
-import { backupHealth, healthMarker } from '../../core/ops/backup-schedule.js';
 import type { Command } from 'commander';
-import { install, restart, start, status, stop, uninstall, connectionUrl } from '../../core/ops/lifecycle.js';
 import { describeStep, type HostPlatform } from '../../core/install/plan.js';
 import { PLATFORM_FORMS, platformHost } from '../../core/install/host.js';
 import { DbError, UsageError } from '../../core/errors.js';
@@ -11,6 +9,11 @@ import { stderrProgress, silentProgress } from '../../core/instance-context.js';
 import { duration, emit, keyValues, table } from '../output.js';
 import { intOption, type Flags } from './common.js';
 import { selfCommand } from '../self-command.js';
+
+// the implementations load when their command runs: `status` must not pay for `install`
+const lifecycleOps = () => import('../../core/ops/lifecycle.js');
+const statusOps = () => import('../../core/ops/status.js');
+const startStopOps = () => import('../../core/ops/start-stop.js');
 
 export function progressFor(flags: Flags) {
   return flags.quiet ? silentProgress : stderrProgress;
@@ -46,6 +49,7 @@ export function registerLifecycle(program: Command): void {
             if (!host) throw new UsageError(`Unknown platform "${o.platform}". Known: ${PLATFORM_FORMS}.`);
           }
           if (!o.dryRun && !o.quiet) process.stderr.write(`Installing ${engine}...\n`);
+          const { install } = await lifecycleOps();
           const request = (h: typeof host) => install({ type: engine, ...(o.version ? { version: o.version } : {}), ...(o.source ? { source: o.source } : {}), ...(o.archive !== undefined ? { archive: o.archive } : {}), ...(o.sha256 !== undefined ? { sha256: o.sha256 } : {}), ...(o.binDir !== undefined ? { binDir: o.binDir } : {}), ...(o.clientBinDir !== undefined ? { clientBinDir: o.clientBinDir } : {}), instance: o.instance, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}), dryRun: !!o.dryRun, ...(h ? { host: h } : {}), progress: progressFor(o), start: o.start });
           // a dry run of another OS's package manager shows that OS's plan instead of refusing
           const otherOs = !host && o.dryRun && o.source ? SOURCE_PLATFORM[o.source] : undefined;
@@ -90,15 +94,15 @@ export function registerLifecycle(program: Command): void {
     .option('--keep-data', 'keep the data directory')
     .addHelpText('after', '\nExample:\n  $ portunix-db uninstall postgresql --instance pg15 --keep-data')
     .action(async (engine: string, o: Flags & { version?: string; instance: string; keepData?: boolean }) => {
-      await emit(o, () => uninstall({ type: engine, instance: o.instance, keepData: !!o.keepData, ...(o.version ? { version: o.version } : {}) }), (r) =>
+      await emit(o, async () => (await lifecycleOps()).uninstall({ type: engine, instance: o.instance, keepData: !!o.keepData, ...(o.version ? { version: o.version } : {}) }), (r) =>
         [`Uninstalled ${r.engine}/${r.instance}.`, ...r.removed.map((p) => `  removed: ${p}`), ...r.kept.map((p) => `  kept:    ${p}`)].join('\n'),
       );
     });
 
-  for (const [name, fn, verb] of [
-    ['start', start, 'Start'],
-    ['stop', stop, 'Stop'],
-    ['restart', restart, 'Restart'],
+  for (const [name, verb] of [
+    ['start', 'Start'],
+    ['stop', 'Stop'],
+    ['restart', 'Restart'],
   ] as const) {
     program
       .command(name)
@@ -107,7 +111,7 @@ export function registerLifecycle(program: Command): void {
       .option('--instance <name>', 'instance name', 'main')
       .addHelpText('after', `\nExample:\n  $ portunix-db ${name} postgresql --instance main`)
       .action(async (engine: string, o: Flags & { instance: string }) => {
-        await emit(o, () => (fn as typeof start)({ type: engine, instance: o.instance, progress: progressFor(o) }), (r) => r.message);
+        await emit(o, async () => (await startStopOps())[name]({ type: engine, instance: o.instance, progress: progressFor(o) }), (r) => r.message);
       });
   }
 
@@ -122,11 +126,12 @@ export function registerLifecycle(program: Command): void {
         o,
         async () => {
           const filter = { ...(engine ? { type: engine } : {}), ...(o.instance ? { instance: o.instance } : {}) };
-          const [rows, health] = await Promise.all([status(filter), backupHealth(filter).catch(() => [])]);
+          const { status, scheduledBackupHealth } = await statusOps();
+          const [rows, health] = await Promise.all([status(filter), scheduledBackupHealth(filter)]);
           // a one-line backup marker for scheduled instances that are overdue or failed their last verify
           return rows.map((r) => {
             const h = health.find((x) => x.engine === r.engine && x.instance === r.instance);
-            const marker = h && healthMarker(h);
+            const marker = h?.marker;
             return marker ? { ...r, backup_marker: marker } : r;
           });
         },
@@ -154,7 +159,7 @@ export function registerLifecycle(program: Command): void {
     .option('--show-password', 'include the real password')
     .addHelpText('after', '\nConnections use TLS with the instance\'s own certificate, <home>/instances/<engine>/<instance>/tls/server.crt:\n  PostgreSQL URLs carry sslmode=verify-full and sslrootcert (libpq 13 and older: use sslmode=verify-ca).\n  Redis URLs are rediss://; give clients the certificate as CA, e.g. redis-cli --tls --cacert FILE -u URL.\n  MySQL/MariaDB URLs carry ssl-mode=VERIFY_CA&ssl-ca=FILE (MySQL URI syntax); mysql2 needs ssl: { ca: <contents of FILE> }, the mariadb client --ssl-ca=FILE --ssl-verify-server-cert.\n\nExample:\n  $ psql "$(portunix-db url postgresql --show-password)"')
     .action(async (engine: string, o: Flags & { instance: string; database?: string; showPassword?: boolean }) => {
-      await emit(o, () => connectionUrl({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}), showPassword: !!o.showPassword }), (r) => {
+      await emit(o, async () => (await lifecycleOps()).connectionUrl({ type: engine, instance: o.instance, ...(o.database ? { database: o.database } : {}), showPassword: !!o.showPassword }), (r) => {
         // stdout stays the bare URL (`psql "$(portunix-db url postgresql)"` works); the CA and a working client command go to stderr
         if (r.ca_cert) process.stderr.write(`CA certificate: ${r.ca_cert}\n`);
         if (r.client_command) process.stderr.write(`connect with:   ${r.client_command}\n`);

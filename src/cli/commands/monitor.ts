@@ -1,14 +1,18 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, open } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { agentPaths, agentStatus, agentTickMs, runAgent, stopAgent, type AgentStatus } from '../../core/agent/agent.js';
-import { agentServices, agentTasks, type AgentSettings } from '../../core/agent/registry.js';
+import type { AgentStatus } from '../../core/agent/agent.js';
+import type { AgentSettings } from '../../core/agent/registry.js';
 import { homePaths } from '../../core/home.js';
 import { DbError, UsageError } from '../../core/errors.js';
 import { emit, table } from '../output.js';
-import { parseInterval } from '../../core/monitor/sampler.js';
 import { parseLoopbackListen } from '../../core/http-guard.js';
 import type { Flags } from './common.js';
+
+// the agent and its tasks load when `monitor` runs, so other commands do not pay for them
+const agentOps = () => import('../../core/agent/agent.js');
+const registryOps = () => import('../../core/agent/registry.js');
+const samplerOps = () => import('../../core/monitor/sampler.js');
 
 /** The hook is the user's own command line; it is checked for shape only (it never receives alert text in its argv). */
 export function checkHookCommand(value: string): string {
@@ -20,11 +24,11 @@ export function checkHookCommand(value: string): string {
 type MonitorFlags = Flags & { detach?: boolean; onAlert?: string; interval?: string; listen?: string; tokenFile?: string };
 
 /** The settings of this run; --interval and --listen are checked here (before detaching, too). */
-function settingsOf(o: MonitorFlags): AgentSettings {
-  const intervalMs = o.interval !== undefined ? parseInterval(o.interval) : undefined;
+async function settingsOf(o: MonitorFlags): Promise<AgentSettings> {
+  const intervalMs = o.interval !== undefined ? (await samplerOps()).parseInterval(o.interval) : undefined;
   if (o.listen !== undefined) parseLoopbackListen(o.listen);
   if (o.tokenFile !== undefined && o.listen === undefined) throw new UsageError('--token-file protects the --listen endpoint; pass --listen 127.0.0.1:PORT too.', 'USAGE');
-  return { tickMs: agentTickMs(), ...(intervalMs !== undefined ? { intervalMs } : {}), ...(o.listen !== undefined ? { listen: o.listen } : {}), ...(o.tokenFile !== undefined ? { tokenFile: o.tokenFile } : {}) };
+  return { tickMs: (await agentOps()).agentTickMs(), ...(intervalMs !== undefined ? { intervalMs } : {}), ...(o.listen !== undefined ? { listen: o.listen } : {}), ...(o.tokenFile !== undefined ? { tokenFile: o.tokenFile } : {}) };
 }
 
 /** The argv of the detached agent: this command again, without --detach (and without output flags). */
@@ -34,11 +38,11 @@ function childArgs(argv: string[]): string[] {
 }
 
 async function detach(o: MonitorFlags): Promise<AgentStatus> {
-  const before = await agentStatus();
+  const before = await (await agentOps()).agentStatus();
   if (before.state === 'running') throw new DbError(`A monitor agent already runs (pid ${before.pid}).`, 'ALREADY_EXISTS', 'See it with `portunix-db monitor status`; stop it with `portunix-db monitor stop`.');
   if (o.onAlert !== undefined) checkHookCommand(o.onAlert);
   await mkdir(homePaths.state(), { recursive: true, mode: 0o700 });
-  const logFile = agentPaths.logFile();
+  const logFile = (await agentOps()).agentPaths.logFile();
   const log = await open(logFile, 'a', 0o600);
   await chmod(logFile, 0o600);
   const offset = (await log.stat()).size;
@@ -49,7 +53,7 @@ async function detach(o: MonitorFlags): Promise<AgentStatus> {
   child.unref();
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const s = await agentStatus();
+    const s = await (await agentOps()).agentStatus();
     if (s.state === 'running' && s.pid === child.pid && s.tasks) return { ...s, message: `Monitor agent started (pid ${s.pid}); log: ${logFile}. Stop it with \`portunix-db monitor stop\`.` };
     if (exited !== undefined) {
       const lines = await logSince(logFile, offset);
@@ -104,13 +108,13 @@ export function registerMonitor(program: Command): void {
       ].join('\n'),
     )
     .action(async (action: string | undefined, o: MonitorFlags) => {
-      if (action === 'status') return emit(o, () => agentStatus(), renderStatus);
-      if (action === 'stop') return emit(o, () => stopAgent(), (r) => r.message);
+      if (action === 'status') return emit(o, async () => (await agentOps()).agentStatus(), renderStatus);
+      if (action === 'stop') return emit(o, async () => (await agentOps()).stopAgent(), (r) => r.message);
       if (action !== undefined) return emit(o, async () => { throw new UsageError(`Unknown monitor action "${action}".`, 'USAGE', 'Use `monitor`, `monitor --detach`, `monitor status` or `monitor stop`.'); }, () => '');
-      if (o.detach) return emit(o, async () => (settingsOf(o), detach(o)), (s) => s.message);
+      if (o.detach) return emit(o, async () => (await settingsOf(o), detach(o)), (s) => s.message);
       return emit(o, async () => {
-        const settings = settingsOf(o);
-        await runAgent({ tasks: agentTasks(settings), services: agentServices(settings), ...(o.onAlert !== undefined ? { onAlert: checkHookCommand(o.onAlert) } : {}), handleSignals: true });
+        const settings = await settingsOf(o);
+        await (await agentOps()).runAgent({ tasks: (await registryOps()).agentTasks(settings), services: (await registryOps()).agentServices(settings), ...(o.onAlert !== undefined ? { onAlert: checkHookCommand(o.onAlert) } : {}), handleSignals: true });
         return { stopped: true };
       }, () => '');
       // a tool a task started (pg_dump...) must not keep a stopped agent alive

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { runQuery, renderQuery } from '../../core/ops/query.js';
 import { emit } from '../output.js';
 import { intOption, type Flags } from './common.js';
+
+const queryOps = () => import('../../core/ops/query.js');
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -21,6 +22,7 @@ export function registerQuery(program: Command): void {
     .option('--timeout <ms>', 'time limit in ms (default 30000)', intOption)
     .addHelpText('after', '\nExamples:\n  $ portunix-db query postgresql --database shop "SELECT id, email FROM users LIMIT 5"\n  $ portunix-db query redis "HGETALL user:1"\n  $ portunix-db query mariadb --database shop --json < report.sql')
     .action(async (engine: string, text: string | undefined, o: Flags & { instance: string; database?: string; limit?: number; timeout?: number }) => {
+      const { runQuery, renderQuery } = await queryOps();
       await emit(
         o,
         async () =>

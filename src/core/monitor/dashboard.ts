@@ -17,7 +17,7 @@ import { SECURITY_HEADERS, sendJson, serveRoutes, type ListenerHandle, type Rout
 import { storeReader } from './prometheus.js';
 import { parseSeriesQuery } from './query.js';
 
-export const DEFAULT_DASHBOARD_PORT = 8766;
+export { DEFAULT_DASHBOARD_PORT } from './defaults.js';
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 

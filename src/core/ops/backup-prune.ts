@@ -6,7 +6,8 @@
  */
 import { rm } from 'node:fs/promises';
 import { MANIFEST_SUFFIX } from '../backup-manifest.js';
-import { effectiveOptions, loadConfig, listInstances, retentionSchema, type Retention } from '../config.js';
+import { effectiveOptions, loadConfig, listInstances, type Retention } from '../config.js';
+import { retentionSchema } from '../config-schema.js';
 import { DbError } from '../errors.js';
 import { audit } from '../audit.js';
 import { parseEngineId } from '../../engines/ids.js';

@@ -4,7 +4,8 @@
  * up whatever is due. Every backup goes through createBackup, so manifests, atomicity, history
  * and audit are the same as for a manual one.
  */
-import { backupOptionsSchema, effectiveOptions, DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, putInstance, updateConfig, validateInstanceName, type BackupOptions, type InstanceConfig, type Retention } from '../config.js';
+import { backupOptionsSchema } from '../config-schema.js';
+import { effectiveOptions, DEFAULT_INSTANCE, findInstance, listInstances, loadConfig, putInstance, updateConfig, validateInstanceName, type BackupOptions, type InstanceConfig, type Retention } from '../config.js';
 import { checkSchedule, dueAt, INTERVAL_MS, isInterval, timezoneProblem } from '../schedule.js';
 import { DbError, toDbError, type ErrorCode } from '../errors.js';
 import { audit } from '../audit.js';

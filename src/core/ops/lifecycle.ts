@@ -10,10 +10,8 @@ import { npmResolver } from '../install/npm-resolver.js';
 import { inspectLocal, localPlan, type LocalRequest } from '../install/local.js';
 import { describeStep, type ArtifactResolver, type HostPlatform, type InstallPlan, type PlanStep } from '../install/plan.js';
 import { chownRecursive, ensureTraversable, SERVICE_USER, serviceUser } from '../process/service-user.js';
-import { portInUse, processStatus, startServer, stopServer, type ProcessState } from '../process/supervisor.js';
-import { versionNotice, type VersionNotice } from '../versions.js';
+import { portInUse, startServer, stopServer, type ProcessState } from '../process/supervisor.js';
 import { audit } from '../audit.js';
-import { withFileLock } from '../file-lock.js';
 import { getSecretStore, secretKey } from '../secrets.js';
 import { closest } from '../did-you-mean.js';
 import { findProgram, hasPublicCert, publicCertPath } from '../tls.js';
@@ -301,121 +299,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   return result;
 }
 
-export interface StatusEntry {
-  engine: EngineId;
-  instance: string;
-  state: ProcessState | 'embedded' | 'invalid';
-  /** With state "invalid": what is wrong with this instance's config entry. */
-  problem?: string;
-  version: string;
-  full_version?: string;
-  source?: string;
-  port?: number;
-  pid?: number;
-  uptime_seconds?: number;
-  data_dir: string;
-  log_tail?: string[];
-  details?: Record<string, unknown>;
-  notice?: VersionNotice;
-}
+export { status, type StatusEntry } from './status.js';
 
-export async function status(options: { type?: string; instance?: string } = {}): Promise<StatusEntry[]> {
-  const engineId = options.type ? parseEngineId(options.type) : undefined;
-  const { config, invalid } = await loadConfigLenient();
-  const instances = listInstances(config, engineId).filter((i) => !options.instance || i.name === options.instance);
-  const broken: StatusEntry[] = invalid
-    .filter((i) => (!engineId || i.engine === engineId) && (!options.instance || i.instance === options.instance))
-    .map((i) => ({ engine: (i.engine ?? '?') as EngineId, instance: i.instance ?? '?', state: 'invalid', problem: `${i.key}: ${i.message}`, version: '?', data_dir: '?' }));
-  if (options.instance && engineId && instances.length === 0 && broken.length === 0) {
-    await openInstance({ type: engineId, instance: options.instance }); // throws the helpful NOT_INSTALLED
-  }
-  const valid = await Promise.all(
-    instances.map(async (inst) => {
-      const engine = await loadEngine(inst.engine);
-      const ctx = createInstanceContext(inst.engine, inst.name, inst.config);
-      const base: StatusEntry = {
-        engine: inst.engine,
-        instance: inst.name,
-        state: 'stopped',
-        version: inst.config.version,
-        ...(inst.config.full_version ? { full_version: inst.config.full_version } : {}),
-        ...(inst.config.source ? { source: inst.config.source } : {}),
-        ...(inst.config.port !== undefined ? { port: inst.config.port } : {}),
-        data_dir: inst.config.data_dir,
-      };
-      if (!has(engine, 'launchSpec')) {
-        base.state = 'embedded';
-        if (has(engine, 'embeddedStatus')) base.details = await need(engine, 'embeddedStatus')(ctx).catch((e: Error) => ({ error: e.message }));
-      } else {
-        const ps = await processStatus(engine, ctx);
-        base.state = ps.state;
-        if (ps.pid !== undefined && ps.state !== 'crashed') base.pid = ps.pid;
-        if (ps.uptimeSeconds !== undefined) base.uptime_seconds = ps.uptimeSeconds;
-        if (ps.logTail) base.log_tail = ps.logTail;
-        if (ps.state === 'running' && has(engine, 'serverVersion')) {
-          const live = await need(engine, 'serverVersion')(ctx).catch(() => undefined);
-          if (live) base.full_version = live;
-        }
-      }
-      const notice = versionNotice(engine.info, inst.config.version, base.full_version);
-      if (notice.message) base.notice = notice;
-      return base;
-    }),
-  );
-  return [...valid, ...broken];
-}
-
-export interface StartOutcome {
-  engine: EngineId;
-  instance: string;
-  state: ProcessState;
-  already_running: boolean;
-  recovered_from_crash: boolean;
-  pid?: number;
-  port?: number;
-  message: string;
-}
-
-/** One start or stop at a time per instance: a second caller waits for the first, then sees its result. */
-function withInstanceLock<T>(ctx: { paths: { root: string }; engine: string; name: string; progress: Progress }, fn: () => Promise<T>): Promise<T> {
-  return withFileLock(join(ctx.paths.root, 'lifecycle.lock'), fn, 5 * 60_000, (pid) => ctx.progress(`another portunix-db command${pid ? ` (pid ${pid})` : ''} is starting or stopping ${ctx.engine}/${ctx.name}; waiting for it to finish`));
-}
-
-export async function start(target: Target): Promise<StartOutcome> {
-  const { engine, ctx } = await openInstance(target);
-  const r = await withInstanceLock(ctx, () => startServer(engine, ctx));
-  const id = `${ctx.engine}/${ctx.name}`;
-  return {
-    engine: ctx.engine,
-    instance: ctx.name,
-    state: r.status.state,
-    already_running: r.alreadyRunning,
-    recovered_from_crash: r.recoveredFromCrash,
-    ...(r.status.pid !== undefined ? { pid: r.status.pid } : {}),
-    ...(ctx.config.port !== undefined ? { port: ctx.config.port } : {}),
-    message: r.alreadyRunning ? `${id} is already running (pid ${r.status.pid}).` : r.recoveredFromCrash ? `${id} had crashed; it is running again (pid ${r.status.pid}).` : `${id} is running on 127.0.0.1:${ctx.config.port} (pid ${r.status.pid}).`,
-  };
-}
-
-export async function stop(target: Target): Promise<{ engine: EngineId; instance: string; already_stopped: boolean; was_crashed: boolean; forced: boolean; message: string }> {
-  const { engine, ctx } = await openInstance(target);
-  need(engine, 'launchSpec');
-  const r = await withInstanceLock(ctx, () => stopServer(engine, ctx));
-  const id = `${ctx.engine}/${ctx.name}`;
-  return {
-    engine: ctx.engine,
-    instance: ctx.name,
-    already_stopped: r.alreadyStopped,
-    was_crashed: r.wasCrashed,
-    forced: r.forced,
-    message: r.wasCrashed ? `${id} was not running (it had crashed); cleaned up its pid file.` : r.alreadyStopped ? `${id} is already stopped.` : `${id} stopped${r.forced ? ' (forced with SIGKILL after the timeout)' : ''}.`,
-  };
-}
-
-export async function restart(target: Target): Promise<StartOutcome> {
-  await stop(target);
-  return start(target);
-}
+export { restart, start, stop, type StartOutcome } from './start-stop.js';
 
 export async function uninstall(options: Target & { keepData?: boolean; version?: string }): Promise<{ engine: EngineId; instance: string; removed: string[]; kept: string[] }> {
   const { engine, ctx } = await openInstance(options);

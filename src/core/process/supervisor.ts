@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { watch as watchPath, type FSWatcher } from 'node:fs';
 import { chown, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { closePooledConnections } from '../pool.js';
@@ -85,8 +86,67 @@ export async function processStatus(engine: Engine, ctx: InstanceContext): Promi
     return { state: 'crashed', pid: record.pid, startedAt: record.started_at, logTail: await tailFile(ctx.paths.logFile, 15) };
   }
   const uptimeSeconds = Math.max(0, Math.round((Date.now() - Date.parse(record.started_at)) / 1000));
-  const ready = has(engine, 'isReady') ? await need(engine, 'isReady')(ctx).catch(() => false) : true;
+  const ready = await acceptsConnections(engine, ctx, record.pid);
   return { state: ready ? 'running' : 'unresponsive', pid: record.pid, startedAt: record.started_at, uptimeSeconds };
+}
+
+/**
+ * Whether the server accepts connections: the engine's own word when it can give it without
+ * a connection (readyState: no driver, no TLS handshake), else a real connection (isReady).
+ */
+export async function acceptsConnections(engine: Engine, ctx: InstanceContext, pid: number): Promise<boolean> {
+  if (has(engine, 'readyState')) {
+    const said = await need(engine, 'readyState')(ctx, pid).catch(() => undefined);
+    if (said !== undefined) return said;
+  }
+  return has(engine, 'isReady') ? need(engine, 'isReady')(ctx).catch(() => false) : true;
+}
+
+/** What announces a change of the server's state: the engine's files (readyWatch), and its log. */
+function watchedPaths(engine: Engine, ctx: InstanceContext): string[] {
+  return [...(has(engine, 'readyWatch') ? need(engine, 'readyWatch')(ctx) : []), ctx.paths.logFile];
+}
+
+/**
+ * Sleeps until woken, or until a timeout: woken by a change of any watched path (fs.watch) or
+ * by wake() (e.g. the child's exit). A wake that comes while nobody sleeps is kept for the next
+ * sleep, so no change between two checks is lost. The timeout stays as a safety net: for
+ * platforms or file systems whose watches miss events, and engines that announce nothing.
+ */
+export function wakeOn(paths: string[]): { sleep(ms: number): Promise<void>; wake(): void; close(): void } {
+  let pending = false;
+  let waiting: (() => void) | undefined;
+  const wake = () => {
+    if (waiting) waiting();
+    else pending = true;
+  };
+  const watchers: FSWatcher[] = [];
+  for (const path of paths) {
+    try {
+      watchers.push(watchPath(path, { persistent: false }, wake).on('error', () => undefined));
+    } catch {
+      /* not there (yet): the timeout covers it */
+    }
+  }
+  return {
+    wake,
+    sleep: (ms) => {
+      if (pending) {
+        pending = false;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          waiting = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        waiting = done;
+      });
+    },
+    close: () => watchers.forEach((w) => w.close()),
+  };
 }
 
 export async function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -146,23 +206,44 @@ export async function startServer(engine: Engine, ctx: InstanceContext): Promise
     ...(ctx.runAs ? { uid: ctx.runAs.uid, gid: ctx.runAs.gid } : {}),
   });
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  child.on('exit', (code, signal) => (exited = { code, signal }));
+  const waker = wakeOn(watchedPaths(engine, ctx));
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+    waker.wake();
+  });
   const spawnError = await new Promise<Error | undefined>((resolve) => {
     child.once('error', resolve);
     child.once('spawn', () => resolve(undefined));
   });
   await log.close();
   if (spawnError || child.pid === undefined) {
+    waker.close();
     throw new DbError(`Could not start ${program}: ${spawnError?.message ?? 'no pid'}`, 'START_FAILED', 'Check that the engine is installed: `portunix-db install ' + ctx.engine + '`.');
   }
   const record: PidRecord = { pid: child.pid, started_at: new Date().toISOString(), program };
   await writeFile(ctx.paths.pidFile, JSON.stringify(record) + '\n');
   child.unref();
 
+  try {
+    return await waitUntilReady(engine, ctx, child.pid, waker, () => exited, before.state === 'crashed', startOffset);
+  } finally {
+    waker.close();
+  }
+}
+
+/**
+ * Waits for the server to accept connections, waking on its own announcements (wakeOn) and
+ * checking the cheap way when the engine has one; the timer (backing off from 10 or 25 ms to
+ * 250 or 200 ms) only backs that up, and paces engines that must be asked over a connection.
+ */
+async function waitUntilReady(engine: Engine, ctx: InstanceContext, pid: number, waker: ReturnType<typeof wakeOn>, exitedNow: () => { code: number | null; signal: NodeJS.Signals | null } | undefined, recovered: boolean, startOffset: number): Promise<StartResult> {
+  const cheap = has(engine, 'readyState');
   const timeoutMs = readyTimeout(engine);
   const deadline = Date.now() + timeoutMs;
   let lastProgress = Date.now();
+  let delay = cheap ? 10 : 25;
   for (;;) {
+    const exited = exitedNow();
     if (exited) {
       await rm(ctx.paths.pidFile, { force: true });
       const tail = (await logSince(ctx.paths.logFile, startOffset)).slice(-15);
@@ -173,12 +254,12 @@ export async function startServer(engine: Engine, ctx: InstanceContext): Promise
         { logTail: tail },
       );
     }
-    if (await need(engine, 'isReady')(ctx).catch(() => false)) break;
+    if (await acceptsConnections(engine, ctx, pid)) break;
     if (Date.now() > deadline) {
       // a server we started and cannot reach must not be left running behind the user's back
-      signal(child.pid, 'SIGTERM');
+      signal(pid, 'SIGTERM');
       await sleep(2000);
-      if (!exited) signal(child.pid, 'SIGKILL');
+      if (!exitedNow()) signal(pid, 'SIGKILL');
       await rm(ctx.paths.pidFile, { force: true });
       throw new DbError(`${ctx.engine}/${ctx.name} did not accept connections within ${timeoutMs / 1000} s.`, 'TIMEOUT', `Look at \`portunix-db logs ${ctx.engine} --instance ${ctx.name}\`.`);
     }
@@ -186,9 +267,10 @@ export async function startServer(engine: Engine, ctx: InstanceContext): Promise
       ctx.progress(`waiting for ${ctx.engine}/${ctx.name} to accept connections...`);
       lastProgress = Date.now();
     }
-    await sleep(150);
+    await waker.sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+    delay = Math.min(delay * 2, cheap ? 250 : 200);
   }
-  return { alreadyRunning: false, recoveredFromCrash: before.state === 'crashed', status: await processStatus(engine, ctx) };
+  return { alreadyRunning: false, recoveredFromCrash: recovered, status: await processStatus(engine, ctx) };
 }
 
 async function logSince(file: string, offset: number): Promise<string[]> {
@@ -222,12 +304,20 @@ export async function stopServer(engine: Engine, ctx: InstanceContext, timeoutMs
   }
   const deadline = Date.now() + timeoutMs;
   let forced = false;
-  while (await isOurProcess(record)) {
-    if (Date.now() > deadline && !forced) {
-      signal(record.pid, 'SIGKILL');
-      forced = true;
+  // the server's own files tell when it goes (PostgreSQL removes postmaster.pid as it exits)
+  const waker = wakeOn(watchedPaths(engine, ctx));
+  let delay = 5;
+  try {
+    while (await isOurProcess(record)) {
+      if (Date.now() > deadline && !forced) {
+        signal(record.pid, 'SIGKILL');
+        forced = true;
+      }
+      await waker.sleep(delay);
+      delay = Math.min(delay * 2, 100);
     }
-    await sleep(100);
+  } finally {
+    waker.close();
   }
   await rm(ctx.paths.pidFile, { force: true });
   return { alreadyStopped: false, wasCrashed: false, forced };

@@ -1,6 +1,6 @@
 import type { Engine } from '../contract.js';
 import { install, PG_SOURCES, PG_VERSIONS, pgDefaultSource } from './install.js';
-import { initialize, launchSpec, isReady, shutdown, serverVersion, connectionUrl, clientCommand } from './instance.js';
+import { initialize, launchSpec, isReady, readyState, readyWatch, shutdown, serverVersion, connectionUrl, clientCommand } from './instance.js';
 import { listDatabases, createDatabase, dropDatabase, listUsers, createUser, deleteUser, grant, revoke } from './admin.js';
 import * as inspect from './inspect.js';
 import * as config from './config.js';
@@ -28,6 +28,8 @@ export const engine: Engine = {
   initialize,
   launchSpec,
   isReady,
+  readyState,
+  readyWatch,
   shutdown,
   serverVersion,
   connectionUrl,

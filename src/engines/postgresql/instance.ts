@@ -202,6 +202,29 @@ export async function isReady(ctx: InstanceContext): Promise<boolean> {
   }
 }
 
+/**
+ * What `pg_ctl -w` reads: postmaster.pid names the postmaster (line 1) and, since PostgreSQL 10
+ * (every version we run), its state (line 8): "starting", "ready", "standby" (a hot standby
+ * takes read-only connections) or "stopping"; the line is missing until the postmaster writes
+ * it. A file left by a dead server names another pid, so the pid must be the one we started.
+ */
+export function postmasterReady(text: string, pid: number): boolean {
+  const lines = text.split('\n');
+  if (Number(lines[0]) !== pid) return false;
+  const state = lines[7]?.trim();
+  return state === 'ready' || state === 'standby';
+}
+
+export async function readyState(ctx: InstanceContext, pid: number): Promise<boolean> {
+  const text = await readFile(join(ctx.paths.dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  return text !== undefined && postmasterReady(text, pid);
+}
+
+/** The server rewrites postmaster.pid's state line in place and removes the file on exit: its directory announces both. */
+export function readyWatch(ctx: InstanceContext): string[] {
+  return [ctx.paths.dataDir];
+}
+
 /** Fast shutdown: SIGINT to the postmaster named in postmaster.pid (no pg_ctl needed; portable builds may lack it). */
 export async function shutdown(ctx: InstanceContext): Promise<void> {
   const text = await readFile(join(ctx.paths.dataDir, 'postmaster.pid'), 'utf8');
