@@ -240,4 +240,26 @@ describe('postgresql: the MCP server pools its connections', () => {
       await client.close();
     }
   });
+
+  it('db_restore onto a database the pool holds sessions to: they are closed first, and the next calls see the restored data', async () => {
+    const rw = await stdioClient(home, ['--role', 'admin', '--idle-timeout', '300']);
+    try {
+      const b = await ok<{ file: string }>(rw, 'db_backup_create', { ...PG, database: 'small' });
+      const c = await pgClient(home, 'main', 'small');
+      await c.query('DELETE FROM items WHERE id > 10; CREATE TABLE extra (id int)');
+      await c.end();
+      // sessions in the pool, as the superuser and as the read-only account (db_query)
+      assert.deepEqual((await ok<TablePage>(rw, 'db_tables', { ...PG, database: 'small' })).s.items.map((t) => t.name).sort(), ['extra', 'items']);
+      assert.equal((await ok<{ rows: unknown[][] }>(rw, 'db_query', { ...PG, database: 'small', query: 'SELECT count(*)::int AS n FROM items' })).s.rows[0]![0], 10);
+      assert.ok((await toolBackends()).length >= 1, 'the pool holds sessions to small');
+      const r = await ok<{ actions: string[] }>(rw, 'db_restore', { file: b.s.file, confirm: true });
+      assert.ok(r.s.actions.length > 0);
+      const { s } = await ok<TablePage>(rw, 'db_tables', { ...PG, database: 'small' });
+      assert.deepEqual(s.items.map((t) => t.name), ['items'], 'the restored catalog, not a stale session error');
+      assert.equal((await ok<{ rows: unknown[][] }>(rw, 'db_query', { ...PG, database: 'small', query: 'SELECT count(*)::int AS n FROM items' })).s.rows[0]![0], 100, 'the restored rows');
+    } finally {
+      await rw.close();
+    }
+    await until('the closed server\'s sessions end', async () => (await toolBackends()).length === 0);
+  });
 });
