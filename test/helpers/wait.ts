@@ -31,3 +31,17 @@ export async function kill9(pid: number): Promise<void> {
   process.kill(pid, 'SIGKILL');
   await waitFor(`pid ${pid} to exit after SIGKILL`, () => !alive(pid));
 }
+
+/**
+ * Polls `probe` (never asserting on time) until `ok` holds on what it answered, and returns that;
+ * gives up after `limitMs` showing what it saw last.
+ */
+export async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, limitMs = 180_000, everyMs = 500): Promise<T> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const v = await probe();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}: ${JSON.stringify(v).slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

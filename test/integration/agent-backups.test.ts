@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/mcp.js';
+import { setRedisKey } from '../helpers/redis.js';
+import { until } from '../helpers/wait.js';
 
 const home = freshHome('agent-backups');
 const env = { PORTUNIX_DB_AGENT_TICK_MS: '300' };
@@ -28,17 +30,6 @@ interface Entry { file: string; engine: string; database: string; finished_at: s
 const list = async (): Promise<Entry[]> => (await cli(['backup', 'list'])).json;
 const audit = () => (existsSync(join(home, 'audit.log')) ? readFileSync(join(home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : []);
 
-/** Polls (never asserting on time) until `ok` holds; gives up after `limitMs` with what it saw. */
-async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, limitMs = 180_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}: ${JSON.stringify(v).slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
 before(async () => {
   const s = await cli(['install', 'sqlite', '--source', 'apt']);
   sqliteDir = s.json.data_dir;
@@ -48,15 +39,7 @@ before(async () => {
   db.close();
   const redisPort = await freePort();
   await cli(['install', 'redis', '--version=7.0', '--source', 'apt', '--port', String(redisPort)]);
-  // an empty Redis lists no keyspace, so nothing would be due: write one key over TLS
-  const url = (await cli(['url', 'redis', '--show-password'])).json.url as string;
-  const ca = readFileSync(join(home, 'instances', 'redis', 'main', 'tls', 'server.crt'), 'utf8');
-  const { createClient } = await import('redis');
-  const client = createClient({ socket: { host: '127.0.0.1', port: redisPort, tls: true, ca, reconnectStrategy: false } as any, username: 'default', password: decodeURIComponent(new URL(url).password), RESP: 2 });
-  client.on('error', () => undefined);
-  await client.connect();
-  await client.sendCommand(['SET', 'k', 'v']);
-  await client.close();
+  await setRedisKey(home, redisPort, 'k', 'v');
   await cli(['install', 'mariadb', '--version', '10.11', '--source', 'apt', '--port', String(await freePort())]);
   await cli(['create', 'app', '--type', 'mariadb']);
   await cli(['install', 'postgresql', '--version', '16', '--port', String(await freePort())]);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { resignManifest } from '../helpers/backup.js';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
 
 const home = freshHome('agent-missed');
 const opts = { home, env: { PORTUNIX_DB_AGENT_TICK_MS: '300' }, timeoutMs: 300_000 };
@@ -21,17 +22,6 @@ const DAY = 86_400_000;
 interface Entry { file: string; database: string; finished_at: string }
 const backupsOfApp = async (): Promise<Entry[]> => ((await cli(['backup', 'list', '--type', 'sqlite'])).json as Entry[]).filter((b) => b.database === 'app');
 const agentBackups = () => (existsSync(join(home, 'audit.log')) ? readFileSync(join(home, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : []).filter((a) => a.action === 'backup' && a.via === 'agent' && a.target === 'app');
-
-/** Polls (never asserting on time) until `ok` holds; gives up after `limitMs` with what it saw. */
-async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, limitMs = 120_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}: ${JSON.stringify(v).slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 before(async () => {
   const s = await cli(['install', 'sqlite', '--source', 'embedded']);

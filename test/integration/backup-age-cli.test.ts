@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/mcp.js';
 import { testServer } from '../servers/cache.js';
+import { setRedisKey } from '../helpers/redis.js';
 
 const age = testServer('age');
 const home = freshHome('age-cli');
@@ -104,14 +105,7 @@ test('age -d with the exported recovery key gives back the SQLite database; anot
 test('a Redis RDB backup decrypts with age into an RDB that redis-check-rdb accepts', { skip: !age && 'age not provisioned' }, async () => {
   redisPort = await freePort();
   await cli(['install', 'redis', '--version=7.0', '--source', 'apt', '--port', String(redisPort)]);
-  const url = (await cli(['url', 'redis', '--show-password'])).json.url as string;
-  const ca = readFileSync(join(home, 'instances', 'redis', 'main', 'tls', 'server.crt'), 'utf8');
-  const { createClient } = await import('redis');
-  const client = createClient({ socket: { host: '127.0.0.1', port: redisPort, tls: true, ca, reconnectStrategy: false } as any, username: 'default', password: decodeURIComponent(new URL(url).password), RESP: 2 });
-  client.on('error', () => undefined);
-  await client.connect();
-  await client.sendCommand(['SET', 'age-marker', 'v1']);
-  await client.close();
+  await setRedisKey(home, redisPort, 'age-marker', 'v1');
   const made = await cli(['backup', '0', '--type', 'redis', '--encrypt']);
   const file = made.json.file as string;
   assert.match(file, /\.rdb\.age$/);
