@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { createServer } from 'node:net';
+import { freePort } from '../src/core/process/supervisor.js';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BUILDS = [
@@ -30,16 +30,6 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** One timed run: wall ms and peak RSS (GNU time's %M), failing loudly so a broken case never looks fast. */
 function timed(argv: string[], options: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): { ms: number; rssMb: number } {
