@@ -9,6 +9,7 @@
 import type { InstanceConfig } from '../core/config.js';
 import type { ArtifactResolver, HostPlatform, InstallPlan, InstallRequest } from '../core/install/plan.js';
 import type { EngineId, SourceId } from './ids.js';
+import type { Compression, CompressionMethod } from '../core/backup-compression.js';
 
 // ---------- descriptive data ----------
 
@@ -42,6 +43,8 @@ export interface EngineInfo {
   creationSettings?: string;
   /** What `backup --jobs N` / `restore --jobs N` run in parallel, for engines that can; absent: jobs above 1 are refused. */
   parallelBackup?: string;
+  /** The `backup --compress` methods this engine's dump tool takes, and what it uses when none is given; absent: --compress is refused. */
+  backupCompression?: { methods: readonly CompressionMethod[]; default: string };
   /** Which of this engine's performance figures are the common ones the monitor plots and exports. */
   keyMetrics?: KeyMetrics;
 }
@@ -498,7 +501,8 @@ export interface EngineOps {
 
   // backup
   /** `jobs`: parallel workers, for engines whose dump tool has them (PostgreSQL: a directory-format pg_dump). */
-  backup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number }): Promise<BackupOutcome>;
+  /** `compress`: checked against `info.backupCompression` already; absent: the engine's default. */
+  backup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number; compress?: Compression }): Promise<BackupOutcome>;
   /** `scratch`: the target is a throw-away server made for verification (no roles or users of the live one exist there). */
   restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean; jobs?: number }): Promise<RestoreOutcome>;
   /** Row counts and checksums of a database, compared against a manifest by verify. */

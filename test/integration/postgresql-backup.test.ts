@@ -7,7 +7,9 @@
  * - manifests written with the old checksums still verify;
  * - `--jobs N`: a directory-format dump, each file in the signed manifest; restore and verify
  *   with workers; a changed, extra or missing file refused before anything is touched;
- * - bad `--jobs` values refused.
+ * - bad `--jobs` values refused;
+ * - `--compress`: the default zlib level 1, level 9 and none each restore and verify; a method
+ *   pg_dump 15 lacks, a malformed value, and --compress on an engine without it are refused.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -165,6 +167,47 @@ describe('postgresql backups: checksums, --jobs', () => {
     assert.equal(r.json.error.code, 'BACKUP_TAMPERED');
   });
 
+  it('--compress: gzip:1 by default with pg_dump 15, gzip:9 and none on request; each restores and verifies', async () => {
+    const sizes: Record<string, number> = {};
+    for (const [compress, label] of [[undefined, 'gzip:1'], ['gzip:9', 'gzip:9'], ['none', 'none']] as const) {
+      const b = await cliOk(['backup', 'shop', '--type', 'postgresql', ...(compress ? ['--compress', compress] : []), '--json'], opts);
+      assert.match(b.json.manifest.method, new RegExp(`^pg_dump custom format, ${label} \\(pg_dump 15\\.`), b.json.manifest.method);
+      sizes[label] = b.json.manifest.size_bytes;
+      const v = await cliOk(['backup', 'verify', b.json.file, '--json'], opts);
+      assert.equal(v.json.ok, true, JSON.stringify(v.json.problems));
+      const target = `shop_${label.replace(':', '')}`;
+      await cliOk(['restore', b.json.file, '--target', target, '--json'], opts);
+      const n = await pgQuery<{ n: string }>(home, 'main', target, 'SELECT count(*) AS n FROM a');
+      assert.equal(Number(n[0]!.n), 5000);
+    }
+    // the levels did reach pg_dump: uncompressed is the biggest, level 9 the smallest
+    assert.ok(sizes['none']! > sizes['gzip:1']! && sizes['gzip:1']! > sizes['gzip:9']!, JSON.stringify(sizes));
+    const dir = await cliOk(['backup', 'shop', '--type', 'postgresql', '--jobs', '2', '--compress', 'gzip:6', '--json'], opts);
+    assert.match(dir.json.manifest.method, /^pg_dump directory format, 2 jobs, gzip:6 \(/);
+    assert.ok(readdirSync(dir.json.file).some((f) => f.endsWith('.dat.gz')), 'compressed table files');
+  });
+
+  it('--compress: what pg_dump 15 lacks, malformed values and engines without it are refused; nothing is written', async () => {
+    const before = (await cliOk(['backup', 'list', '--json'], opts)).json.length;
+    const zstd = await runCli(['backup', 'shop', '--type', 'postgresql', '--compress', 'zstd', '--json'], opts);
+    assert.equal(zstd.json.error.code, 'NOT_APPLICABLE', zstd.stdout);
+    assert.match(zstd.json.error.message, /needs pg_dump 16 or newer; the one found is 15\./);
+    for (const bad of ['gzip:0', 'gzip:10', 'brotli', 'gzip:1;touch /tmp/pwned', '--file=/etc/x', 'none:3', '']) {
+      const r = await runCli(['backup', 'shop', '--type', 'postgresql', `--compress=${bad}`, '--json'], opts);
+      assert.equal(r.code, 2, `--compress ${bad}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.json.error.code, 'USAGE', `--compress ${bad}`);
+    }
+    assert.ok(!existsSync('/tmp/pwned'));
+    await cliOk(['install', 'sqlite', '--source', 'embedded', '-q'], opts);
+    await cliOk(['create', 'x', '--type', 'sqlite'], opts);
+    const sqlite = await runCli(['backup', 'x', '--type', 'sqlite', '--compress', 'gzip', '--json'], opts);
+    assert.equal(sqlite.json.error.code, 'NOT_APPLICABLE', sqlite.stdout);
+    assert.match(sqlite.json.error.message, /SQLite backups take no --compress/);
+    assert.ok((await cliOk(['backup', 'x', '--type', 'sqlite', '--json'], opts)).json.file, 'without it the backup runs');
+    const after = (await cliOk(['backup', 'list', '--json'], opts)).json.length;
+    assert.equal(after, before + 1);
+  });
+
   it('refuses --jobs values that are not 1 to 64, before anything runs', async () => {
     const before = (await cliOk(['backup', 'list', '--json'], opts)).json.length;
     for (const bad of ['0', '-1', '1000', 'x', '2.5', '1e2', '']) {
@@ -204,5 +247,8 @@ describe('postgresql physical snapshot (portable 16, no pg_dump 16 here)', () =>
     assert.equal(v.json.ok, true, JSON.stringify(v.json.problems));
     const jobs = await runCli(['backup', 'shop', '--type', 'postgresql', '--instance', 'snap', '--jobs', '2', '--json'], opts);
     assert.equal(jobs.json.error.code, 'NOT_APPLICABLE', 'no pg_dump 16: --jobs is refused, naming what to do');
+    const compress = await runCli(['backup', 'shop', '--type', 'postgresql', '--instance', 'snap', '--compress', 'gzip:9', '--json'], opts);
+    assert.equal(compress.json.error.code, 'NOT_APPLICABLE', 'no pg_dump 16: --compress is refused too');
+    assert.match(compress.json.error.message, /physical snapshot\) is always gzipped/);
   });
 });

@@ -90,7 +90,7 @@ describe('postgresql inspection and admin (apt 15)', () => {
 
   it('backs up with pg_dump 15 over verified TLS and verifies the dump', async () => {
     const b = await cliOk(['backup', 'shop', ...I, '--json'], opts);
-    assert.match(b.json.manifest.method, /pg_dump custom format \(pg_dump 15\./);
+    assert.match(b.json.manifest.method, /pg_dump custom format, gzip:1 \(pg_dump 15\./);
     const v = await cliOk(['backup', 'verify', b.json.file, '--json'], opts);
     assert.equal(v.json.ok, true, JSON.stringify(v.json));
     assert.ok(v.json.tables.length >= 2 && v.json.tables.every((t: { checksum_match: boolean }) => t.checksum_match === true));

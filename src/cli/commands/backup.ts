@@ -50,11 +50,13 @@ export function registerBackup(program: Command): void {
     .option('--run', 'with due: back up what is due (without it, only list)')
     .option('--verify', 'with due --run: verify each new backup')
     .option('--jobs <n>', 'parallel workers (PostgreSQL: a directory-format pg_dump; with verify: pg_restore workers)')
+    .option('--compress <method[:level]>', 'PostgreSQL dumps: gzip[:1-9], lz4[:1-12] or zstd[:1-22] (pg_dump 16+), none; default zstd with pg_dump 16+, else gzip:1')
     .addHelpText(
       'after',
       [
         '\nExamples:',
         '  $ portunix-db backup myapp --type postgresql --destination /backups',
+        '  $ portunix-db backup myapp --type postgresql --jobs 2 --compress zstd:3',
         '  $ portunix-db backup list --type postgresql',
         '  $ portunix-db backup verify /backups/postgresql-main-myapp-20261126T120000Z.dump',
         '  $ portunix-db backup schedule postgresql --every daily',
@@ -124,7 +126,7 @@ export function registerBackup(program: Command): void {
       if (!o.type) return emit(o, async () => { throw new UsageError('backup needs --type <engine>.', 'USAGE', `Example: portunix-db backup ${first} --type postgresql`); }, () => '');
       return emit(
         o,
-        async () => (await backupOps()).createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.encrypt && cmd.getOptionValueSource('encrypt') === 'cli' ? { encrypt: true } : {}), progress: progressFor(o) }),
+        async () => (await backupOps()).createBackup({ type: o.type!, instance: o.instance, database: first, ...(o.destination ? { destination: o.destination } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), ...(o.compress !== undefined ? { compress: o.compress } : {}), ...(o.encrypt && cmd.getOptionValueSource('encrypt') === 'cli' ? { encrypt: true } : {}), progress: progressFor(o) }),
         (r) => [`Backup complete: ${r.file}`, ...(r.manifest.encryption ? [`  encrypted: age, to ${r.manifest.encryption.recipient} (recovery key: \`portunix-db backup key export\`)`] : []), `  method: ${r.manifest.method}`, `  size:   ${bytes(r.manifest.size_bytes)}  sha256: ${r.manifest.sha256}`, `  tables: ${r.manifest.tables.length} (${r.manifest.tables.reduce((s, t) => s + t.rows, 0)} rows)`, ...(r.manifest.notes ?? []).map((n) => `  note: ${n}`)].join('\n'),
       );
     });
@@ -220,7 +222,7 @@ async function statusWithHealth(filter: { type?: string; instance?: string; data
   return out;
 }
 
-type BackupFlags = Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean; tz?: string; jitter?: number; verifyEvery?: string; encrypt?: boolean; jobs?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; maxAge?: number; maxSize?: number; dryRun?: boolean; force?: boolean; install?: boolean; uninstall?: boolean; scheduler?: string; platform?: string };
+type BackupFlags = Flags & { type?: string; instance: string; destination?: string; database?: string; every?: string; run?: boolean; verify?: boolean; tz?: string; jitter?: number; verifyEvery?: string; encrypt?: boolean; jobs?: string; compress?: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; maxAge?: number; maxSize?: number; dryRun?: boolean; force?: boolean; install?: boolean; uninstall?: boolean; scheduler?: string; platform?: string };
 
 function retentionOf(o: BackupFlags): Retention | undefined {
   const r: Retention = { ...(o.keepLast !== undefined ? { keep_last: o.keepLast } : {}), ...(o.keepDaily !== undefined ? { keep_daily: o.keepDaily } : {}), ...(o.keepWeekly !== undefined ? { keep_weekly: o.keepWeekly } : {}), ...(o.keepMonthly !== undefined ? { keep_monthly: o.keepMonthly } : {}), ...(o.maxAge !== undefined ? { max_age_days: o.maxAge } : {}), ...(o.maxSize !== undefined ? { max_total_bytes: o.maxSize } : {}) };

@@ -18,6 +18,7 @@ import type { BackupFileDigest, BackupManifestView, BackupOutcome, Engine, Insta
 import { allInstances, openInstance, openRunning, type Target } from './instances.js';
 import type { Via } from './data.js';
 import { closePooledConnections } from '../pool.js';
+import { parseCompression, type Compression } from '../backup-compression.js';
 
 export { MANIFEST_SUFFIX, readManifest, backupFileOf, checkIntegrity, type BackupManifest } from '../backup-manifest.js';
 
@@ -132,6 +133,8 @@ export interface CreateBackupOptions extends Target {
   signal?: AbortSignal;
   /** Parallel workers (engines with `info.parallelBackup`); 1 or absent: the single-file dump. */
   jobs?: number | string;
+  /** `METHOD[:LEVEL]` (engines with `info.backupCompression`); absent: the engine's default. */
+  compress?: string;
 }
 
 export const MAX_JOBS = 64;
@@ -151,6 +154,15 @@ function checkJobs(engine: { info: { displayName: string; parallelBackup?: strin
   }
 }
 
+/** Parses `--compress` and refuses a method the engine's dump tool does not take. */
+function checkCompression(engine: { info: { displayName: string; backupCompression?: { methods: readonly string[] } } }, c: Compression | undefined): Compression | undefined {
+  if (!c) return undefined;
+  const offered = engine.info.backupCompression?.methods;
+  if (!offered) throw new NotApplicableError(`${engine.info.displayName} backups take no --compress.`, `Leave out --compress: ${engine.info.displayName} backups are compressed the one way they can be.`);
+  if (!offered.includes(c.method)) throw new NotApplicableError(`${engine.info.displayName} backups cannot be compressed with ${c.method}.`, `Use one of: ${offered.join(', ')}.`);
+  return c;
+}
+
 /**
  * The engine writes into a temporary name in the destination; only a finished, hashed file is
  * renamed to its final name, and only then is its manifest written. An interrupted backup
@@ -158,10 +170,12 @@ function checkJobs(engine: { info: { displayName: string; parallelBackup?: strin
  */
 export async function createBackup(options: CreateBackupOptions): Promise<{ file: string; manifest: BackupManifest }> {
   const jobs = parseJobs(options.jobs);
+  const compression = parseCompression(options.compress); // a bad value is refused before anything is opened
   const { engine, ctx } = await openRunning(options);
   need(engine, 'validateIdentifier')('database', options.database);
   const backupFn = need(engine, 'backup');
   checkJobs(engine, jobs, 'backup');
+  const compress = checkCompression(engine, compression);
   // an MCP client's destination must resolve (symlinks followed) inside the configured backup roots
   const dir = options.via === 'mcp' && options.destination ? confine(options.destination, ctx.config.backup_dir, await backupRoots(), 'Backup destination') : resolve(options.destination ?? ctx.config.backup_dir);
   await checkDestination(dir);
@@ -183,7 +197,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   }
   try {
     if (options.signal?.aborted) throw stopped();
-    const outcome = await backupFn(ctx, { database: options.database, file: partial, ...(jobs && jobs > 1 ? { jobs } : {}) });
+    const outcome = await backupFn(ctx, { database: options.database, file: partial, ...(jobs && jobs > 1 ? { jobs } : {}), ...(compress ? { compress } : {}) });
     // a test seam: hold here, after the data is written and before it is named good
     if (backupHooks.afterWrite) await backupHooks.afterWrite(partial);
     if (options.signal?.aborted) throw stopped();

@@ -6,7 +6,7 @@ import * as inspect from './inspect.js';
 import * as config from './config.js';
 import { vacuum } from './maintenance.js';
 import { validateIdentifier } from './identifiers.js';
-import { backup, restore, fingerprint, verifyBackup, instanceContents, initializeFromBackup } from './backup.js';
+import { backup, restore, fingerprint, verifyBackup, instanceContents, initializeFromBackup, PG_COMPRESSION } from './backup.js';
 import { readonlyAccount, query, upstreamConnection } from './query.js';
 
 export const engine: Engine = {
@@ -23,6 +23,7 @@ export const engine: Engine = {
     terms: { database: 'database', table: 'table' },
     keyMetrics: { connections: 'connections', cacheHitRatio: 'cache_hit_ratio', transactions: ['transactions'], replicationLagSeconds: 'replication_lag_seconds' },
     parallelBackup: 'pg_dump/pg_restore workers on a directory-format dump (one file per table)',
+    backupCompression: PG_COMPRESSION,
   },
   install,
   initialize,

@@ -1,5 +1,6 @@
 import type { Engine, EngineInfo } from '../contract.js';
 import { engine as postgresql } from '../postgresql/index.js';
+import { PG_COMPRESSION } from '../postgresql/backup.js';
 import { install, TIMESCALEDB_SOURCES, TIMESCALEDB_VERSIONS, timescaleDefaultSource } from './install.js';
 import { createDatabase, initialize } from './instance.js';
 import { listTables, listTablesPage, tableInfo, performance } from './inspect.js';
@@ -19,6 +20,8 @@ export const info: EngineInfo = {
   defaultSource: timescaleDefaultSource,
   terms: { database: 'database', table: 'table' },
   keyMetrics: { connections: 'connections', cacheHitRatio: 'cache_hit_ratio', transactions: ['transactions'], replicationLagSeconds: 'replication_lag_seconds' },
+  // the same pg_dump as PostgreSQL's
+  backupCompression: PG_COMPRESSION,
 };
 
 /**

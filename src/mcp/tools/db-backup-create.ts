@@ -13,6 +13,7 @@ export const dbBackupCreate = defineTool({
     database: databaseParam,
     destination: z.string().min(1).max(4096).optional().describe('Default: backup_dir'),
     jobs: z.number().int().min(1).max(64).optional().describe('Parallel workers (PostgreSQL)'),
+    compress: z.string().max(8).optional().describe('PostgreSQL: gzip[:1-9], lz4, zstd (pg_dump 16+), none'),
   },
   output: {
     file: z.string(),
