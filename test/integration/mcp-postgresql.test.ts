@@ -183,6 +183,14 @@ describe('mcp over stdio against a real PostgreSQL 16', () => {
     assert.equal(app.last_attempt.ok, true);
     const audit = readFileSync(join(home, 'audit.log'), 'utf8');
     assert.ok(audit.split('\n').some((l) => l.includes('"action":"backup"') && l.includes('"via":"mcp"')), 'the backup is audited as an MCP call');
+    // compress reaches the same checks as the CLI's: a malformed value, and one this instance cannot honour (no pg_dump 16)
+    for (const compress of ['gzip:1;x', 'zstd:99', 'none:1']) {
+      const bad = await call(rw, 'db_backup_create', { ...PG, database: 'app', compress });
+      assert.equal(bad.isError, true, compress);
+    }
+    const snap = await call(rw, 'db_backup_create', { ...PG, database: 'app', compress: 'gzip:9' });
+    assert.equal(snap.isError, true);
+    assert.match(JSON.stringify(snap.content), /always gzipped/);
   });
 
   it('db_restore needs confirm, then restores', async () => {
