@@ -10,9 +10,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { DbError } from './errors.js';
+import type { Seal } from './hashed-write.js';
 import { homePaths } from './home.js';
 import { getSecretStore } from './secrets.js';
 import { withFileLock } from './file-lock.js';
@@ -91,6 +92,39 @@ export async function encryptFile(plain: string, out: string, signal?: AbortSign
   const hash = createHash('sha256');
   const size = await pipeTo(encrypted, out, hash, signal);
   return { sha256: hash.digest('hex'), size, encryption: { format: 'age', recipient } };
+}
+
+/**
+ * A Seal (core/hashed-write.ts) that age-encrypts to this home's current key into `out` as the
+ * engine writes, hashing the encrypted bytes on their way to disk. When writing `out` fails, the
+ * plaintext side is destroyed too, so the engine's producer stops instead of blocking.
+ */
+export async function encryptingWriter(out: string, signal?: AbortSignal): Promise<Seal & { encryption: EncryptionInfo }> {
+  const identity = (await currentIdentity(true))!;
+  const recipient = await identityToRecipient(identity);
+  const seal: Seal & { encryption: EncryptionInfo } = {
+    file: out,
+    used: false,
+    encryption: { format: 'age', recipient },
+    open() {
+      seal.used = true;
+      const plain = new PassThrough();
+      const e = new Encrypter();
+      e.addRecipient(recipient);
+      const hash = createHash('sha256');
+      const done = e
+        .encrypt(Readable.toWeb(plain) as unknown as ReadableStream<Uint8Array>)
+        .then((encrypted) => pipeTo(encrypted, out, hash, signal))
+        .then((size) => (seal.digest = { sha256: hash.digest('hex'), size }))
+        .catch((err: unknown) => {
+          plain.destroy(err as Error);
+          throw err;
+        });
+      done.catch(() => undefined);
+      return { stream: plain, done };
+    },
+  };
+  return seal;
 }
 
 async function pipeTo(stream: ReadableStream<Uint8Array>, out: string, hash: Hash | undefined, signal?: AbortSignal): Promise<number> {

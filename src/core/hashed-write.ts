@@ -31,12 +31,28 @@ export function hashedFileWriter(file: string): { stream: Writable; done: Promis
 }
 
 /**
- * Runs `produce` (a command writing into the stream it is given) into `file` through the hash.
+ * A writer that seals a backup on its way to disk (age encryption: core/backup-crypto.ts
+ * `encryptingWriter`): an engine whose backup is one file written in one pass writes through it,
+ * so the plaintext never touches the disk and nothing is read back to encrypt it. `used` says
+ * whether the engine did; one that did not left a plain file, which the core encrypts after.
+ */
+export interface Seal {
+  /** Where the sealed bytes go (created new, 0600). */
+  readonly file: string;
+  used: boolean;
+  /** The sealed file's sha256 and size, once its writer has finished. */
+  digest?: WrittenDigest;
+  open(): { stream: Writable; done: Promise<WrittenDigest> };
+}
+
+/**
+ * Runs `produce` (a command writing into the stream it is given) into `file` through the hash;
+ * with a `seal`, into the seal's file instead (and `file` is never created).
  * When both fail, the file's own error wins: a full disk breaks the pipe, and the producer then
  * only says that it failed.
  */
-export async function writeHashed(file: string, produce: (stream: Writable) => Promise<unknown>): Promise<WrittenDigest> {
-  const out = hashedFileWriter(file);
+export async function writeHashed(file: string, produce: (stream: Writable) => Promise<unknown>, seal?: Seal): Promise<WrittenDigest> {
+  const out = seal ? seal.open() : hashedFileWriter(file);
   const [made, written] = await Promise.allSettled([produce(out.stream), out.done]);
   if (written.status === 'rejected') {
     const err = written.reason as NodeJS.ErrnoException;

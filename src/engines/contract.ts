@@ -10,6 +10,7 @@ import type { InstanceConfig } from '../core/config.js';
 import type { ArtifactResolver, HostPlatform, InstallPlan, InstallRequest } from '../core/install/plan.js';
 import type { EngineId, SourceId } from './ids.js';
 import type { Compression, CompressionMethod } from '../core/backup-compression.js';
+import type { Seal } from '../core/hashed-write.js';
 
 // ---------- descriptive data ----------
 
@@ -508,8 +509,13 @@ export interface EngineOps {
 
   // backup
   /** `jobs`: parallel workers, for engines whose dump tool has them (PostgreSQL: a directory-format pg_dump). */
-  /** `compress`: checked against `info.backupCompression` already; absent: the engine's default. */
-  backup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number; compress?: Compression }): Promise<BackupOutcome>;
+  /**
+   * `compress`: checked against `info.backupCompression` already; absent: the engine's default.
+   * `seal` (with --encrypt): an engine whose backup is one file written in one pass, and not read
+   * back, writes it through `writeHashed(file, produce, seal)`, so it is encrypted on its way to
+   * disk and `file` is never created; any other backup is written plain and encrypted after.
+   */
+  backup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number; compress?: Compression; seal?: Seal }): Promise<BackupOutcome>;
   /** `scratch`: the target is a throw-away server made for verification (no roles or users of the live one exist there). */
   restore(ctx: InstanceContext, options: { file: string; manifest: BackupManifestView; target: string; replace: boolean; scratch?: boolean; jobs?: number }): Promise<RestoreOutcome>;
   /** Row counts and checksums of a database, compared against a manifest by verify. */

@@ -14,7 +14,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/mcp.js';
@@ -206,6 +207,49 @@ describe('postgresql backups: checksums, --jobs', () => {
     assert.ok((await cliOk(['backup', 'x', '--type', 'sqlite', '--json'], opts)).json.file, 'without it the backup runs');
     const after = (await cliOk(['backup', 'list', '--json'], opts)).json.length;
     assert.equal(after, before + 1);
+  });
+
+  it('--encrypt: the dump goes through age as pg_dump writes it; no plaintext file ever appears; it verifies and restores', async () => {
+    const dest = join(home, 'sealed');
+    mkdirSync(dest, { recursive: true, mode: 0o700 });
+    const seen: string[] = [];
+    const watcher = watch(dest, (_event, name) => { if (name) seen.push(String(name)); });
+    let b;
+    try {
+      b = await cliOk(['backup', 'shop', '--type', 'postgresql', '--encrypt', '--destination', dest, '--json'], opts);
+    } finally {
+      watcher.close();
+    }
+    const file = b.json.file as string;
+    assert.match(file, /\.dump\.age$/);
+    assert.equal(readFileSync(file).subarray(0, 22).toString(), 'age-encryption.org/v1\n');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(b.json.manifest.size_bytes, statSync(file).size);
+    assert.equal(b.json.manifest.sha256, createHash('sha256').update(readFileSync(file)).digest('hex'), 'the manifest hashes the encrypted bytes');
+    assert.ok(seen.some((n) => n.endsWith('.partial.age')), `the sealed file was written in place: ${seen.join(', ')}`);
+    assert.ok(!seen.some((n) => n.endsWith('.partial')), `no plaintext .partial was ever created: ${seen.join(', ')}`);
+    assert.ok(!readFileSync(file).includes(Buffer.from('PGDMP')), 'no plaintext pg_dump header in the file');
+    const v = await cliOk(['backup', 'verify', file, '--json'], opts);
+    assert.equal(v.json.ok, true, JSON.stringify(v.json.problems));
+    await cliOk(['restore', file, '--target', 'shop_sealed', '--json'], opts);
+    const n = await pgQuery<{ n: string }>(home, 'main', 'shop_sealed', 'SELECT count(*) AS n FROM moved');
+    assert.equal(Number(n[0]!.n), 5000);
+    // a directory dump is still refused with --encrypt, and leaves nothing behind
+    const dir = await runCli(['backup', 'shop', '--type', 'postgresql', '--jobs', '2', '--encrypt', '--destination', dest, '--json'], opts);
+    assert.equal(dir.json.error.code, 'NOT_APPLICABLE', dir.stdout);
+    assert.deepEqual(readdirSync(dest).filter((f) => f.includes('partial')), []);
+    // a full disk under the encrypting writer: DISK_FULL, pg_dump stopped (no hang), nothing left
+    const tiny = join(home, 'tiny-sealed');
+    mkdirSync(tiny, { recursive: true, mode: 0o700 });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', tiny]);
+    try {
+      const full = await runCli(['backup', 'shop', '--type', 'postgresql', '--encrypt', '--compress', 'none', '--destination', tiny, '--json'], opts);
+      assert.equal(full.code, 1, full.stdout);
+      assert.equal(full.json.error.code, 'DISK_FULL', JSON.stringify(full.json));
+      assert.deepEqual(readdirSync(tiny), []);
+    } finally {
+      execFileSync('umount', [tiny]);
+    }
   });
 
   it('refuses --jobs values that are not 1 to 64, before anything runs', async () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { access, appendFile, chmod, rename, constants, link, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DbError, NotApplicableError, UsageError } from '../errors.js';
@@ -6,7 +7,7 @@ import { detectHost } from '../install/host.js';
 import { homePaths } from '../home.js';
 import { fileDigest } from '../install/execute.js';
 import { MANIFEST_SUFFIX, backupFileOf, backupSize, checkIntegrity, checkManifestAndSize, digestDirectory, directoryDigest, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
-import { decryptFile, encryptFile } from '../backup-crypto.js';
+import { decryptFile, encryptFile, encryptingWriter } from '../backup-crypto.js';
 import { withScratchServer } from '../process/scratch.js';
 import { confine } from '../real-path.js';
 import { markInUse } from './backup-locks.js';
@@ -197,17 +198,26 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   }
   try {
     if (options.signal?.aborted) throw stopped();
-    const outcome = await backupFn(ctx, { database: options.database, file: partial, ...(jobs && jobs > 1 ? { jobs } : {}), ...(compress ? { compress } : {}) });
+    // offered to the engine: a backup written in one pass is encrypted as it is written
+    const seal = options.encrypt ? await encryptingWriter(`${partial}.age`, options.signal) : undefined;
+    const outcome = await backupFn(ctx, { database: options.database, file: partial, ...(jobs && jobs > 1 ? { jobs } : {}), ...(compress ? { compress } : {}), ...(seal ? { seal } : {}) });
     // a test seam: hold here, after the data is written and before it is named good
     if (backupHooks.afterWrite) await backupHooks.afterWrite(partial);
     if (options.signal?.aborted) throw stopped();
-    await restrictTree(partial);
+    await restrictTree(seal?.used ? seal.file : partial);
     let sealed = partial;
     let sha256: string;
     let size: number;
     let files: BackupFileDigest[] | undefined;
     let encryption: BackupManifest['encryption'];
-    if (options.encrypt) {
+    if (seal?.used) {
+      // the engine wrote through the seal: the encrypted file is all there is
+      if (!seal.digest) throw new DbError('The encrypted backup was not finished by its writer.', 'INTERNAL');
+      if (existsSync(partial)) throw new DbError('The engine wrote a plain copy beside the encrypted backup.', 'INTERNAL');
+      ({ sha256, size } = await digestOf(seal.file, seal.digest, progress));
+      sealed = seal.file;
+      encryption = seal.encryption;
+    } else if (options.encrypt) {
       if ((await lstat(partial)).isDirectory()) throw new DbError(`The ${outcome.method} backup is a folder; --encrypt covers single-file backups.`, 'NOT_APPLICABLE', 'Back up one database (a logical dump, without --jobs), or encrypt the backup folder\'s disk.');
       progress('encrypting the backup (age) and hashing it as it is written');
       sealed = `${partial}.age`;

@@ -14,7 +14,7 @@
  * that does not match before anything is touched, and the result is compared after.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { Document } from 'mongodb';
 import { DbError, NotApplicableError } from '../../core/errors.js';
+import { writeHashed, type Seal } from '../../core/hashed-write.js';
 import { findProgram } from '../../core/tls.js';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
 import { databaseNames } from './admin.js';
@@ -272,7 +273,7 @@ async function runTool(ctx: InstanceContext, argv: string[], what: string): Prom
 
 // ---------- backup ----------
 
-export async function backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
+export async function backup(ctx: InstanceContext, options: { database: string; file: string; seal?: Seal }): Promise<BackupOutcome> {
   userDatabase(options.database, 'back up');
   const id = await serverIdentity(ctx);
   const dump = toolPath(ctx, 'mongodump');
@@ -304,13 +305,14 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
       header.collections.push({ name: coll.name, options: pick(coll.options, COLLECTION_OPTIONS), indexes });
     }
     const tables: TableFingerprint[] = [];
-    await pipeline(Readable.from(exportFrames(c, options.database, header, tables)), createGzip(), createWriteStream(options.file, { mode: 0o600 }));
+    // hashed (and with --encrypt, sealed) as it is written: nothing reads the export back
+    const written = await writeHashed(options.file, (out) => pipeline(Readable.from(exportFrames(c, options.database, header, tables)), createGzip(), out), options.seal);
     const notes = [
       `Driver export (no mongodump${id.kind === 'ferretdb' ? ' is used with FerretDB' : ' was found in the bin dir or on PATH'}): documents as BSON, collection by collection, gzip.`,
       consistency,
     ];
     if (header.skipped.length) notes.push(`Views are not exported (re-create them after a restore): ${header.skipped.map((s) => s.name).join(', ')}.`);
-    return { method: `driver export, BSON collection by collection (${label})`, format: EXPORT_FORMAT, serverVersion, tables, scope: 'database', notes };
+    return { method: `driver export, BSON collection by collection (${label})`, format: EXPORT_FORMAT, serverVersion, tables, scope: 'database', notes, written };
   });
 }
 

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DbError, dumpOrLost } from '../../core/errors.js';
 import { run } from '../../core/process/exec.js';
-import { writeHashed } from '../../core/hashed-write.js';
+import { writeHashed, type Seal } from '../../core/hashed-write.js';
 import { parallelGzip } from '../../core/parallel-gzip.js';
 import { digestDirectory } from '../../core/backup-manifest.js';
 import { formatCompression, type Compression, type CompressionMethod } from '../../core/backup-compression.js';
@@ -279,7 +279,7 @@ export function pgDumpCompressArgs(c: Compression, dumpMajor: number, dumpVersio
   throw new DbError(`--compress ${c.method} needs pg_dump 16 or newer; the one found is ${dumpVersion}.`, 'NOT_APPLICABLE', 'Use --compress gzip[:1-9] or none, or install postgresql-client-16 (or newer) and pass its bin dir with --client-bin-dir.');
 }
 
-async function backupWith(ctx: InstanceContext, options: { database: string; file: string; jobs?: number; compress?: Compression }, hooks: PgBackupHooks): Promise<BackupOutcome> {
+async function backupWith(ctx: InstanceContext, options: { database: string; file: string; jobs?: number; compress?: Compression; seal?: Seal }, hooks: PgBackupHooks): Promise<BackupOutcome> {
   const server = await serverMajor(ctx);
   const extensions = hooks.extensions ? await withClient(ctx, options.database, (c) => hooks.extensions!(c)) : undefined;
   const tools = await findPgTools(ctx, server.major);
@@ -316,7 +316,7 @@ async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
  * a sha256 on its way into the file; with `jobs` > 1 it is a directory-format dump of `jobs`
  * workers, and each of its files is hashed once pg_dump has closed them.
  */
-async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number; compress?: Compression }, serverVersion: string, tools: PgTools, hooks: PgBackupHooks): Promise<BackupOutcome> {
+async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number; compress?: Compression; seal?: Seal }, serverVersion: string, tools: PgTools, hooks: PgBackupHooks): Promise<BackupOutcome> {
   const compression = options.compress ?? defaultPgCompression(tools.major, tools.major >= 16 && (await pgDumpSupports(tools.dump, 'zstd')));
   const compressArgs = pgDumpCompressArgs(compression, tools.major, tools.version);
   if (!(await pgDumpSupports(tools.dump, compression.method))) throw new DbError(`This pg_dump (${tools.dump}, ${tools.version}) was built without ${compression.method}.`, 'NOT_APPLICABLE', 'Use --compress gzip[:1-9] or none, or a pg_dump built with it (the PGDG and Debian packages are) via --client-bin-dir.');
@@ -344,7 +344,8 @@ async function logicalBackup(ctx: InstanceContext, options: { database: string; 
         dumping = run([tools.dump, '--format=directory', `--jobs=${jobs}`, ...common, `--file=${options.file}`, options.database], runOptions).then(async () => ({ files: await digestDirectory(options.file) }));
       } else {
         ctx.progress(`pg_dump ${tools.version}: dumping ${options.database} (custom format, ${formatCompression(compression)}), fingerprinting the same snapshot alongside`);
-        dumping = writeHashed(options.file, (stdout) => run([tools.dump, '--format=custom', ...common, options.database], { ...runOptions, stdout }));
+        // with --encrypt, through age on its way into the file: no plaintext copy is ever written
+        dumping = writeHashed(options.file, (stdout) => run([tools.dump, '--format=custom', ...common, options.database], { ...runOptions, stdout }), options.seal);
       }
       const [tables, written] = await both(fingerprints, dumping);
       return {
