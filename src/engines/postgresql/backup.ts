@@ -8,7 +8,7 @@ import { DbError, dumpOrLost } from '../../core/errors.js';
 import { run } from '../../core/process/exec.js';
 import { writeHashed, type Seal } from '../../core/hashed-write.js';
 import { parallelGzip } from '../../core/parallel-gzip.js';
-import { digestDirectory } from '../../core/backup-manifest.js';
+import { followDirectory } from '../../core/follow-directory.js';
 import { formatCompression, type Compression, type CompressionMethod } from '../../core/backup-compression.js';
 import { chownRecursive } from '../../core/process/service-user.js';
 import { startServer, stopServer } from '../../core/process/supervisor.js';
@@ -314,7 +314,7 @@ async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
  * second connection while pg_dump runs: they describe exactly what the dump holds, even while
  * other sessions write. A single-file dump (custom format) goes to pg_dump's stdout and through
  * a sha256 on its way into the file; with `jobs` > 1 it is a directory-format dump of `jobs`
- * workers, and each of its files is hashed once pg_dump has closed them.
+ * workers, each of its files hashed as the workers write it (followDirectory).
  */
 async function logicalBackup(ctx: InstanceContext, options: { database: string; file: string; jobs?: number; compress?: Compression; seal?: Seal }, serverVersion: string, tools: PgTools, hooks: PgBackupHooks): Promise<BackupOutcome> {
   const compression = options.compress ?? defaultPgCompression(tools.major, tools.major >= 16 && (await pgDumpSupports(tools.dump, 'zstd')));
@@ -341,7 +341,15 @@ async function logicalBackup(ctx: InstanceContext, options: { database: string; 
       let dumping: Promise<BackupOutcome['written']>;
       if (jobs) {
         ctx.progress(`pg_dump ${tools.version}: dumping ${options.database} (directory format, ${jobs} jobs, ${formatCompression(compression)}), fingerprinting the same snapshot alongside`);
-        dumping = run([tools.dump, '--format=directory', `--jobs=${jobs}`, ...common, `--file=${options.file}`, options.database], runOptions).then(async () => ({ files: await digestDirectory(options.file) }));
+        // each file is hashed as the workers write it, not read again afterwards
+        const follow = followDirectory(options.file);
+        dumping = run([tools.dump, '--format=directory', `--jobs=${jobs}`, ...common, `--file=${options.file}`, options.database], runOptions).then(
+          async () => ({ files: await follow.finish() }),
+          async (err: unknown) => {
+            await follow.stop();
+            throw err;
+          },
+        );
       } else {
         ctx.progress(`pg_dump ${tools.version}: dumping ${options.database} (custom format, ${formatCompression(compression)}), fingerprinting the same snapshot alongside`);
         // with --encrypt, through age on its way into the file: no plaintext copy is ever written
