@@ -39,6 +39,8 @@ test('with TLS: no plain TCP port, the instance port is the TLS port, the certif
   }
   assert.ok(!lines(conf).includes('port 6390'), 'no plain port line');
   assert.equal(lines(conf).filter((l) => /^port /.test(l)).length, 1);
+  // backups stream the snapshot over SYNC: no 5 s wait for replicas before the fork
+  assert.ok(lines(conf).includes('repl-diskless-sync-delay 0'));
   // no TLS for replication or cluster is configured (portunix-db manages neither)
   assert.ok(!/^tls-(replication|cluster) yes/m.test(conf));
 });
