@@ -10,6 +10,7 @@ import { renderConfig, renderListen } from '../../src/engines/redis/instance.js'
 import { instanceCertificate, mapRedisError } from '../../src/engines/redis/client.js';
 import { tlsCheck } from '../../src/engines/redis/inspect.js';
 import { MANAGED } from '../../src/engines/redis/config.js';
+import { RespProtocolError } from '../../src/engines/redis/resp.js';
 
 function ctxAt(root: string, port = 6390): InstanceContext {
   return {
@@ -109,4 +110,8 @@ test('TLS failures map to CONNECTION_FAILED naming the certificate', () => {
     assert.match(e.hint ?? '', /server\.crt/);
   }
   assert.equal(mapRedisError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), ctx).code, 'NOT_RUNNING');
+  // attack: something else on the port (an HTTP server) answers garbage: said so, not a query failure
+  const other = mapRedisError(new RespProtocolError('unexpected reply type byte 0x48'), ctx);
+  assert.equal(other.code, 'CONNECTION_FAILED');
+  assert.match(other.message, /does not speak Redis/);
 });

@@ -26,6 +26,12 @@ test('RESP2 replies of every type parse whole and byte by byte', () => {
   }
 });
 
+test('a long nested array in small chunks comes out whole, once', () => {
+  const items = Array.from({ length: 5000 }, (_, i) => `member:${i}`);
+  const wire = `*2\r\n*${items.length}\r\n${items.map((x) => `$${x.length}\r\n${x}\r\n`).join('')}:7\r\n+NEXT\r\n`;
+  assert.deepEqual(parseAll(wire, 7), [[items, 7], 'NEXT']);
+});
+
 test('a bulk string that is binary-safe keeps its CRLF inside', () => {
   assert.deepEqual(parseAll('$4\r\na\r\nb\r\n'), ['a\r\nb']);
 });

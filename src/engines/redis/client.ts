@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { InstanceContext } from '../contract.js';
 import { DbError } from '../../core/errors.js';
 import { publicCertPath, SERVER_CERT } from '../../core/tls.js';
-import { RespConnection } from './resp.js';
+import { RespConnection, RespProtocolError } from './resp.js';
 
 /** The ACL user portunix-db manages every Redis instance as. */
 export const ADMIN_USER = 'default';
@@ -29,6 +29,9 @@ export function mapRedisError(err: unknown, ctx: InstanceContext): DbError {
       'CONNECTION_FAILED',
       `The server must listen with TLS (tls-port ${ctx.config.port}) and present the certificate in ${serverCertPath(ctx)}; another server may be listening on this port.`,
     );
+  }
+  if (err instanceof RespProtocolError) {
+    return new DbError(`What answers on 127.0.0.1:${ctx.config.port} for redis/${ctx.name} does not speak Redis: ${msg}`, 'CONNECTION_FAILED', 'Another program may be listening on this port; `portunix-db status` and `portunix-db doctor` show what runs where.');
   }
   if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(msg)) {
     return new DbError(`Instance redis/${ctx.name} refuses connections on 127.0.0.1:${ctx.config.port}.`, 'NOT_RUNNING', startHint(ctx));

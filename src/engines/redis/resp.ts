@@ -27,18 +27,22 @@ export const MAX_DEPTH = 64;
 
 const INCOMPLETE = Symbol('incomplete');
 
+/** An array header was read: its elements follow. */
+const OPENED = Symbol('opened');
+
 /**
- * Parses replies out of the bytes as they arrive. A reply that is not complete yet is parsed
- * again once more bytes came; a long bulk string says how many bytes it needs, so it is not
- * re-parsed for every chunk of it.
+ * Parses replies out of the bytes as they arrive, one element at a time: the arrays being filled
+ * wait on a stack, so a long reply (a big LRANGE) is parsed once however many chunks it comes
+ * in, and a long bulk string says how many bytes it needs before it is looked at again.
  */
 export class ReplyParser {
   private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
   private chunks: Buffer[] = [];
   private chunkBytes = 0;
-  /** Bytes (from `pos`) the reply being waited for needs at least: not parsed again before they are here. */
+  /** Bytes (from `pos`) the element being waited for needs at least. */
   private need = 0;
+  private readonly stack: { items: unknown[]; left: number }[] = [];
 
   feed(chunk: Buffer): void {
     this.chunks.push(chunk);
@@ -47,24 +51,34 @@ export class ReplyParser {
 
   /** The next complete reply (a RespError for an error reply), or `undefined` when it has not all arrived. */
   next(): { value: unknown } | undefined {
-    if (this.buf.length - this.pos + this.chunkBytes < this.need) return undefined;
-    if (this.chunks.length) {
-      const rest = this.buf.subarray(this.pos);
-      this.buf = rest.length || this.chunks.length > 1 ? Buffer.concat([rest, ...this.chunks]) : this.chunks[0]!;
-      this.pos = 0;
-      this.chunks = [];
-      this.chunkBytes = 0;
+    for (;;) {
+      if (this.buf.length - this.pos + this.chunkBytes < this.need) return undefined;
+      if (this.chunks.length) {
+        const rest = this.buf.subarray(this.pos);
+        this.buf = rest.length || this.chunks.length > 1 ? Buffer.concat([rest, ...this.chunks]) : this.chunks[0]!;
+        this.pos = 0;
+        this.chunks = [];
+        this.chunkBytes = 0;
+      }
+      const start = this.pos;
+      this.need = 0;
+      let value = this.element();
+      if (value === INCOMPLETE) {
+        this.need = this.need ? this.need - start : 0;
+        this.pos = start;
+        return undefined;
+      }
+      if (value === OPENED) continue;
+      // a finished element fills its array; a full array is an element of the one around it
+      for (;;) {
+        const top = this.stack[this.stack.length - 1];
+        if (!top) return { value };
+        top.items.push(value);
+        if (--top.left > 0) break;
+        this.stack.pop();
+        value = top.items;
+      }
     }
-    const start = this.pos;
-    this.need = 0;
-    const value = this.parse(0);
-    if (value === INCOMPLETE) {
-      this.need = this.need ? this.need - start : 0;
-      this.pos = start;
-      return undefined;
-    }
-    this.need = 0;
-    return { value };
   }
 
   /** The bytes received after the last reply taken (what follows a reply to SYNC). */
@@ -91,27 +105,24 @@ export class ReplyParser {
     return n;
   }
 
-  private parse(depth: number): unknown {
-    if (depth > MAX_DEPTH) throw new RespProtocolError(`replies nested deeper than ${MAX_DEPTH}`);
+  /** One element at `pos`: a value, OPENED (an array of elements to come), or INCOMPLETE. */
+  private element(): unknown {
     if (this.pos >= this.buf.length) return INCOMPLETE;
-    const type = String.fromCharCode(this.buf[this.pos]!);
     const at = this.pos;
+    const type = this.buf[at]!;
     this.pos++;
     const text = this.line();
-    if (text === INCOMPLETE) {
-      this.pos = at;
-      return INCOMPLETE;
-    }
+    if (text === INCOMPLETE) return INCOMPLETE;
     switch (type) {
-      case '+':
+      case 0x2b: // +
         return text;
-      case '-':
+      case 0x2d: // -  (inside an array, as EXEC and scripts give it, a value there)
         return new RespError(text);
-      case ':': {
+      case 0x3a: // :
         if (!/^-?\d{1,20}$/.test(text)) throw new RespProtocolError(`bad integer reply "${text.slice(0, 40)}"`);
         return Number(text);
-      }
-      case '$': {
+      case 0x24: {
+        // $
         const n = this.length(text, MAX_BULK, 'bulk string');
         if (n < 0) return null;
         if (this.buf.length - this.pos < n + 2) {
@@ -123,20 +134,17 @@ export class ReplyParser {
         this.pos += n + 2;
         return s;
       }
-      case '*': {
+      case 0x2a: {
+        // *
         const n = this.length(text, MAX_ARRAY, 'array');
         if (n < 0) return null;
-        const out: unknown[] = [];
-        for (let i = 0; i < n; i++) {
-          const v = this.parse(depth + 1);
-          if (v === INCOMPLETE) return INCOMPLETE;
-          // an error inside an array (EXEC, scripts) is a value there, as the driver gave it
-          out.push(v);
-        }
-        return out;
+        if (n === 0) return [];
+        if (this.stack.length >= MAX_DEPTH) throw new RespProtocolError(`replies nested deeper than ${MAX_DEPTH}`);
+        this.stack.push({ items: [], left: n });
+        return OPENED;
       }
       default:
-        throw new RespProtocolError(`unexpected reply type byte 0x${this.buf[at]!.toString(16).padStart(2, '0')}`);
+        throw new RespProtocolError(`unexpected reply type byte 0x${type.toString(16).padStart(2, '0')}`);
     }
   }
 }
