@@ -30,6 +30,10 @@ interface Script {
   /** What SYNC is answered with (the server closes the connection after it unless `keepOpen`). */
   sync?: Buffer;
   keepOpen?: boolean;
+  /** Before Redis 7.0: no rdb_saves in INFO, and (a save within the same second) LASTSAVE does not move. */
+  noRdbSaves?: boolean;
+  /** An AOF rewrite runs: BGSAVE is refused with Redis 7's message, BGSAVE SCHEDULE saves at the next INFO. */
+  aofChild?: boolean;
 }
 
 const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
@@ -40,6 +44,7 @@ async function scripted(script: Script, dir: string): Promise<{ port: number; se
   const seen: string[] = [];
   const sockets = new Set<Socket>();
   let saves = 0;
+  let scheduled = false;
   const server = createServer((s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -51,11 +56,18 @@ async function scripted(script: Script, dir: string): Promise<{ port: number; se
         seen.push([cmd.toUpperCase(), ...(cmd.toUpperCase() === 'AUTH' ? [] : args)].join(' '));
         switch (cmd.toUpperCase()) {
           case 'AUTH':
-          case 'REPLCONF':
             s.write('+OK\r\n');
             break;
+          case 'REPLCONF':
+            s.write(script.noRdbSaves && args[0] === 'rdb-only' ? '-ERR Unrecognized REPLCONF option: rdb-only\r\n' : '+OK\r\n');
+            break;
           case 'INFO':
-            s.write(bulk(args[0] === 'server' ? 'redis_version:7.0.99\r\n' : `rdb_bgsave_in_progress:0\r\nrdb_saves:${saves}\r\nrdb_last_bgsave_status:ok\r\n`));
+            if (scheduled) {
+              writeFileSync(join(dir, 'dump.rdb'), RDB);
+              saves++;
+              scheduled = false;
+            }
+            s.write(bulk(args[0] === 'server' ? 'redis_version:7.0.99\r\n' : `rdb_bgsave_in_progress:0\r\n${script.noRdbSaves ? '' : `rdb_saves:${saves}\r\n`}rdb_last_save_time:1\r\nrdb_last_bgsave_status:ok\r\n`));
             break;
           case 'CONFIG':
             if (args[1] === 'repl-diskless-sync*') s.write(arr(['repl-diskless-sync', 'yes', 'repl-diskless-sync-delay', script.delay ?? '0']));
@@ -66,9 +78,16 @@ async function scripted(script: Script, dir: string): Promise<{ port: number; se
             s.write(':1\r\n');
             break;
           case 'BGSAVE':
-            writeFileSync(join(dir, 'dump.rdb'), RDB);
-            saves++;
-            s.write('+Background saving started\r\n');
+            if (script.aofChild && args[0] !== 'SCHEDULE') {
+              s.write("-ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.\r\n");
+            } else if (args[0] === 'SCHEDULE') {
+              scheduled = true;
+              s.write('+Background saving scheduled\r\n');
+            } else {
+              writeFileSync(join(dir, 'dump.rdb'), RDB);
+              saves++;
+              s.write('+Background saving started\r\n');
+            }
             break;
           case 'SYNC':
             s.write(script.sync ?? Buffer.alloc(0));
@@ -103,11 +122,14 @@ async function run(script: Script): Promise<{ result?: Awaited<ReturnType<typeof
   // no certificate in the data dir: the instance is reached over plain TCP
   const ctx = { engine: 'redis', name: 't', config: { port: srv.port }, paths: { dataDir: dir, root: dir }, runAs: null, progress: () => undefined, adminPassword: async () => 'pw' } as unknown as InstanceContext;
   const file = join(dir, 'out.rdb');
+  // a backup that waits for ever (for a save it cannot see) fails when the server goes away, instead of hanging the file
+  const cutOff = setTimeout(() => void srv.close(), 20_000);
   try {
     return { result: await backup(ctx, { database: '0', file }), file, seen: srv.seen };
   } catch (error) {
     return { error, file, seen: srv.seen };
   } finally {
+    clearTimeout(cutOff);
     await srv.close();
   }
 }
@@ -138,6 +160,24 @@ test('with repl-diskless-sync-delay above 0 the backup does not wait for it: BGS
   assert.ok(!seen.includes('SYNC') && seen.includes('BGSAVE'));
   assert.match(result.method, /^BGSAVE \+ RDB copy/);
   assert.ok(result.notes?.some((n) => /repl-diskless-sync-delay 5/.test(n)));
+  assert.deepEqual(result.tables, expectedTables);
+});
+
+test('before Redis 7.0 (no rdb_saves; LASTSAVE in the same second): a started BGSAVE is over once none is in progress', { timeout: 60_000 }, async () => {
+  // the server refuses rdb-only, as Redis 6 does; a wait for LASTSAVE to move would never end here
+  const { result, seen } = await run({ delay: '0', noRdbSaves: true });
+  assert.ok(result);
+  assert.ok(result.notes?.some((n) => /refused the replication stream \(ERR Unrecognized REPLCONF option: rdb-only\)/.test(n)));
+  assert.ok(!seen.includes('SYNC'));
+  assert.match(result.method, /^BGSAVE/);
+  assert.deepEqual(result.tables, expectedTables);
+  assert.ok(!seen.includes('BGSAVE SCHEDULE'));
+});
+
+test('an AOF rewrite running: BGSAVE SCHEDULE, and the backup waits for that save (rdb_saves moves on)', { timeout: 60_000 }, async () => {
+  const { result, seen } = await run({ delay: '5', aofChild: true });
+  assert.ok(result);
+  assert.deepEqual(seen.filter((c) => c.startsWith('BGSAVE')), ['BGSAVE', 'BGSAVE SCHEDULE']);
   assert.deepEqual(result.tables, expectedTables);
 });
 

@@ -157,8 +157,9 @@ async function streamSnapshot(c: RespConnection, ctx: InstanceContext, file: str
 }
 
 /**
- * BGSAVE, wait until it completes (rdb_bgsave_in_progress back to 0 and rdb_saves, or before
- * Redis 7.0 LASTSAVE, moved on), then copy the RDB through the key counter and the sha256.
+ * BGSAVE, wait until it completes (rdb_bgsave_in_progress back to 0; for a scheduled save also
+ * rdb_saves, or before Redis 7.0 LASTSAVE, moved on), then copy the RDB through the key counter
+ * and the sha256.
  */
 async function bgsaveAndCopy(c: RespConnection, ctx: InstanceContext, file: string, counter: RdbKeyCounter): Promise<WrittenDigest> {
   // a save already running would not contain what was written before our request
@@ -166,17 +167,21 @@ async function bgsaveAndCopy(c: RespConnection, ctx: InstanceContext, file: stri
   const before = await info(c, 'persistence');
   const lastSaveBefore = Number(await c.send(['LASTSAVE']));
   const savesBefore = num(before['rdb_saves']);
-  if (savesBefore === undefined) {
-    // LASTSAVE has one-second resolution: make sure the new save lands in a later second
-    while (Math.floor(Date.now() / 1000) <= lastSaveBefore) await sleep(50);
-  }
+  // "Background saving started": the fork has happened (Redis forks before it answers), so the
+  // save is ours and over once none is in progress; no counter needed, and no LASTSAVE second to wait out
+  let started: boolean;
   try {
-    await c.send(['BGSAVE']);
+    started = /started/i.test(String(await c.send(['BGSAVE'])));
   } catch (err) {
-    if (!/in progress/i.test((err as Error).message)) throw err;
-    await c.send(['BGSAVE', 'SCHEDULE']);
+    // "already in progress", or another child (an AOF rewrite) runs: "... Use BGSAVE SCHEDULE ..."
+    if (!/in progress|SCHEDULE/i.test((err as Error).message)) throw err;
+    if (savesBefore === undefined) {
+      // before Redis 7.0 only LASTSAVE tells a later save, at one-second resolution: the scheduled save must land in a later second
+      while (Math.floor(Date.now() / 1000) <= lastSaveBefore) await sleep(50);
+    }
+    started = /started/i.test(String(await c.send(['BGSAVE', 'SCHEDULE'])));
   }
-  const after = await waitForBgsave(c, ctx, (p) => (savesBefore !== undefined ? (num(p['rdb_saves']) ?? 0) > savesBefore : (num(p['rdb_last_save_time']) ?? 0) > lastSaveBefore));
+  const after = await waitForBgsave(c, ctx, (p) => started || (savesBefore !== undefined ? (num(p['rdb_saves']) ?? 0) > savesBefore : (num(p['rdb_last_save_time']) ?? 0) > lastSaveBefore));
   if (after['rdb_last_bgsave_status'] !== 'ok') {
     throw new DbError(`redis/${ctx.name}: the background save failed (rdb_last_bgsave_status ${after['rdb_last_bgsave_status']}).`, 'COMMAND_FAILED', `Look at \`portunix-db logs redis --instance ${ctx.name}\`; the disk may be full.`);
   }
