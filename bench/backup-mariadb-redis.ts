@@ -4,6 +4,7 @@
  * load (it is shared with other work: the load average is printed with every case). Opt-in and
  * slow: never part of the test suite (issue 14).
  *   npm run build && npm run bench -- --backup-others [--rows N] [--pairs N] [--cases backup,restore,verify,redis]
+ * BENCH_CLI: the CLI script to measure (default the shipped bundle, dist/bundle/portunix-db.mjs).
  * --rows: MariaDB rows (~560 bytes of SQL each, as in the issue) and Redis keys; default 1,000,000.
  * Needs Debian's mariadb-server/-client and redis-server/-tools packages (`install ... --source apt`).
  */
@@ -22,7 +23,8 @@ function option(name: string, fallback: string): string {
 const ROWS = Number(option('rows', process.env['BENCH_ROWS'] ?? '1000000'));
 const PAIRS = Number(option('pairs', process.env['BENCH_PAIRS'] ?? '3'));
 const CASES = new Set(option('cases', 'backup,restore,verify,redis').split(','));
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+// the bundle is what ships (package.json bin), as in bench/backup.ts; BENCH_CLI may name another build of the CLI
+const CLI = process.env['BENCH_CLI'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'bundle', 'portunix-db.mjs');
 const HOME = mkdtempSync(join(tmpdir(), 'pdb-bench-others-'));
 const ENV = { ...process.env, PORTUNIX_HOME: HOME, PORTUNIX_DB_SECRET_BACKEND: 'file', NO_COLOR: '1' };
 const table: { case: string; ours: string; raw: string; ratio: string; goal: string; runs: string }[] = [];

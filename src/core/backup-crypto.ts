@@ -11,13 +11,18 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
-import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { DbError } from './errors.js';
 import type { Seal } from './hashed-write.js';
 import { homePaths } from './home.js';
 import { getSecretStore } from './secrets.js';
 import { withFileLock } from './file-lock.js';
 import { join } from 'node:path';
+
+/**
+ * age and its curves load only when a backup is encrypted or decrypted: imported up front they
+ * cost every backup 50-90 ms of start-up (issue 14).
+ */
+const age = () => import('age-encryption');
 
 export const AGE_MAGIC = 'age-encryption.org/v1\n';
 const KEY_NAME = () => `${homePaths.secrets()}::backup/age-identities`;
@@ -47,7 +52,7 @@ export async function currentIdentity(create: boolean): Promise<string | undefin
   return withFileLock(join(homePaths.state(), 'backup-key.lock'), async () => {
     const again = await readIdentities();
     if (again.length) return again[again.length - 1]!;
-    const id = await generateX25519Identity();
+    const id = await (await age()).generateX25519Identity();
     await writeIdentities([id]);
     return id;
   });
@@ -68,7 +73,7 @@ export async function importIdentity(text: string): Promise<{ recipient: string;
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   if (!lines.length || lines.some((l) => !IDENTITY.test(l))) throw new DbError('That is not an age identity file (lines AGE-SECRET-KEY-1...; comment lines starting with # are allowed).', 'USAGE', 'Pass the file `backup key export` printed (or one `age-keygen` wrote), on stdin.');
   const ids = [...new Set(lines)];
-  const recipients = await Promise.all(ids.map((id) => identityToRecipient(id)));
+  const recipients = await Promise.all(ids.map(async (id) => (await age()).identityToRecipient(id)));
   return withFileLock(join(homePaths.state(), 'backup-key.lock'), async () => {
     const have = await readIdentities();
     const fresh = ids.filter((id) => !have.includes(id));
@@ -78,12 +83,13 @@ export async function importIdentity(text: string): Promise<{ recipient: string;
 }
 
 export async function recipientOf(identity: string): Promise<string> {
-  return identityToRecipient(identity);
+  return (await age()).identityToRecipient(identity);
 }
 
 /** Streams `plain` through age into `out` (0600), hashing the ciphertext as it is written. */
 export async function encryptFile(plain: string, out: string, signal?: AbortSignal): Promise<{ sha256: string; size: number; encryption: EncryptionInfo }> {
   const identity = (await currentIdentity(true))!;
+  const { Encrypter, identityToRecipient } = await age();
   const recipient = await identityToRecipient(identity);
   const e = new Encrypter();
   e.addRecipient(recipient);
@@ -101,6 +107,7 @@ export async function encryptFile(plain: string, out: string, signal?: AbortSign
  */
 export async function encryptingWriter(out: string, signal?: AbortSignal): Promise<Seal & { encryption: EncryptionInfo }> {
   const identity = (await currentIdentity(true))!;
+  const { Encrypter, identityToRecipient } = await age();
   const recipient = await identityToRecipient(identity);
   const seal: Seal & { encryption: EncryptionInfo } = {
     file: out,
@@ -168,7 +175,7 @@ export async function decryptFile(file: string, out: string, expected: { sha256:
   }
   const identities = await readIdentities();
   if (!identities.length) throw new DbError(`${file} is encrypted (to ${expected.encryption.recipient}) and this PORTUNIX_HOME has no backup key.`, 'AUTH_FAILED', 'Nothing was changed. Import the recovery key with `portunix-db backup key import < key.txt`.');
-  const d = new Decrypter();
+  const d = new (await age()).Decrypter();
   for (const id of identities) d.addIdentity(id);
   const hash = createHash('sha256');
   const source = Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>;

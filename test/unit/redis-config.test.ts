@@ -10,6 +10,7 @@ import { renderConfig, renderListen } from '../../src/engines/redis/instance.js'
 import { instanceCertificate, mapRedisError } from '../../src/engines/redis/client.js';
 import { tlsCheck } from '../../src/engines/redis/inspect.js';
 import { MANAGED } from '../../src/engines/redis/config.js';
+import { RespProtocolError } from '../../src/engines/redis/resp.js';
 
 function ctxAt(root: string, port = 6390): InstanceContext {
   return {
@@ -39,6 +40,8 @@ test('with TLS: no plain TCP port, the instance port is the TLS port, the certif
   }
   assert.ok(!lines(conf).includes('port 6390'), 'no plain port line');
   assert.equal(lines(conf).filter((l) => /^port /.test(l)).length, 1);
+  // backups stream the snapshot over SYNC: no 5 s wait for replicas before the fork
+  assert.ok(lines(conf).includes('repl-diskless-sync-delay 0'));
   // no TLS for replication or cluster is configured (portunix-db manages neither)
   assert.ok(!/^tls-(replication|cluster) yes/m.test(conf));
 });
@@ -107,4 +110,8 @@ test('TLS failures map to CONNECTION_FAILED naming the certificate', () => {
     assert.match(e.hint ?? '', /server\.crt/);
   }
   assert.equal(mapRedisError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), ctx).code, 'NOT_RUNNING');
+  // attack: something else on the port (an HTTP server) answers garbage: said so, not a query failure
+  const other = mapRedisError(new RespProtocolError('unexpected reply type byte 0x48'), ctx);
+  assert.equal(other.code, 'CONNECTION_FAILED');
+  assert.match(other.message, /does not speak Redis/);
 });

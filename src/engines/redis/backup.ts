@@ -3,15 +3,17 @@ import { chown, copyFile, mkdtemp, open, rename, rm, stat, writeFile, chmod } fr
 import { tmpdir } from 'node:os';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import { writeHashed } from '../../core/hashed-write.js';
+import { Readable, Transform } from 'node:stream';
+import { writeHashed, type WrittenDigest } from '../../core/hashed-write.js';
 import { RdbKeyCounter } from './rdb-count.js';
 import { join } from 'node:path';
 import { DbError } from '../../core/errors.js';
 import { spawnScratch, type ScratchProcess } from '../../core/process/scratch.js';
 import { processStatus, sleep, startServer, stopServer } from '../../core/process/supervisor.js';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
-import { info, num, parseKeyspace, withRedis, type RedisConn } from './client.js';
+import { info, num, pairs, parseKeyspace, withRedis, type RedisConn } from './client.js';
+import { RespError, RespProtocolError, type RespConnection } from './resp.js';
+import { SyncPayloadReader } from './sync-stream.js';
 import { RDB_FILE, redisBin } from './instance.js';
 
 const BGSAVE_TIMEOUT_MS = 30 * 60_000;
@@ -61,51 +63,167 @@ async function waitForBgsave(c: RedisConn, ctx: InstanceContext, done: (p: Recor
   }
 }
 
-/**
- * BGSAVE, wait until it completes (rdb_bgsave_in_progress back to 0 and LASTSAVE / rdb_saves
- * moved on), then copy the RDB through the sha256. The key counts come from the copy itself,
- * read as it streams by (RdbKeyCounter), so they match the snapshot even while clients keep
- * writing; an RDB the reader cannot walk is counted by loading the copy in a scratch server.
- */
-export async function backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
-  const { serverVersion, rdbPath } = await withRedis(ctx, async (c) => {
-    // a save already running would not contain what was written before our request
-    await waitForBgsave(c, ctx, () => true);
-    const before = await info(c, 'persistence');
-    const lastSaveBefore = Number(await c.send(['LASTSAVE']));
-    const savesBefore = num(before['rdb_saves']);
-    if (savesBefore === undefined) {
-      // LASTSAVE has one-second resolution: make sure the new save lands in a later second
-      while (Math.floor(Date.now() / 1000) <= lastSaveBefore) await sleep(50);
-    }
-    try {
-      await c.send(['BGSAVE']);
-    } catch (err) {
-      if (!/in progress/i.test((err as Error).message)) throw err;
-      await c.send(['BGSAVE', 'SCHEDULE']);
-    }
-    const after = await waitForBgsave(c, ctx, (p) => (savesBefore !== undefined ? (num(p['rdb_saves']) ?? 0) > savesBefore : (num(p['rdb_last_save_time']) ?? 0) > lastSaveBefore));
-    if (after['rdb_last_bgsave_status'] !== 'ok') {
-      throw new DbError(`redis/${ctx.name}: the background save failed (rdb_last_bgsave_status ${after['rdb_last_bgsave_status']}).`, 'COMMAND_FAILED', `Look at \`portunix-db logs redis --instance ${ctx.name}\`; the disk may be full.`);
-    }
-    const dir = String(((await c.send(['CONFIG', 'GET', 'dir'])) as string[])[1] ?? ctx.paths.dataDir);
-    const name = String(((await c.send(['CONFIG', 'GET', 'dbfilename'])) as string[])[1] ?? RDB_FILE);
-    return { serverVersion: (await info(c, 'server'))['redis_version'] ?? 'unknown', rdbPath: join(dir, name) };
-  });
-  // the open file is the inode the server renamed into place (a later snapshot replaces the name, not these bytes): hashed and counted as it is copied
-  const counter = new RdbKeyCounter();
-  const tap = new Transform({
+/** A tap that feeds every chunk to the key counter on its way to the file. */
+function counting(counter: RdbKeyCounter): Transform {
+  return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       counter.push(chunk);
       cb(null, chunk);
     },
   });
-  const written = await writeHashed(options.file, (out) => pipeline(createReadStream(rdbPath, { highWaterMark: 1 << 20 }), tap, out));
+}
+
+/**
+ * Whether SYNC would start the snapshot at once. A diskless master waits
+ * repl-diskless-sync-delay seconds (default 5) for more replicas before it forks; then BGSAVE
+ * is quicker. A disk-based master (repl-diskless-sync no) saves and sends at once. Pure, for tests.
+ */
+export function syncStartsAtOnce(settings: Map<string, string>): { ok: true } | { ok: false; delay: number } {
+  const delay = num(settings.get('repl-diskless-sync-delay')) ?? 5;
+  return settings.get('repl-diskless-sync') === 'no' || delay <= 0 ? { ok: true } : { ok: false, delay };
+}
+
+/** The server said no to the replication handshake (before Redis 7.0 there is no rdb-only, or the user lacks the right): BGSAVE instead. */
+class SyncRefused extends Error {}
+
+/** No byte (not even a "\n" keep-alive, which a master sends every second while it prepares the snapshot) for this long: the stream is dead. */
+const SYNC_IDLE_MS = 120_000;
+const SYNC_BATCH = 1 << 20;
+
+/**
+ * The snapshot as a replica gets it, the way redis-cli --rdb does: REPLCONF capa eof (a diskless
+ * transfer may be sent), REPLCONF rdb-only 1 (only the RDB, no command stream after it; the
+ * master then closes the link), SYNC, and the payload (SyncPayloadReader) streamed through the
+ * key counter and the sha256 into the file, while the server's fork is still writing it: no RDB
+ * written, fsync'd and read back. The master keeps the replication backlog it made for us
+ * (repl-backlog-size, 1 MB by default) until repl-backlog-ttl, as after redis-cli --rdb.
+ */
+async function streamSnapshot(c: RespConnection, ctx: InstanceContext, file: string, counter: RdbKeyCounter): Promise<WrittenDigest> {
+  try {
+    await c.send(['REPLCONF', 'capa', 'eof']);
+    await c.send(['REPLCONF', 'rdb-only', '1']);
+  } catch (err) {
+    if (err instanceof RespError) throw new SyncRefused(err.message);
+    throw err;
+  }
+  const { socket, head } = c.takeOver(['SYNC']);
+  try {
+    socket.setTimeout(SYNC_IDLE_MS, () => socket.destroy(new DbError(`redis/${ctx.name} sent nothing for ${SYNC_IDLE_MS / 1000} s while sending its snapshot.`, 'TIMEOUT')));
+    const reader = new SyncPayloadReader();
+    const chunks = socket[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const deadline = Date.now() + BGSAVE_TIMEOUT_MS;
+    let first: Buffer[];
+    try {
+      first = reader.push(head);
+      while (!reader.framing) {
+        if (Date.now() > deadline) throw new DbError(`redis/${ctx.name}: the snapshot did not start in ${BGSAVE_TIMEOUT_MS / 60_000} minutes.`, 'TIMEOUT');
+        const r = await chunks.next();
+        if (r.done) reader.end();
+        else first = reader.push(r.value);
+      }
+    } catch (err) {
+      // "-NOPERM ..." or "-ERR Can't SYNC while not connected with my master": nothing was written yet
+      if (err instanceof RespError) throw new SyncRefused(err.message);
+      throw err;
+    }
+    // TLS hands over 16 KiB records: passed on in pieces of up to SYNC_BATCH, so the counter,
+    // the hash and the file see far fewer (and larger) writes
+    async function* payload(): AsyncGenerator<Buffer> {
+      let batch: Buffer[] = [...first];
+      let size = batch.reduce((n, b) => n + b.length, 0);
+      while (!reader.done) {
+        if (size >= SYNC_BATCH) {
+          yield Buffer.concat(batch, size);
+          batch = [];
+          size = 0;
+        }
+        const r = await chunks.next();
+        if (r.done) reader.end();
+        else
+          for (const b of reader.push(r.value)) {
+            batch.push(b);
+            size += b.length;
+          }
+      }
+      if (size) yield Buffer.concat(batch, size);
+    }
+    return await writeHashed(file, (out) => pipeline(Readable.from(payload(), { objectMode: false }), counting(counter), out));
+  } catch (err) {
+    if (err instanceof RespProtocolError) throw new DbError(`redis/${ctx.name} sent a snapshot that is not well-formed: ${err.message}.`, 'BACKUP_CORRUPT', 'Nothing was kept. Run the backup again; if it fails again, look at `portunix-db logs redis`.');
+    throw err;
+  } finally {
+    c.destroy();
+  }
+}
+
+/**
+ * BGSAVE, wait until it completes (rdb_bgsave_in_progress back to 0; for a scheduled save also
+ * rdb_saves, or before Redis 7.0 LASTSAVE, moved on), then copy the RDB through the key counter
+ * and the sha256.
+ */
+async function bgsaveAndCopy(c: RespConnection, ctx: InstanceContext, file: string, counter: RdbKeyCounter): Promise<WrittenDigest> {
+  // a save already running would not contain what was written before our request
+  await waitForBgsave(c, ctx, () => true);
+  const before = await info(c, 'persistence');
+  const lastSaveBefore = Number(await c.send(['LASTSAVE']));
+  const savesBefore = num(before['rdb_saves']);
+  // "Background saving started": the fork has happened (Redis forks before it answers), so the
+  // save is ours and over once none is in progress; no counter needed, and no LASTSAVE second to wait out
+  let started: boolean;
+  try {
+    started = /started/i.test(String(await c.send(['BGSAVE'])));
+  } catch (err) {
+    // "already in progress", or another child (an AOF rewrite) runs: "... Use BGSAVE SCHEDULE ..."
+    if (!/in progress|SCHEDULE/i.test((err as Error).message)) throw err;
+    if (savesBefore === undefined) {
+      // before Redis 7.0 only LASTSAVE tells a later save, at one-second resolution: the scheduled save must land in a later second
+      while (Math.floor(Date.now() / 1000) <= lastSaveBefore) await sleep(50);
+    }
+    started = /started/i.test(String(await c.send(['BGSAVE', 'SCHEDULE'])));
+  }
+  const after = await waitForBgsave(c, ctx, (p) => started || (savesBefore !== undefined ? (num(p['rdb_saves']) ?? 0) > savesBefore : (num(p['rdb_last_save_time']) ?? 0) > lastSaveBefore));
+  if (after['rdb_last_bgsave_status'] !== 'ok') {
+    throw new DbError(`redis/${ctx.name}: the background save failed (rdb_last_bgsave_status ${after['rdb_last_bgsave_status']}).`, 'COMMAND_FAILED', `Look at \`portunix-db logs redis --instance ${ctx.name}\`; the disk may be full.`);
+  }
+  const dir = String(((await c.send(['CONFIG', 'GET', 'dir'])) as string[])[1] ?? ctx.paths.dataDir);
+  const name = String(((await c.send(['CONFIG', 'GET', 'dbfilename'])) as string[])[1] ?? RDB_FILE);
+  // the open file is the inode the server renamed into place (a later snapshot replaces the name, not these bytes)
+  return writeHashed(file, (out) => pipeline(createReadStream(join(dir, name), { highWaterMark: 1 << 20 }), counting(counter), out));
+}
+
+/**
+ * The snapshot streamed over SYNC when the server starts it at once (streamSnapshot), else
+ * BGSAVE and a copy of the RDB (bgsaveAndCopy). Either way the bytes are hashed and the keys
+ * counted as they are written (RdbKeyCounter), so the counts match the snapshot even while
+ * clients keep writing; an RDB the reader cannot walk is counted by loading the copy in a
+ * scratch server.
+ */
+export async function backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
+  const notes: string[] = [];
+  let counter = new RdbKeyCounter();
+  const { serverVersion, written, how } = await withRedis(ctx, async (c) => {
+    const serverVersion = (await info(c, 'server'))['redis_version'] ?? 'unknown';
+    const settings = new Map(pairs(await c.send(['CONFIG', 'GET', 'repl-diskless-sync*'])));
+    const plan = syncStartsAtOnce(settings);
+    if (!plan.ok) {
+      notes.push(`BGSAVE was used: with repl-diskless-sync-delay ${plan.delay} the server would wait ${plan.delay} s before it streams a snapshot (\`portunix-db config set redis repl-diskless-sync-delay 0\` makes backups stream).`);
+      return { serverVersion, written: await bgsaveAndCopy(c, ctx, options.file, counter), how: 'BGSAVE + RDB copy' };
+    }
+    try {
+      return { serverVersion, written: await streamSnapshot(c, ctx, options.file, counter), how: 'SYNC (rdb-only replica stream) into the file' };
+    } catch (err) {
+      if (!(err instanceof SyncRefused)) throw err;
+      notes.push(`The server refused the replication stream (${err.message}); BGSAVE was used.`);
+    }
+    counter = new RdbKeyCounter();
+    // that connection was handed over or cut: BGSAVE on a new one
+    return withRedis(ctx, async (c2) => ({ serverVersion, written: await bgsaveAndCopy(c2, ctx, options.file, counter), how: 'BGSAVE + RDB copy' }));
+  });
   const rdbVersion = await checkRdbHeader(options.file);
   const read = counter.end();
   const tables = read.ok ? fingerprints([...read.keys].map(([db, keys]) => ({ db, keys }))) : await loadInScratch(ctx, options.file);
   return {
-    method: `BGSAVE + RDB copy (RDB format v${rdbVersion}, redis ${serverVersion})`,
+    method: `${how} (RDB format v${rdbVersion}, redis ${serverVersion})`,
     format: 'rdb',
     serverVersion,
     tables,
@@ -113,6 +231,7 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
     notes: [
       `A Redis backup holds the whole instance (all keyspaces), not only keyspace ${options.database}.`,
       read.ok ? 'Key counts were read from the copy as it was written (keys already expired are not counted, as a load drops them).' : `Key counts come from loading the copy in a scratch server (the RDB could not be read as it streamed: ${read.reason}).`,
+      ...notes,
     ],
     written,
   };

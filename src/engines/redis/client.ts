@@ -1,38 +1,23 @@
-import { cjsExports } from '../../core/cjs-interop.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceContext } from '../contract.js';
 import { DbError } from '../../core/errors.js';
 import { publicCertPath, SERVER_CERT } from '../../core/tls.js';
+import { RespConnection, RespProtocolError } from './resp.js';
 
 /** The ACL user portunix-db manages every Redis instance as. */
 export const ADMIN_USER = 'default';
 
-/** The slice of a node-redis client this engine uses (raw commands over RESP2). */
+/** What the engine's code sends commands through (raw commands over RESP2). */
 export interface RedisConn {
   send(args: string[]): Promise<unknown>;
-}
-
-interface RawClient {
-  connect(): Promise<unknown>;
-  sendCommand(args: readonly string[]): Promise<unknown>;
-  close(): Promise<void>;
-  destroy(): void;
-  on(event: 'error', fn: (err: unknown) => void): unknown;
-}
-
-type CreateClient = (options: Record<string, unknown>) => RawClient;
-let driver: Promise<CreateClient> | undefined;
-function loadDriver(): Promise<CreateClient> {
-  driver ??= import('redis').then((m) => cjsExports(m).createClient as unknown as CreateClient);
-  return driver;
 }
 
 function startHint(ctx: InstanceContext): string {
   return `Start it with \`portunix-db start redis${ctx.name === 'main' ? '' : ` --instance ${ctx.name}`}\`.`;
 }
 
-/** Maps driver and server errors to codes with next steps; never leaks a stack trace. */
+/** Maps socket and server errors to codes with next steps; never leaks a stack trace. */
 export function mapRedisError(err: unknown, ctx: InstanceContext): DbError {
   if (err instanceof DbError) return err;
   const e = err as { code?: string; message?: string; errors?: { code?: string }[] };
@@ -44,6 +29,9 @@ export function mapRedisError(err: unknown, ctx: InstanceContext): DbError {
       'CONNECTION_FAILED',
       `The server must listen with TLS (tls-port ${ctx.config.port}) and present the certificate in ${serverCertPath(ctx)}; another server may be listening on this port.`,
     );
+  }
+  if (err instanceof RespProtocolError) {
+    return new DbError(`What answers on 127.0.0.1:${ctx.config.port} for redis/${ctx.name} does not speak Redis: ${msg}`, 'CONNECTION_FAILED', 'Another program may be listening on this port; `portunix-db status` and `portunix-db doctor` show what runs where.');
   }
   if (code === 'ECONNREFUSED' || /ECONNREFUSED/.test(msg)) {
     return new DbError(`Instance redis/${ctx.name} refuses connections on 127.0.0.1:${ctx.config.port}.`, 'NOT_RUNNING', startHint(ctx));
@@ -93,59 +81,49 @@ export interface ConnectOptions {
   timeoutMs?: number;
 }
 
+/** Rejects when `promise` has not settled in `ms` (the handshake of a peer that never answers). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`${what}: timeout after ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /**
- * A short-lived authenticated connection to 127.0.0.1, RESP2, no reconnects. Over TLS verified
- * against the instance's own certificate (its chain, and the 127.0.0.1 IP subjectAltName: node's
- * tls.connect checks the identity against `host` when no servername is given), unless the
- * instance has no certificate or `path` names a Unix socket.
+ * A short-lived authenticated connection to 127.0.0.1 (AUTH as the ACL user, SELECT when a
+ * keyspace is given), RESP2, no reconnects. Over TLS verified against the instance's own
+ * certificate (its chain, and the 127.0.0.1 IP subjectAltName: node's tls.connect checks the
+ * identity against `host` when no servername is given), unless the instance has no certificate
+ * or `path` names a Unix socket.
  */
-export async function withRedis<T>(ctx: InstanceContext, fn: (conn: RedisConn) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
-  const createClient = await loadDriver();
+export async function withRedis<T>(ctx: InstanceContext, fn: (conn: RespConnection) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
   const timeout = options.timeoutMs ?? 5000;
   const cert = options.path === undefined ? await instanceCertificate(ctx) : undefined;
-  const socket =
-    options.path !== undefined
-      ? { path: options.path, connectTimeout: timeout, reconnectStrategy: false }
-      : {
-          host: '127.0.0.1',
-          port: options.port ?? ctx.config.port,
-          connectTimeout: timeout,
-          reconnectStrategy: false,
-          ...(cert ? { tls: true, ca: cert.pem, rejectUnauthorized: true } : {}),
-        };
-  const client = createClient({
-    socket,
-    username: options.user ?? ADMIN_USER,
-    password: options.password ?? (await ctx.adminPassword()),
-    ...(options.database !== undefined ? { database: options.database } : {}),
-    RESP: 2,
-    disableOfflineQueue: true,
-  });
-  // a server that goes away emits 'error'; without a listener node would crash
-  client.on('error', () => undefined);
+  const password = options.password ?? (await ctx.adminPassword());
+  let conn: RespConnection | undefined;
   try {
-    await client.connect();
+    // (6379, Redis's own default, as the driver used, for a registration without a port)
+    conn = await RespConnection.open(options.path !== undefined ? { path: options.path, connectTimeoutMs: timeout } : { port: options.port ?? ctx.config.port ?? 6379, ...(cert ? { ca: cert.pem } : {}), connectTimeoutMs: timeout });
+    const c = conn;
+    await within(
+      (async () => {
+        await c.send(['AUTH', options.user ?? ADMIN_USER, password]);
+        if (options.database !== undefined) await c.send(['SELECT', String(options.database)]);
+      })(),
+      timeout,
+      `redis/${ctx.name} did not answer AUTH`,
+    );
   } catch (err) {
-    try {
-      client.destroy();
-    } catch {
-      /* never connected */
-    }
+    conn?.close();
     throw mapRedisError(err, ctx);
   }
-  const conn: RedisConn = { send: (args) => client.sendCommand(args) };
   try {
     return await fn(conn);
   } catch (err) {
     throw mapRedisError(err, ctx);
   } finally {
-    await client.close().catch(() => {
-      try {
-        client.destroy();
-      } catch {
-        /* gone */
-      }
-    });
+    conn.close();
   }
 }
 

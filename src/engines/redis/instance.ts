@@ -72,6 +72,11 @@ export function renderConfig(ctx: InstanceContext, options: { tls?: TlsFiles } =
     'stop-writes-on-bgsave-error yes',
     'rdbcompression yes',
     'rdbchecksum yes',
+    // backups take the snapshot as a replica would (SYNC, rdb-only: streamed from the fork, no
+    // RDB written, fsync'd and read back), and a diskless master waits this many seconds for more
+    // replicas before it forks (default 5). portunix-db manages no replication, so there is no
+    // batch of replicas to wait for: start at once. A user who sets it back gets BGSAVE backups.
+    'repl-diskless-sync-delay 0',
     'latency-monitor-threshold 100',
     'slowlog-log-slower-than 10000',
     'slowlog-max-len 128',

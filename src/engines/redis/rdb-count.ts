@@ -36,6 +36,8 @@ export class RdbKeyCounter {
   private trailer = -1;
   private failure: string | undefined;
   private readonly keys = new Map<number, number>();
+  /** The string encoding len() read (-1: a plain length). */
+  private encoding = -1;
 
   /** `now`: the time (ms) against which expire times are judged. */
   constructor(private readonly now: number = Date.now()) {}
@@ -127,38 +129,44 @@ export class RdbKeyCounter {
     this.pos += n;
   }
 
-  /** An RDB length; `encoded` says the special string encodings (type bits 11) are allowed. */
-  private len(encoded = false): { n: number; enc?: number } {
+  /**
+   * An RDB length; `encoded` says the special string encodings (type bits 11) are allowed: then
+   * the length is 0 and `encoding` says which (else it is -1). A number and a field, not an
+   * object, as this runs several times for every key (an object each made the GC work, issue 14).
+   */
+  private len(encoded = false): number {
+    this.encoding = -1;
     const b = this.u8();
     switch (b >> 6) {
       case 0:
-        return { n: b & 0x3f };
+        return b & 0x3f;
       case 1:
-        return { n: ((b & 0x3f) << 8) | this.u8() };
+        return ((b & 0x3f) << 8) | this.u8();
       case 2: {
         if (b === 0x80) {
           this.need(4);
           const n = this.buf.readUInt32BE(this.pos);
           this.pos += 4;
-          return { n };
+          return n;
         }
         if (b === 0x81) {
           this.need(8);
           const n = this.buf.readUInt32BE(this.pos) * 2 ** 32 + this.buf.readUInt32BE(this.pos + 4);
           this.pos += 8;
           if (!Number.isSafeInteger(n)) throw new Error('a length beyond 2^53');
-          return { n };
+          return n;
         }
         throw new Error(`unknown length prefix 0x${b.toString(16)}`);
       }
       default:
         if (!encoded) throw new Error('an encoded string where a length belongs');
-        return { n: 0, enc: b & 0x3f };
+        this.encoding = b & 0x3f;
+        return 0;
     }
   }
 
   private count(): number {
-    return this.len().n;
+    return this.len();
   }
 
   /** A length whose value does not matter (module ids and numbers may use all 64 bits). */
@@ -173,9 +181,9 @@ export class RdbKeyCounter {
 
   /** Passes one string; `last`: nothing of the entry follows it, so its bytes may still be on their way. */
   private string(last = false): void {
-    const { n, enc } = this.len(true);
-    let size = n;
-    if (enc !== undefined) {
+    let size = this.len(true);
+    const enc = this.encoding;
+    if (enc >= 0) {
       if (enc === 0) size = 1;
       else if (enc === 1) size = 2;
       else if (enc === 2) size = 4;
