@@ -6,7 +6,6 @@ import { detectHost } from '../install/host.js';
 import { homePaths } from '../home.js';
 import { fileDigest } from '../install/execute.js';
 import { MANIFEST_SUFFIX, backupFileOf, backupSize, checkIntegrity, checkManifestAndSize, digestDirectory, directoryDigest, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
-import { decryptFile, encryptFile } from '../backup-crypto.js';
 import { withScratchServer } from '../process/scratch.js';
 import { confine } from '../real-path.js';
 import { markInUse } from './backup-locks.js';
@@ -20,6 +19,9 @@ import type { Via } from './data.js';
 import { closePooledConnections } from '../pool.js';
 
 export { MANIFEST_SUFFIX, readManifest, backupFileOf, checkIntegrity, type BackupManifest } from '../backup-manifest.js';
+
+// age and its post-quantum ciphers load only for an encrypted backup: a plain one does not parse them
+const cryptoOps = () => import('../backup-crypto.js');
 
 interface HistoryEntry {
   at: string;
@@ -198,7 +200,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
       progress('encrypting the backup (age) and hashing it as it is written');
       sealed = `${partial}.age`;
       try {
-        ({ sha256, size, encryption } = await encryptFile(partial, sealed, options.signal));
+        ({ sha256, size, encryption } = await (await cryptoOps()).encryptFile(partial, sealed, options.signal));
       } catch (err) {
         await rm(sealed, { force: true });
         throw err;
@@ -346,7 +348,7 @@ async function openChecked(file: string): Promise<{ manifest: BackupManifest; da
   await chmod(tmp, 0o700);
   const data = join(tmp, basename(file).replace(/\.age$/, ''));
   try {
-    await decryptFile(file, data, { sha256: manifest.sha256, encryption: manifest.encryption! });
+    await (await cryptoOps()).decryptFile(file, data, { sha256: manifest.sha256, encryption: manifest.encryption! });
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
