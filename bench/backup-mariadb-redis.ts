@@ -7,6 +7,7 @@
  * BENCH_CLI: the CLI script to measure (default the shipped bundle, dist/bundle/portunix-db.mjs).
  * --rows: MariaDB rows (~560 bytes of SQL each, as in the issue) and Redis keys; default 1,000,000.
  * Needs Debian's mariadb-server/-client and redis-server/-tools packages (`install ... --source apt`).
+ * BENCH_CLI: the CLI script to measure; default the shipped bundle (as in bench/backup.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -23,7 +24,7 @@ function option(name: string, fallback: string): string {
 const ROWS = Number(option('rows', process.env['BENCH_ROWS'] ?? '1000000'));
 const PAIRS = Number(option('pairs', process.env['BENCH_PAIRS'] ?? '3'));
 const CASES = new Set(option('cases', 'backup,restore,verify,redis').split(','));
-// the bundle is what ships (package.json bin), as in bench/backup.ts; BENCH_CLI may name another build of the CLI
+// the bundle is what ships (package.json bin); BENCH_CLI may name another build of the CLI (dist/src/cli/main.js: tsc's output)
 const CLI = process.env['BENCH_CLI'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'bundle', 'portunix-db.mjs');
 const HOME = mkdtempSync(join(tmpdir(), 'pdb-bench-others-'));
 const ENV = { ...process.env, PORTUNIX_HOME: HOME, PORTUNIX_DB_SECRET_BACKEND: 'file', NO_COLOR: '1' };
@@ -79,7 +80,7 @@ function emptied(dir: string): string {
   return dir;
 }
 
-console.error(`bench: PORTUNIX_HOME ${HOME}; ${ROWS} rows/keys; ${PAIRS} interleaved pairs; 2-core machine shared with other work, load ${load()}`);
+console.error(`bench: ${CLI}; PORTUNIX_HOME ${HOME}; ${ROWS} rows/keys; ${PAIRS} interleaved pairs; 2-core machine shared with other work, load ${load()}`);
 
 if (['backup', 'restore', 'verify'].some((c) => CASES.has(c))) {
   tool('install', 'mariadb', '--version', '10.11', '--source', 'apt', '--instance', 'bench', '--port', String(await portFree()), '-q');

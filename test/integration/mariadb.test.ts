@@ -17,6 +17,7 @@ import type { ConnectionOptions } from 'mysql2/promise';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { testServer } from '../servers/cache.js';
 import { kill9 } from '../helpers/wait.js';
+import { sealedBackup } from '../helpers/backup.js';
 
 interface Row {
   label: string;
@@ -397,6 +398,12 @@ for (const row of ROWS) describe(row.label, () => {
     assert.equal((await sql<{ n: number }>(url, 'SELECT COUNT(*) AS n FROM orders'))[0]!.n, 499, 'nothing was changed');
     const cv = await runCli(['backup', 'verify', bad, '--json'], opts);
     assert.notEqual(cv.code, 0);
+
+    // --encrypt: the dump goes through age as it is written (no plaintext file), and verifies
+    const sealed = await sealedBackup(['shop', '--type', 'mariadb'], join(home, 'sealed'), opts);
+    assert.match(sealed.file, /\.sql\.gz\.age$/);
+    const sv = await cliOk(['backup', 'verify', sealed.file, '--json'], opts);
+    assert.equal(sv.json.ok, true, JSON.stringify(sv.json));
   });
 
   it('an instance made before TLS (no certificate) keeps working without it: URL, queries, health, config set, backup, verify', async () => {

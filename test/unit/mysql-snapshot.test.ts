@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { snapshotPlan, snapshotWatch, SNAPSHOT_LOCK_WAIT_S } from '../../src/engines/mysql-family/backup.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkDumpFile, snapshotPlan, snapshotWatch, SNAPSHOT_LOCK_WAIT_S } from '../../src/engines/mysql-family/backup.js';
+import { parallelGzip } from '../../src/core/parallel-gzip.js';
 import { DbError } from '../../src/core/errors.js';
 
 test('snapshot plan: locks only the database\'s own tables, bounded, then both snapshots, then unlocks', () => {
@@ -70,4 +74,45 @@ test('spawnClient: a destination that fails ends the program instead of leaving 
   const ctx = { config: {} } as unknown as Parameters<typeof spawnClient>[0];
   // `yes` writes for ever: only a kill ends it
   await assert.rejects(spawnClient(ctx, ['yes', 'portunix'], { stdout: failing }), (e: unknown) => e instanceof DbError && /SIGTERM/.test(e.message));
+});
+
+/** The gzip members parallelGzip writes for `text`, one after another (each push is one member). */
+async function gzipMembers(text: string, memberBytes: number): Promise<Buffer[]> {
+  const members: Buffer[] = [];
+  const gz = parallelGzip({ memberBytes, parallel: 3 });
+  gz.on('data', (c: Buffer) => members.push(c));
+  const done = new Promise((resolve, reject) => gz.on('end', resolve).on('error', reject));
+  for (let i = 0; i < text.length; i += 5000) gz.write(Buffer.from(text.slice(i, i + 5000), 'latin1'));
+  gz.end();
+  await done;
+  return members;
+}
+
+test('checkDumpFile reads a dump written in many gzip members (parallelGzip) to its end', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pdb-dumpfile-'));
+  try {
+    const body = `-- portunix-db database charset=latin1 collation=latin1_swedish_ci\n${HEADER}${"INSERT INTO `t` VALUES (1,'a\\'b'),(2,NULL);\n".repeat(4000)}\n-- Dump completed on 2026-12-02  3:00:00\n`;
+    const members = await gzipMembers(body, 16 * 1024);
+    assert.ok(members.length > 5, 'the test file has several members');
+    writeFileSync(join(dir, 'ok.sql.gz'), Buffer.concat(members));
+    assert.deepEqual(await checkDumpFile(join(dir, 'ok.sql.gz')), { charset: 'latin1', collation: 'latin1_swedish_ci' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('checkDumpFile: a multi-member dump cut at a member boundary is still valid gzip, and is refused as incomplete; cut inside a member, as corrupt', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pdb-dumpfile-'));
+  try {
+    const body = `${HEADER}${"INSERT INTO `t` VALUES (1,0x00ff),(2,'x');\n".repeat(4000)}\n-- Dump completed on 2026-12-02  3:00:00\n`;
+    const members = await gzipMembers(body, 16 * 1024);
+    const whole = Buffer.concat(members);
+    const last = whole.length - members[members.length - 1]!.length;
+    writeFileSync(join(dir, 'boundary.sql.gz'), whole.subarray(0, last));
+    await assert.rejects(checkDumpFile(join(dir, 'boundary.sql.gz')), (e: unknown) => e instanceof DbError && e.code === 'BACKUP_CORRUPT' && /incomplete/.test(e.message));
+    writeFileSync(join(dir, 'inside.sql.gz'), whole.subarray(0, last - 7));
+    await assert.rejects(checkDumpFile(join(dir, 'inside.sql.gz')), (e: unknown) => e instanceof DbError && e.code === 'BACKUP_CORRUPT' && /corrupt/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -7,7 +7,6 @@ import { detectHost } from '../install/host.js';
 import { homePaths } from '../home.js';
 import { fileDigest } from '../install/execute.js';
 import { MANIFEST_SUFFIX, backupFileOf, backupSize, checkIntegrity, checkManifestAndSize, digestDirectory, directoryDigest, readManifest, writeManifest, type BackupManifest } from '../backup-manifest.js';
-import { decryptFile, encryptFile, encryptingWriter } from '../backup-crypto.js';
 import { withScratchServer } from '../process/scratch.js';
 import { confine } from '../real-path.js';
 import { markInUse } from './backup-locks.js';
@@ -22,6 +21,9 @@ import { closePooledConnections } from '../pool.js';
 import { parseCompression, type Compression } from '../backup-compression.js';
 
 export { MANIFEST_SUFFIX, readManifest, backupFileOf, checkIntegrity, type BackupManifest } from '../backup-manifest.js';
+
+// age and its post-quantum ciphers load only for an encrypted backup: a plain one does not parse them
+const cryptoOps = () => import('../backup-crypto.js');
 
 interface HistoryEntry {
   at: string;
@@ -199,7 +201,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
   try {
     if (options.signal?.aborted) throw stopped();
     // offered to the engine: a backup written in one pass is encrypted as it is written
-    const seal = options.encrypt ? await encryptingWriter(`${partial}.age`, options.signal) : undefined;
+    const seal = options.encrypt ? await (await cryptoOps()).encryptingWriter(`${partial}.age`, options.signal) : undefined;
     const outcome = await backupFn(ctx, { database: options.database, file: partial, ...(jobs && jobs > 1 ? { jobs } : {}), ...(compress ? { compress } : {}), ...(seal ? { seal } : {}) });
     // a test seam: hold here, after the data is written and before it is named good
     if (backupHooks.afterWrite) await backupHooks.afterWrite(partial);
@@ -222,7 +224,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<{ file
       progress('encrypting the backup (age) and hashing it as it is written');
       sealed = `${partial}.age`;
       try {
-        ({ sha256, size, encryption } = await encryptFile(partial, sealed, options.signal));
+        ({ sha256, size, encryption } = await (await cryptoOps()).encryptFile(partial, sealed, options.signal));
       } catch (err) {
         await rm(sealed, { force: true });
         throw err;
@@ -370,7 +372,7 @@ async function openChecked(file: string): Promise<{ manifest: BackupManifest; da
   await chmod(tmp, 0o700);
   const data = join(tmp, basename(file).replace(/\.age$/, ''));
   try {
-    await decryptFile(file, data, { sha256: manifest.sha256, encryption: manifest.encryption! });
+    await (await cryptoOps()).decryptFile(file, data, { sha256: manifest.sha256, encryption: manifest.encryption! });
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;

@@ -1,14 +1,15 @@
 import { createReadStream } from 'node:fs';
-import { writeHashed } from '../../core/hashed-write.js';
+import { writeHashed, type Seal } from '../../core/hashed-write.js';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
+import { parallelGzip } from '../../core/parallel-gzip.js';
 import { PassThrough, Transform, Writable } from 'node:stream';
 import type { Connection } from 'mysql2/promise';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
 import { DbError, dumpOrLost } from '../../core/errors.js';
-import { findProgram, num, query, spawnClient, withClientOptionFile, withConnection, type Flavour } from './client.js';
+import { findProgram, num, query, spawnClient, withClientOptionFile, withConnection, withConnections, type Flavour } from './client.js';
 import { quoteIdent, validateCharsetName, validateMysqlIdentifier } from './identifiers.js';
-import { serverVersion } from './instance.js';
+import { versionText } from './instance.js';
 import { recordStagingDatabase } from '../../core/process/staging.js';
 
 /**
@@ -119,21 +120,23 @@ const SNAPSHOT_LOCK_HOLD_MS = 60_000;
 
 /**
  * mariadb-dump / mysqldump of one database (no CREATE DATABASE / USE, so it restores under
- * any name), gzip-compressed into `file` through the sha256 as it is written. The fingerprints
+ * any name), gzip-compressed on every core (parallelGzip: the dump and one gzip stream would
+ * each leave a core idle) into `file` through the sha256 as it is written. The fingerprints
  * are taken on a second connection, in a snapshot started together with the dump's (see
- * snapshotPlan), while the dump streams.
+ * snapshotPlan), while the dump streams. What comes before the dump starts is kept short: the
+ * two connections open at once, and the server's version comes with the database's charset.
  */
-export async function backup(ctx: InstanceContext, options: { database: string; file: string }, flavour: Flavour): Promise<BackupOutcome> {
+export async function backup(ctx: InstanceContext, options: { database: string; file: string; seal?: Seal }, flavour: Flavour): Promise<BackupOutcome> {
   validateMysqlIdentifier('database', options.database);
-  const dump = await findProgram(ctx, flavour.dump);
-  const version = await serverVersion(ctx);
-  const password = await ctx.adminPassword();
+  const [dump, password] = await Promise.all([findProgram(ctx, flavour.dump), ctx.adminPassword()]);
   const notes: string[] = [];
   const missing = () => missingDatabase(ctx, options.database);
-  const { written, tables } = await withConnection(ctx, undefined, (fp) =>
-    withConnection(ctx, undefined, async (lock) => {
-      const cs = (await query<{ cs: string; co: string }>(fp, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [options.database]))[0];
-      if (!cs) throw missing();
+  const { written, tables, version } = await withClientOptionFile(ctx, flavour, (optionFile) =>
+    withConnections(ctx, 2, async (conns) => {
+      const fp = conns[0]!;
+      const lock = conns[1]!;
+      const about = (await query<{ cs: string; co: string; v: unknown }>(fp, 'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS co, VERSION() AS v FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [options.database]))[0];
+      if (!about) throw missing();
       const plan = snapshotPlan(options.database, await baseTables(fp, options.database));
       let locked = false;
       try {
@@ -151,29 +154,27 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
         for (const sql of plan.snapshot) await fp.query(sql);
         const fingerprints = fingerprintWith(fp, options.database, missing).finally(() => fp.query('COMMIT').catch(() => undefined));
         fingerprints.catch(() => undefined);
-        const done = await withClientOptionFile(ctx, flavour, (optionFile) =>
-          writeHashed(options.file, async (file) => {
-            const watch = snapshotWatch(release);
-            const gzip = createGzip({ level: 6 });
-            const compressed = pipeline(watch, gzip, file);
-            compressed.catch(() => undefined);
-            // the dump has no CREATE DATABASE (it restores under any name); keep the database's charset here
-            watch.write(`${HEADER} charset=${cs.cs} collation=${cs.co}\n`);
-            try {
-              await dumpOrLost(ctx, `${dump.split('/').pop()} of ${options.database}`, () => spawnClient(ctx, [dump, ...dumpArgs(flavour, optionFile), '--', options.database], { stdout: watch, redact: [password] }));
-            } catch (err) {
-              watch.destroy();
-              throw err;
-            }
-            await compressed;
-          }),
-        ).catch(async (err: unknown) => {
+        const done = await writeHashed(options.file, async (file) => {
+          const watch = snapshotWatch(release);
+          const compressed = pipeline(watch, parallelGzip({ level: 6 }), file);
+          compressed.catch(() => undefined);
+          // the dump has no CREATE DATABASE (it restores under any name); keep the database's charset here
+          watch.write(`${HEADER} charset=${about.cs} collation=${about.co}\n`);
+          try {
+            await dumpOrLost(ctx, `${dump.split('/').pop()} of ${options.database}`, () => spawnClient(ctx, [dump, ...dumpArgs(flavour, optionFile), '--', options.database], { stdout: watch, redact: [password] }));
+          } catch (err) {
+            watch.destroy();
+            throw err;
+          }
+          await compressed;
+          // with --encrypt, through age on its way into the file: no plaintext copy is written
+        }, options.seal).catch(async (err: unknown) => {
           // the fingerprints are of no use now: stop them rather than wait for them
           fp.destroy();
           await fingerprints.catch(() => undefined);
           throw err;
         });
-        return { written: done, tables: await fingerprints };
+        return { written: done, tables: await fingerprints, version: versionText(about.v) };
       } finally {
         clearTimeout(holdLimit);
         release();

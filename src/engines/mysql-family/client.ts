@@ -138,11 +138,13 @@ export function mapMysqlError(err: unknown, ctx: InstanceContext, database?: str
   }
 }
 
+type ConnectOptions = { timeoutMs?: number; multipleStatements?: boolean; account?: { user: string; password: string } };
+
 /**
- * A short-lived connection as root over TCP to 127.0.0.1; over TLS verified against the
- * instance's own certificate (chain and the 127.0.0.1 subjectAltName) when it has one.
+ * A connection as root over TCP to 127.0.0.1; over TLS verified against the instance's own
+ * certificate (chain and the 127.0.0.1 subjectAltName) when it has one. The caller ends it.
  */
-export async function withConnection<T>(ctx: InstanceContext, database: string | undefined, fn: (conn: Connection) => Promise<T>, options: { timeoutMs?: number; multipleStatements?: boolean; account?: { user: string; password: string } } = {}): Promise<T> {
+async function openConnection(ctx: InstanceContext, database: string | undefined, options: ConnectOptions): Promise<Connection> {
   const mysql = await loadMysql();
   const cert = await instanceCertificate(ctx);
   let conn: Connection;
@@ -171,12 +173,30 @@ export async function withConnection<T>(ctx: InstanceContext, database: string |
   }
   // a server that dies mid-query emits 'error' on the connection; without a listener node crashes
   conn.on('error', () => undefined);
+  return conn;
+}
+
+/** A short-lived connection (see openConnection), ended when `fn` settles. */
+export async function withConnection<T>(ctx: InstanceContext, database: string | undefined, fn: (conn: Connection) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
+  return withConnections(ctx, 1, ([conn]) => fn(conn!), database, options);
+}
+
+/** `count` connections opened at once (not one after another: each costs a TLS handshake), all ended when `fn` settles. */
+export async function withConnections<T>(ctx: InstanceContext, count: number, fn: (conns: Connection[]) => Promise<T>, database?: string, options: ConnectOptions = {}): Promise<T> {
+  const opened = await Promise.allSettled(Array.from({ length: count }, () => openConnection(ctx, database, options)));
+  const conns = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const end = () => Promise.all(conns.map((c) => c.end().catch(() => c.destroy())));
+  const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) {
+    await end();
+    throw failed.reason;
+  }
   try {
-    return await fn(conn);
+    return await fn(conns);
   } catch (err) {
     throw mapMysqlError(err, ctx, database);
   } finally {
-    await conn.end().catch(() => conn.destroy());
+    await end();
   }
 }
 

@@ -194,10 +194,12 @@ export async function shutdown(ctx: InstanceContext): Promise<void> {
 }
 
 export async function serverVersion(ctx: InstanceContext): Promise<string> {
-  return withConnection(ctx, undefined, async (c) => {
-    const rows = await query<{ v: string }>(c, 'SELECT VERSION() AS v');
-    return String(rows[0]?.v ?? '').replace(/-MariaDB.*$/, '').replace(/-log$/, '');
-  });
+  return withConnection(ctx, undefined, async (c) => versionText((await query<{ v: unknown }>(c, 'SELECT VERSION() AS v'))[0]?.v));
+}
+
+/** SELECT VERSION()'s answer without the build suffixes: "10.11.19-MariaDB-0+deb12u1" is "10.11.19". */
+export function versionText(v: unknown): string {
+  return String(v ?? '').replace(/-MariaDB.*$/, '').replace(/-log$/, '');
 }
 
 /**
