@@ -77,12 +77,15 @@ test('the agent on a one-minute cron backs up every engine with no command, and 
   const started = await cli(['monitor', '--detach', '--on-alert', `cat >> ${hookOut}`]);
   assert.equal(started.json.state, 'running');
   // the first round runs at once (nothing backed up yet); the next one at the next minute
-  const first = await until('a first backup of every engine', list, (l) => ENGINES.every((e) => l.some((b) => b.engine === e)));
-  const prunedAll = await until('a scheduled prune of every engine', async () => audit().filter((a) => a.action === 'backup-prune' && a.via === 'agent'), (p) => ENGINES.every((e) => p.some((a) => a.engine === e)));
+  // a round backs up four engines one after another (PostgreSQL's snapshot proves itself in a
+  // scratch server): on a loaded 2-core machine two rounds can take minutes, so wait up to 7
+  const ROUNDS_MS = 420_000;
+  const first = await until('a first backup of every engine', list, (l) => ENGINES.every((e) => l.some((b) => b.engine === e)), ROUNDS_MS);
+  const prunedAll = await until('a scheduled prune of every engine', async () => audit().filter((a) => a.action === 'backup-prune' && a.via === 'agent'), (p) => ENGINES.every((e) => p.some((a) => a.engine === e)), ROUNDS_MS);
   assert.ok(prunedAll.length >= 4);
   // a round's prune follows its backups, so the first backups go once the next round has made newer ones
   const firstFile = (e: string) => first.find((b) => b.engine === e)!.file;
-  const now = await until('the first backup of every engine pruned after a newer one', list, (l) => ENGINES.every((e) => !l.some((b) => b.file === firstFile(e))));
+  const now = await until('the first backup of every engine pruned after a newer one', list, (l) => ENGINES.every((e) => !l.some((b) => b.file === firstFile(e))), ROUNDS_MS);
   for (const e of ENGINES) {
     const mine = now.filter((b) => b.engine === e);
     assert.ok(mine.length >= 1, `${e}: the newest good backup stays`);
