@@ -7,7 +7,6 @@
  * BENCH_CLI: the CLI script to measure (default the shipped bundle, dist/bundle/portunix-db.mjs).
  * --rows: MariaDB rows (~560 bytes of SQL each, as in the issue) and Redis keys; default 1,000,000.
  * Needs Debian's mariadb-server/-client and redis-server/-tools packages (`install ... --source apt`).
- * BENCH_CLI: the CLI script to measure; default the shipped bundle (as in bench/backup.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
