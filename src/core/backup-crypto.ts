@@ -11,6 +11,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { DbError } from './errors.js';
 import type { Seal } from './hashed-write.js';
 import { homePaths } from './home.js';
@@ -88,16 +89,12 @@ export async function recipientOf(identity: string): Promise<string> {
 
 /** Streams `plain` through age into `out` (0600), hashing the ciphertext as it is written. */
 export async function encryptFile(plain: string, out: string, signal?: AbortSignal): Promise<{ sha256: string; size: number; encryption: EncryptionInfo }> {
-  const identity = (await currentIdentity(true))!;
-  const { Encrypter, identityToRecipient } = await age();
-  const recipient = await identityToRecipient(identity);
-  const e = new Encrypter();
-  e.addRecipient(recipient);
-  const source = Readable.toWeb(createReadStream(plain)) as unknown as ReadableStream<Uint8Array>;
-  const encrypted = await e.encrypt(source);
-  const hash = createHash('sha256');
-  const size = await pipeTo(encrypted, out, hash, signal);
-  return { sha256: hash.digest('hex'), size, encryption: { format: 'age', recipient } };
+  // the same writer an engine gets for a backup sealed as it is written, fed from the file
+  const seal = await encryptingWriter(out, signal);
+  const w = seal.open();
+  await Promise.all([pipeline(createReadStream(plain), w.stream), w.done]);
+  const digest = await w.done;
+  return { ...digest, encryption: seal.encryption };
 }
 
 /**
