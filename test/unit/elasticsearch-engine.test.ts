@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateIdentifier } from '../../src/engines/elasticsearch/identifiers.js';
+import { reasonFrom } from '../../src/engines/elasticsearch/backup.js';
 import { findJava, isDefaultDistribution, javaMajor, renderConfig, renderHeap, HEAP, connectionUrl } from '../../src/engines/elasticsearch/instance.js';
 import { indexSettings, nextRole, parsePrivileges, roleName, toDatabases } from '../../src/engines/elasticsearch/admin.js';
 import { diskCheck, flattenMapping, parseWatermark, performanceFrom, shardEntries } from '../../src/engines/elasticsearch/inspect.js';
@@ -65,7 +66,7 @@ const base = { name: 'main', port: 9201, dataDir: '/h/data', logsDir: '/h/logs',
 
 test('elasticsearch.yml without security: single node, loopback, our port and paths, nothing x-pack-only', () => {
   const yml = renderConfig({ ...base, security: false });
-  for (const line of ['discovery.type: single-node', 'network.host: 127.0.0.1', 'http.port: 9201', 'path.data: "/h/data"', 'path.logs: "/h/logs"', 'path.repo: ["/h/snap shots"]', 'xpack.security.enabled: false']) assert.ok(yml.split('\n').includes(line), line);
+  for (const line of ['discovery.type: single-node', 'network.host: 127.0.0.1', 'http.port: 9201', 'path.data: "/h/data"', 'path.logs: "/h/logs"', 'path.repo: ["/h/snap shots"]', 'xpack.security.enabled: false', 'cluster.routing.allocation.disk.watermark.low: 97%', 'cluster.routing.allocation.disk.watermark.high: 98%', 'cluster.routing.allocation.disk.watermark.flood_stage: 99%']) assert.ok(yml.split('\n').includes(line), line);
   assert.doesNotMatch(yml, /ssl|geoip|xpack\.ml/);
   assert.deepEqual(parseYml(yml)['path.repo'], '["/h/snap shots"]');
 });
@@ -224,4 +225,12 @@ test('absent capabilities answer NOT_APPLICABLE with what to use instead', () =>
   assert.throws(() => need(engine, 'enableStatements'), /slow log/);
   assert.equal(engine.info.terms.database, 'index');
   assert.ok(engine.info.creationSettings);
+});
+
+test('why a restored shard is unassigned: the first NO decider (a full disk is named as such), else ES\'s own summary, else nothing', () => {
+  const disk = { node_allocation_decisions: [{ deciders: [{ decider: 'same_shard', decision: 'YES', explanation: 'ok' }, { decider: 'disk_threshold', decision: 'NO', explanation: 'the node is above the low watermark' }] }] };
+  assert.deepEqual(reasonFrom(disk), { decider: 'disk_threshold', explanation: 'the node is above the low watermark' });
+  assert.deepEqual(reasonFrom({ unassigned_info: { reason: 'NEW_INDEX_RESTORED', details: 'failed shard: corrupt file' }, node_allocation_decisions: [{ deciders: [] }] }), { explanation: 'failed shard: corrupt file' });
+  assert.deepEqual(reasonFrom({ allocate_explanation: 'cannot allocate because allocation is not permitted to any of the nodes' }), { explanation: 'cannot allocate because allocation is not permitted to any of the nodes' });
+  assert.equal(reasonFrom({}), undefined);
 });

@@ -7,6 +7,7 @@ import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome
 import { resolveDatabase } from './admin.js';
 import { LONG_OPERATION_MS, nodeVersion, withEs, type EsConn } from './client.js';
 import { seg, validateIdentifier } from './identifiers.js';
+import { diskState } from './inspect.js';
 import { repoRoot } from './instance.js';
 import { findProgram } from '../../core/tls.js';
 
@@ -91,8 +92,38 @@ export async function restoreSnapshot(c: EsConn, repo: string, snapshot: string,
     body: { indices: from, include_global_state: false, include_aliases: false, rename_pattern: `^${escapeRegex(from)}$`, rename_replacement: to, index_settings: { 'index.number_of_replicas': 0 } },
   });
   const failed = r.snapshot?.shards?.failed ?? 0;
-  if (failed > 0 || !r.snapshot) throw new DbError(`Restoring ${from} from the snapshot into ${to} failed on ${failed} shards.`, 'BACKUP_CORRUPT', 'The snapshot is damaged; use another backup.');
+  if (failed > 0 || !r.snapshot) {
+    // a shard refused by an allocation decider (a full disk, most often) is not a damaged snapshot: say which
+    const why = await unassignedReason(c, to);
+    const disk = await diskState(c).catch(() => undefined);
+    if (why?.decider === 'disk_threshold' || (disk && disk.status !== 'ok')) {
+      const explanation = why?.decider === 'disk_threshold' ? why.explanation : disk?.detail;
+      throw new DbError(`Elasticsearch would not place the restored shards of ${to}: ${explanation}`, 'DISK_FULL', 'Free disk space on the volume of the data directory, or set the watermarks (free space left) with `portunix-db config set elasticsearch cluster.routing.allocation.disk.watermark.low VALUE` (and .high, .flood_stage).');
+    }
+    throw new DbError(`Restoring ${from} from the snapshot into ${to} failed on ${failed} shards${why ? `: ${why.explanation}` : ''}.`, 'BACKUP_CORRUPT', 'The snapshot is damaged; use another backup.');
+  }
   await c.req('GET', `/_cluster/health/${seg(to)}`, { query: { wait_for_status: 'yellow', timeout: '60s' }, timeoutMs: 90_000 });
+}
+
+interface Explain {
+  unassigned_info?: { reason?: string; details?: string };
+  node_allocation_decisions?: { deciders?: { decider: string; decision: string; explanation: string }[] }[];
+  allocate_explanation?: string;
+}
+
+/** Why shard 0 of an index is unassigned, from the allocation explain API: the first NO decider, or ES's own summary. */
+export function reasonFrom(e: Explain): { decider?: string; explanation: string } | undefined {
+  for (const node of e.node_allocation_decisions ?? []) {
+    const no = node.deciders?.find((d) => d.decision === 'NO');
+    if (no) return { decider: no.decider, explanation: no.explanation };
+  }
+  const text = e.unassigned_info?.details ?? e.allocate_explanation;
+  return text ? { explanation: text } : undefined;
+}
+
+async function unassignedReason(c: EsConn, index: string): Promise<{ decider?: string; explanation: string } | undefined> {
+  const e = await c.req<Explain>('GET', '/_cluster/allocation/explain', { body: { index, shard: 0, primary: true } }).catch(() => undefined);
+  return e ? reasonFrom(e) : undefined;
 }
 
 async function dropQuietly(c: EsConn, index: string): Promise<void> {

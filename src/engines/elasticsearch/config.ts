@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { DbError } from '../../core/errors.js';
 import type { ConfigChange, ConfigSetting, InstanceContext } from '../contract.js';
 import { esReason, mapEsError, readState, withEs } from './client.js';
-import { DEFAULT_HEAP, findJava, HEAP, heapFile, renderHeap, updateState, ymlFile } from './instance.js';
+import { DEFAULT_HEAP, DISK_WATERMARKS, findJava, HEAP, heapFile, renderHeap, updateState, ymlFile } from './instance.js';
 
 /** Node settings portunix-db owns: changing them would break supervision, backups or the loopback-only rule. */
 export const MANAGED: Record<string, string> = {
@@ -110,6 +110,22 @@ export async function configGet(ctx: InstanceContext, name: string): Promise<Con
 }
 
 /**
+ * ES checks low <= high <= flood stage against the cluster-level values and its defaults, never
+ * elasticsearch.yml's (where ours are): a low of 95 % is refused as "more than high [90%]" while
+ * 98 % is in effect. The other two, where the yml sets them, go into the same request as they are.
+ */
+async function watermarksFromYml(ctx: InstanceContext, name: string): Promise<Record<string, string>> {
+  if (!DISK_WATERMARKS.some(([n]) => n === name)) return {};
+  const out: Record<string, string> = {};
+  for (const [other] of DISK_WATERMARKS) {
+    if (other === name) continue;
+    const now = await configGet(ctx, other).catch(() => undefined);
+    if (now?.source === 'elasticsearch.yml') out[other] = now.value;
+  }
+  return out;
+}
+
+/**
  * Dynamic cluster settings are set live and persisted (PUT _cluster/settings, persistent); a
  * static node setting goes into elasticsearch.yml and needs a restart (Elasticsearch says which
  * is which: "not dynamically updateable"); `heap` and `java_home` are the tool's own.
@@ -131,8 +147,9 @@ export async function configSet(ctx: InstanceContext, name: string, value: strin
   if (MANAGED[name]) throw new DbError(`${name} is managed by portunix-db: ${MANAGED[name]}`, 'FORBIDDEN');
   if (/[\n\r]/.test(value)) throw new DbError('A setting value cannot hold a line break.', 'USAGE');
   const previous = await configGet(ctx, name).then((s) => s.value, () => undefined);
+  const alongside = await watermarksFromYml(ctx, name);
   try {
-    await withEs(ctx, (c) => c.req('PUT', '/_cluster/settings', { body: { persistent: { [name]: value } } }), { raw: true });
+    await withEs(ctx, (c) => c.req('PUT', '/_cluster/settings', { body: { persistent: { ...alongside, [name]: value } } }), { raw: true });
     return { name, ...(previous !== undefined ? { previous } : {}), value, applied: 'live', persisted: 'cluster settings (persistent, in the cluster state)' };
   } catch (err) {
     const { reason } = esReason(err);

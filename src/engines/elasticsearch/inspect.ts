@@ -1,7 +1,7 @@
 import { DbError } from '../../core/errors.js';
 import type { ColumnInfo, ConnectionInfo, DatabaseSummary, HealthCheck, IndexInfo, InstanceContext, PerformanceReport, SchemaSummary, TableInfo, TableSummary } from '../contract.js';
 import { fetchDatabases, resolveDatabase } from './admin.js';
-import { num, withEs } from './client.js';
+import { num, withEs, type EsConn } from './client.js';
 import { seg, validateIdentifier } from './identifiers.js';
 
 export async function databaseSizes(ctx: InstanceContext, database?: string): Promise<DatabaseSummary[]> {
@@ -267,7 +267,7 @@ export function diskCheck(watermarks: { low: string; high: string; flood: string
   const detail = `data disk ${usedPct.toFixed(1)}% used (${Math.round(available / 1024 ** 2)} MiB free); watermarks low ${watermarks.low}, high ${watermarks.high}, flood stage ${watermarks.flood}`;
   if (over(watermarks.flood)) return { name: 'disk watermarks', status: 'fail', detail: `${detail}: past the flood stage, indices are read-only` };
   if (over(watermarks.high)) return { name: 'disk watermarks', status: 'fail', detail: `${detail}: past the high watermark, shards are moved away or not allocated` };
-  if (over(watermarks.low)) return { name: 'disk watermarks', status: 'warn', detail: `${detail}: past the low watermark, no new replicas are allocated here` };
+  if (over(watermarks.low)) return { name: 'disk watermarks', status: 'warn', detail: `${detail}: past the low watermark: no replica and no restored shard (restore, backup checks, verify) is placed here` };
   return { name: 'disk watermarks', status: 'ok', detail };
 }
 
@@ -275,6 +275,22 @@ function flatSetting(settings: Record<string, unknown>, key: string): string | u
   for (const part of ['persistent', 'transient', 'defaults']) {
     const v = (settings[part] as Record<string, unknown> | undefined)?.[key];
     if (typeof v === 'string') return v;
+  }
+  return undefined;
+}
+
+/** The node's data disk against the watermarks in effect (a restore is refused past the low one). */
+export async function diskState(c: EsConn): Promise<HealthCheck | undefined> {
+  const settings = await c.req<Record<string, unknown>>('GET', '/_cluster/settings', { query: { include_defaults: true, flat_settings: true } });
+  const wm = {
+    low: flatSetting(settings, 'cluster.routing.allocation.disk.watermark.low') ?? '85%',
+    high: flatSetting(settings, 'cluster.routing.allocation.disk.watermark.high') ?? '90%',
+    flood: flatSetting(settings, 'cluster.routing.allocation.disk.watermark.flood_stage') ?? '95%',
+  };
+  const stats = await c.req<NodeStats>('GET', '/_nodes/stats/fs');
+  for (const n of Object.values(stats.nodes)) {
+    const fs = n.fs?.total;
+    if (fs?.total_in_bytes !== undefined && fs.available_in_bytes !== undefined) return diskCheck(wm, fs.total_in_bytes, fs.available_in_bytes);
   }
   return undefined;
 }
@@ -292,16 +308,10 @@ export async function health(ctx: InstanceContext): Promise<HealthCheck[]> {
       unassignedDetail += `: ${un.map((s) => `${s.index}[${s.shard}] ${s.prirep === 'p' ? 'primary' : 'replica'} (${s['unassigned.reason'] ?? '?'})`).join(', ')}; replicas never get a second node here: create indices with number_of_replicas=0`;
     }
     checks.push({ name: 'unassigned shards', status: h.unassigned_shards === 0 ? 'ok' : h.status === 'red' ? 'fail' : 'warn', detail: unassignedDetail });
-    const settings = await c.req<Record<string, unknown>>('GET', '/_cluster/settings', { query: { include_defaults: true, flat_settings: true } });
-    const wm = {
-      low: flatSetting(settings, 'cluster.routing.allocation.disk.watermark.low') ?? '85%',
-      high: flatSetting(settings, 'cluster.routing.allocation.disk.watermark.high') ?? '90%',
-      flood: flatSetting(settings, 'cluster.routing.allocation.disk.watermark.flood_stage') ?? '95%',
-    };
-    const stats = await c.req<NodeStats>('GET', '/_nodes/stats/fs,jvm,thread_pool');
+    const disk = await diskState(c);
+    if (disk) checks.push(disk);
+    const stats = await c.req<NodeStats>('GET', '/_nodes/stats/jvm,thread_pool');
     for (const n of Object.values(stats.nodes)) {
-      const fs = n.fs?.total;
-      if (fs?.total_in_bytes !== undefined && fs.available_in_bytes !== undefined) checks.push(diskCheck(wm, fs.total_in_bytes, fs.available_in_bytes));
       const heap = n.jvm?.mem?.heap_used_percent;
       if (heap !== undefined) checks.push({ name: 'JVM heap', status: heap > 90 ? 'fail' : heap > 75 ? 'warn' : 'ok', detail: `${heap}% of ${Math.round((n.jvm?.mem?.heap_max_in_bytes ?? 0) / 1024 ** 2)} MiB used` });
       const rejected = Object.entries(n.thread_pool ?? {}).filter(([, t]) => (t.rejected ?? 0) > 0);

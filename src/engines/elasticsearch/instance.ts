@@ -106,6 +106,19 @@ export interface RenderOptions {
   defaultDistribution: boolean;
 }
 
+/**
+ * Disk watermarks of a development node. ES's 85/90/95 % of a large shared developer disk refuse
+ * to place restored shards (backup checks, verify, restore) with tens of GB still free; these keep
+ * the full-disk protection nearer the end. Percentages, like ES's own, so that `config set ... 90%`
+ * (a persistent cluster setting, which wins over this file) mixes with them: ES refuses a mix of
+ * percentages and byte sizes across the three.
+ */
+export const DISK_WATERMARKS: readonly (readonly [string, string])[] = [
+  ['cluster.routing.allocation.disk.watermark.low', '97%'],
+  ['cluster.routing.allocation.disk.watermark.high', '98%'],
+  ['cluster.routing.allocation.disk.watermark.flood_stage', '99%'],
+];
+
 /** The generated elasticsearch.yml (pure, for tests). No secret in it. */
 export function renderConfig(o: RenderOptions): string {
   const lines = [
@@ -121,6 +134,7 @@ export function renderConfig(o: RenderOptions): string {
     `path.logs: ${y(o.logsDir)}`,
     `path.repo: [${y(o.repoDir)}]`,
     'action.destructive_requires_name: true',
+    ...DISK_WATERMARKS.map(([name, value]) => `${name}: ${value}`),
     `xpack.security.enabled: ${o.security}`,
   ];
   if (o.security && o.tls) {
