@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { resignManifest } from '../helpers/backup.js';
+import { resignManifest, sealedBackup } from '../helpers/backup.js';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { call, fails, freePort, ok, stdioClient } from '../helpers/mcp.js';
 import { testServer } from '../servers/cache.js';
@@ -259,6 +259,16 @@ describe(`Elasticsearch ${es?.version ?? '8'} (Maven integ-test distribution) th
     const r3 = await runCli(['restore', junk, '--target', 'junk', '--json'], { home, env });
     assert.equal(r3.json.error.code, 'BACKUP_CORRUPT');
     assert.match(r3.json.error.message, /not a snapshot repository/);
+  });
+
+  it('--encrypt: the snapshot archive goes through age as tar writes it; no plaintext file ever appears; it verifies and restores', async () => {
+    const sealed = await sealedBackup(['shop', '--type', 'elasticsearch'], join(home, 'sealed'), { home, env, timeoutMs: 600_000 });
+    assert.match(sealed.file, /\.snapshot\.tar\.gz\.age$/);
+    const v = (await cli(['backup', 'verify', sealed.file, '--json'])).json;
+    assert.equal(v.ok, true, JSON.stringify(v.problems));
+    await cli(['restore', sealed.file, '--target', 'shop_sealed']);
+    assert.equal(await count('shop_sealed'), 2500);
+    await cli(['drop', 'shop_sealed', '--type', 'elasticsearch', '--force']);
   });
 
   it('a disk past the low watermark is DISK_FULL naming the watermark, not a damaged snapshot; nothing is left behind', async () => {

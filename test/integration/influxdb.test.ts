@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resignManifest } from '../helpers/backup.js';
+import { resignManifest, sealedBackup } from '../helpers/backup.js';
 import { cliOk, freshHome, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/mcp.js';
 import { adminPassword, caOf, http, influx } from '../helpers/influx.js';
@@ -199,6 +199,16 @@ describe('InfluxDB 1.6 (Debian package) through the CLI', { timeout: 15 * 60_000
     await cli(['restore', b.file, '--force']);
     assert.deepEqual(await counts('metrics'), EXPECTED);
     await cli(['drop', 'metrics_copy', '--type', 'influxdb', '--force']);
+  });
+
+  test('--encrypt: the archive goes through age as tar writes it; no plaintext file ever appears; it verifies and restores', async () => {
+    const sealed = await sealedBackup(['metrics', '--type', 'influxdb'], join(home, 'sealed'), opts);
+    assert.match(sealed.file, /\.tar\.gz\.age$/);
+    const v = (await cli(['backup', 'verify', sealed.file])).json;
+    assert.equal(v.ok, true, JSON.stringify(v));
+    await cli(['restore', sealed.file, '--target', 'metrics_sealed']);
+    assert.deepEqual(await counts('metrics_sealed'), EXPECTED);
+    await cli(['drop', 'metrics_sealed', '--type', 'influxdb', '--force']);
   });
 
   test('a corrupt or lying backup is refused before anything is touched', async () => {

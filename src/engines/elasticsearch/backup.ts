@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DbError, NotApplicableError } from '../../core/errors.js';
 import { chownRecursive } from '../../core/process/service-user.js';
@@ -10,6 +10,8 @@ import { seg, validateIdentifier } from './identifiers.js';
 import { diskState } from './inspect.js';
 import { repoRoot } from './instance.js';
 import { findProgram } from '../../core/tls.js';
+import type { Seal } from '../../core/hashed-write.js';
+import { writeTarGz } from '../../core/tar-write.js';
 
 /** The system tar, by path (ctx.exec would look for a bare name in the distribution's bin/). */
 function tar(): string {
@@ -137,7 +139,7 @@ const SNAPSHOT = 'snapshot';
  * the core's file. The manifest's count and checksum come from the snapshot itself, restored into
  * a scratch index, so they describe exactly what the archive holds even while others write.
  */
-export async function backup(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
+export async function backup(ctx: InstanceContext, options: { database: string; file: string; seal?: Seal }): Promise<BackupOutcome> {
   const id = randomBytes(6).toString('hex');
   const repo = `portunix-backup-${id}`;
   const location = join(repoRoot(ctx), repo);
@@ -166,12 +168,10 @@ export async function backup(ctx: InstanceContext, options: { database: string; 
         await dropQuietly(c, check);
       }
       await c.req('DELETE', `/_snapshot/${repo}`);
-      ctx.progress(`archiving the snapshot repository (tar.gz)`);
-      // created 0600 first: tar keeps the mode of the file it truncates (the backup holds data)
-      await writeFile(options.file, '', { mode: 0o600 });
-      await chmod(options.file, 0o600);
-      await ctx.exec([tar(), '-czf', options.file, '-C', location, '.'], { asServiceUser: false, timeoutMs: 3_600_000 });
+      ctx.progress(`archiving the snapshot repository (tar.gz${options.seal ? ', encrypted as written' : ''})`);
+      const written = await writeTarGz(options.file, { tar: tar(), dir: location, entries: ['.'] }, options.seal);
       return {
+        written,
         method: `Elasticsearch snapshot (fs repository, ${db.name} only), archived as tar.gz`,
         format: 'snapshot.tar.gz',
         serverVersion: version,

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { DbError } from '../../core/errors.js';
 import { sleep } from '../../core/process/supervisor.js';
 import { findProgram } from '../../core/tls.js';
+import type { Seal, WrittenDigest } from '../../core/hashed-write.js';
+import { writeTarGz } from '../../core/tar-write.js';
 import { getSecretStore, secretKey } from '../../core/secrets.js';
 import { publicCertPath } from '../../core/tls.js';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
@@ -122,9 +124,9 @@ async function unpack(ctx: InstanceContext, file: string): Promise<{ dir: string
   return { dir, root: join(dir, ARCHIVE_ROOT) };
 }
 
-async function pack(ctx: InstanceContext, dir: string, file: string): Promise<void> {
-  await ctx.exec([tarProgram(), '-C', dir, '-czf', file, ARCHIVE_ROOT], { asServiceUser: false, timeoutMs: 30 * 60_000 });
-  await chmod(file, 0o600);
+/** The portable backup archived as it is hashed (and sealed, with --encrypt): nothing is read back. */
+function pack(dir: string, file: string, seal?: Seal): Promise<WrittenDigest> {
+  return writeTarGz(file, { tar: tarProgram(), dir, entries: [ARCHIVE_ROOT] }, seal, 30 * 60_000);
 }
 
 // ---------- 1.x: influxd backup/restore -portable ----------
@@ -178,7 +180,7 @@ function same(a: TableFingerprint[], b: TableFingerprint[]): boolean {
  * point counts and checksums in the manifest come from the copy itself: it is restored into a
  * scratch database, fingerprinted, and the scratch database dropped.
  */
-export async function backupV1(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
+export async function backupV1(ctx: InstanceContext, options: { database: string; file: string; seal?: Seal }): Promise<BackupOutcome> {
   validateIdentifier('database', options.database);
   const serverVersion = await serverVersionV1(ctx);
   if (!(await withInfluxQl(ctx, (c) => dbExists(c, options.database)))) throw new DbError(`Database ${options.database} does not exist on influxdb/${ctx.name}.`, 'NOT_FOUND', 'List databases with `portunix-db list --type influxdb`.');
@@ -192,8 +194,9 @@ export async function backupV1(ctx: InstanceContext, options: { database: string
     ctx.progress('counting points in the copy (restored into a scratch database)');
     await influxdRestore(ctx, root, options.database, scratch);
     const tables = await fingerprintRestored(ctx, scratch);
-    await pack(ctx, dir, options.file);
+    const written = await pack(dir, options.file, options.seal);
     return {
+      written,
       method: `influxd backup -portable (InfluxDB ${serverVersion}), tar.gz`,
       format: 'tar.gz',
       serverVersion,
@@ -288,7 +291,7 @@ function influxCli(ctx: InstanceContext): string {
   return ctx.config.bin_dir && findProgram('influx', ctx.config.bin_dir) ? join(ctx.config.bin_dir, 'influx') : findProgram('influx') ?? 'influx';
 }
 
-export async function backupV2(ctx: InstanceContext, options: { database: string; file: string }): Promise<BackupOutcome> {
+export async function backupV2(ctx: InstanceContext, options: { database: string; file: string; seal?: Seal }): Promise<BackupOutcome> {
   validateIdentifier('database', options.database);
   if (!(await listDatabasesV2(ctx)).some((d) => d.name === options.database)) throw new DbError(`Bucket ${options.database} does not exist on influxdb/${ctx.name}.`, 'NOT_FOUND');
   const serverVersion = await serverVersionV2(ctx);
@@ -297,8 +300,8 @@ export async function backupV2(ctx: InstanceContext, options: { database: string
     const r = await ctx.exec([influxCli(ctx), 'backup', join(dir, ARCHIVE_ROOT), '--bucket', options.database], { asServiceUser: false, env: await influxCliEnv(ctx), allowFailure: true, timeoutMs: 60 * 60_000 });
     if (r.code !== 0) throw new DbError(`influx backup failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`, 'COMMAND_FAILED', 'The influx CLI (influxdb2-cli) must be installed.');
     const tables = await fingerprintV2(ctx, options.database);
-    await pack(ctx, dir, options.file);
-    return { method: `influx backup --bucket (InfluxDB ${serverVersion}), tar.gz`, format: 'tar.gz', serverVersion, tables, scope: 'database', notes: ['Counts are field values per measurement (Flux count over all time) with a content checksum.'] };
+    const written = await pack(dir, options.file, options.seal);
+    return { written, method: `influx backup --bucket (InfluxDB ${serverVersion}), tar.gz`, format: 'tar.gz', serverVersion, tables, scope: 'database', notes: ['Counts are field values per measurement (Flux count over all time) with a content checksum.'] };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
