@@ -50,7 +50,8 @@ function logCall(args: string[], ms: number): void {
 
 /** `env` is merged over this process's environment; a key given as undefined is removed from the child's. */
 /** `command` replaces `node dist/src/cli/main.js` (e.g. an installed plugin's launcher); `cwd` is where it runs. */
-export function runCli(args: string[], options: { home: string; input?: string; env?: Record<string, string | undefined>; timeoutMs?: number; command?: string[]; cwd?: string }): Promise<CliResult> {
+/** `onStderr` is called with all of stderr so far each time more arrives (to act while the command runs). */
+export function runCli(args: string[], options: { home: string; input?: string; env?: Record<string, string | undefined>; timeoutMs?: number; command?: string[]; cwd?: string; onStderr?: (soFar: string) => void }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, PORTUNIX_HOME: options.home, PORTUNIX_DB_SECRET_BACKEND: process.env['PORTUNIX_DB_SECRET_BACKEND'] ?? 'file', NO_COLOR: '1', ...(options.env ?? {}) };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
@@ -65,7 +66,10 @@ export function runCli(args: string[], options: { home: string; input?: string; 
     const started = Date.now();
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      options.onStderr?.(stderr);
+    });
     child.on('error', reject);
     child.stdin.end(options.input ?? '');
     child.on('close', (code) => {
