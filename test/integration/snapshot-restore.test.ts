@@ -102,6 +102,13 @@ describe('postgresql 16: a whole-instance snapshot says what it replaces, and re
     const bad = await call(mcp, 'db_restore', { file: snapshot, as_instance: '../escape', confirm: true });
     assert.equal(bad.isError, true);
     assert.match(text(bad), /Invalid instance name/);
+    // and a port without as_instance, or one that is not a port, changes nothing either
+    const portAlone = await call(mcp, 'db_restore', { file: snapshot, port: 5999, confirm: true });
+    assert.equal(portAlone.isError, true);
+    assert.match(text(portAlone), /port of the new instance that --as-instance/);
+    const notAPort = await call(mcp, 'db_restore', { file: snapshot, as_instance: 'copy7', port: 70000, confirm: true });
+    assert.equal(notAPort.isError, true);
+    assert.ok(!existsSync(join(home, 'instances', 'postgresql', 'copy7')));
   });
 
   it('--as-instance NAME refuses existing, path-like and malformed names before making anything', async () => {
@@ -111,8 +118,21 @@ describe('postgresql 16: a whole-instance snapshot says what it replaces, and re
       assert.notEqual(r.code, 0, `--as-instance ${JSON.stringify(name)} was accepted`);
       assert.equal(r.json?.error?.code, code, `${JSON.stringify(name)}: ${r.stdout}${r.stderr}`);
     }
+    // --port: only with --as-instance, a real port, and not one already taken (the original's)
+    const mainPort = (await cliOk(['status', 'postgresql', '--json'], opts)).json;
+    const taken = String(((mainPort.instances ?? mainPort) as { instance: string; port: number }[]).find((i) => i.instance === 'main')!.port);
+    for (const [args, code, pattern] of [
+      [['--port', '5999'], 'USAGE', /--port is the port of the new instance that --as-instance/],
+      [['--as-instance', 'copy8', '--port', '0'], 'USAGE', /not a TCP port/],
+      [['--as-instance', 'copy8', '--port', '70000'], 'USAGE', /not a TCP port/],
+      [['--as-instance', 'copy8', '--port', taken], 'PORT_IN_USE', new RegExp(taken)],
+    ] as const) {
+      const r = await runCli(['restore', snapshot, ...args, '--force', '--json'], opts);
+      assert.equal(r.json?.error?.code, code, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.json.error.message, pattern);
+    }
     assert.equal(readFileSync(join(home, 'config.json'), 'utf8'), before, 'no instance was registered');
-    assert.ok(!existsSync(join(home, 'instances', 'postgresql', 'escape')) && !existsSync('/tmp/abs'));
+    assert.ok(!existsSync(join(home, 'instances', 'postgresql', 'escape')) && !existsSync('/tmp/abs') && !existsSync(join(home, 'instances', 'postgresql', 'copy8')));
     // a one-database backup cannot become an instance
     await cliOk(['install', 'sqlite', '--source', 'embedded', '-q'], opts);
     await cliOk(['create', 'notes', '--type', 'sqlite', '-q'], opts);
@@ -123,8 +143,10 @@ describe('postgresql 16: a whole-instance snapshot says what it replaces, and re
   });
 
   it('--as-instance makes a second running instance with the snapshot, and the original is untouched', async () => {
-    const r = await cliOk(['restore', snapshot, '--as-instance', 'copy1', '--json'], opts);
+    const port = await freePort();
+    const r = await cliOk(['restore', snapshot, '--as-instance', 'copy1', '--port', String(port), '--json'], opts);
     assert.equal(r.json.instance, 'copy1');
+    assert.match(r.json.summary, new RegExp(`on port ${port}:`), 'on the port asked for');
     assert.match(r.json.summary, /as the new instance postgresql\/copy1 on port \d+: databases postgres, shop; roles [^;]*shop_app/);
     assert.match(r.json.summary, /postgresql\/main was not touched/);
     const status = await cliOk(['status', 'postgresql', '--json'], opts);

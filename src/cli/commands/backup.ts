@@ -140,21 +140,22 @@ export function registerBackup(program: Command): void {
     .option('--instance <name>', 'restore into another instance of the same engine')
     .option('--jobs <n>', 'parallel pg_restore workers (PostgreSQL)')
     .option('--as-instance <name>', 'a whole-instance snapshot: restore it as a new instance beside the original (own data dir, port, TLS, passwords)')
+    .option('--port <port>', 'with --as-instance: the new instance\'s port on 127.0.0.1 (default: the engine default, or the next free one)', intOption)
     .addHelpText(
       'after',
       [
         '\nExamples:',
         '  $ portunix-db restore /backups/postgresql-main-myapp-20261126T120000Z.dump --target myapp_copy',
         '  $ portunix-db restore <file> --force',
-        '  $ portunix-db restore /backups/postgresql-main-shop-20261126T120000Z.tar.gz --as-instance pg_yesterday',
+        '  $ portunix-db restore /backups/postgresql-main-shop-20261126T120000Z.tar.gz --as-instance pg_yesterday [--port 5440]',
         '',
         'A PostgreSQL physical snapshot (no pg_dump of the server\'s version here) holds the whole instance: restoring it',
         'in place replaces every database, role and setting. Without --force it only says what it would replace (and asks,',
         'on a terminal); --as-instance NAME restores it beside the running instance instead.',
       ].join('\n'),
     )
-    .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string; asInstance?: string; jobs?: string }) => {
-      const run = async (force: boolean) => (await backupOps()).restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force, ...(o.instance ? { instance: o.instance } : {}), ...(o.asInstance !== undefined ? { asInstance: o.asInstance } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) });
+    .action(async (file: string, o: Flags & { target?: string; force?: boolean; instance?: string; asInstance?: string; port?: number; jobs?: string }) => {
+      const run = async (force: boolean) => (await backupOps()).restoreBackup({ file, ...(o.target ? { target: o.target } : {}), force, ...(o.instance ? { instance: o.instance } : {}), ...(o.asInstance !== undefined ? { asInstance: o.asInstance } : {}), ...(o.port !== undefined ? { port: o.port } : {}), ...(o.jobs !== undefined ? { jobs: o.jobs } : {}), progress: progressFor(o) });
       await emit(
         o,
         async () => {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { access, appendFile, chmod, rename, constants, link, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DbError, NotApplicableError, UsageError } from '../errors.js';
+import { validatePort } from '../ports.js';
 import { detectHost } from '../install/host.js';
 import { homePaths } from '../home.js';
 import { fileDigest } from '../install/execute.js';
@@ -441,6 +442,8 @@ export interface RestoreOptions {
   instance?: string;
   /** Whole-instance backups: restore into a new instance of this name, beside the original. */
   asInstance?: string;
+  /** With asInstance: the new instance's port (default: the engine's, or the next free one). */
+  port?: number;
   via?: Via;
   progress?: Progress;
   /** Parallel pg_restore workers (engines with `info.parallelBackup`). */
@@ -525,6 +528,10 @@ export async function describeRestore(options: RestoreOptions): Promise<string |
 
 export async function restoreBackup(options: RestoreOptions): Promise<RestoreResult> {
   parseJobs(options.jobs); // a bad value is refused before anything is opened
+  if (options.port !== undefined) {
+    if (options.asInstance === undefined) throw new UsageError('--port is the port of the new instance that --as-instance NAME makes; a restore into an existing instance keeps its port.');
+    validatePort(options.port);
+  }
   const file = backupFileOf(options.file);
   // marked in use so pruning leaves it alone; an encrypted backup is decrypted as it is checked
   return whileInUse(file, async () => {
@@ -607,6 +614,7 @@ async function restoreAsInstance(options: RestoreOptions, file: string, data: st
       ...(source.config.bin_dir ? { binDir: source.config.bin_dir } : { source: source.config.source ?? engine.info.defaultSource(detectHost(), source.config.version) }),
       ...(source.config.client_bin_dir ? { clientBinDir: source.config.client_bin_dir } : {}),
       progress,
+      ...(options.port !== undefined ? { port: options.port } : {}),
       initializeWith: (ctx) => initializeFromBackup(ctx, { file: data, manifest, source }),
     });
     const { ctx } = await openRunning({ type: manifest.engine, instance: name, progress });

@@ -12,6 +12,7 @@ export const dbRestore = defineTool({
     target: identifier('target database').optional().describe('Database to restore into'),
     instance: instanceParam.describe('Default: the backup\'s'),
     as_instance: z.string().min(1).max(64).optional().describe('Snapshot: restore as this new instance'),
+    port: z.number().int().min(1).max(65535).optional().describe('With as_instance: its port'),
     jobs: z.number().int().min(1).max(64).optional().describe('Parallel workers (PostgreSQL)'),
   },
   output: {
@@ -35,7 +36,7 @@ export const dbRestore = defineTool({
   },
 });
 
-function restoreArgs(args: { file: string; target?: string | undefined; instance?: string | undefined; as_instance?: string | undefined; jobs?: number | undefined }) {
+function restoreArgs(args: { file: string; target?: string | undefined; instance?: string | undefined; as_instance?: string | undefined; port?: number | undefined; jobs?: number | undefined }) {
   const { as_instance, ...rest } = args;
-  return { ...rest, ...(as_instance !== undefined ? { asInstance: as_instance } : {}) } as { file: string; target?: string; instance?: string; asInstance?: string; jobs?: number };
+  return { ...rest, ...(as_instance !== undefined ? { asInstance: as_instance } : {}) } as { file: string; target?: string; instance?: string; asInstance?: string; port?: number; jobs?: number };
 }
