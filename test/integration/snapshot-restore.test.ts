@@ -16,6 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CLI, cliOk, freshHome, runCli } from '../helpers/cli.js';
+import { sealedBackup } from '../helpers/backup.js';
 import { call, freePort, stdioClient, text } from '../helpers/mcp.js';
 import { pgQuery } from '../helpers/pg.js';
 
@@ -109,6 +110,13 @@ describe('postgresql 16: a whole-instance snapshot says what it replaces, and re
     const notAPort = await call(mcp, 'db_restore', { file: snapshot, as_instance: 'copy7', port: 70000, confirm: true });
     assert.equal(notAPort.isError, true);
     assert.ok(!existsSync(join(home, 'instances', 'postgresql', 'copy7')));
+  });
+
+  it('--encrypt: the snapshot archive goes through age as it is written (no plaintext file ever appears) and verifies', async () => {
+    const sealed = await sealedBackup(['shop', '--type', 'postgresql'], join(home, 'sealed'), opts);
+    assert.match(sealed.file, /\.tar\.gz\.age$/);
+    const v = await cliOk(['backup', 'verify', sealed.file, '--json'], opts);
+    assert.equal(v.json.ok, true, JSON.stringify(v.json.problems));
   });
 
   it('--as-instance NAME refuses existing, path-like and malformed names before making anything', async () => {

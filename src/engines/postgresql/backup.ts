@@ -415,7 +415,7 @@ async function copyTree(from: string, to: string, skip: Set<string> = new Set())
  * restorable before it is kept by starting a scratch server on it and fingerprinting it.
  * It restores the whole instance.
  */
-async function physicalBackup(ctx: InstanceContext, options: { database: string; file: string }, server: { major: number; version: string }, hooks: PgBackupHooks): Promise<BackupOutcome> {
+async function physicalBackup(ctx: InstanceContext, options: { database: string; file: string; seal?: Seal }, server: { major: number; version: string }, hooks: PgBackupHooks): Promise<BackupOutcome> {
   // staged beside the instance's data (which the service user can reach), not in the owner-only backup folder
   const staging = await mkdtemp(join(dirname(ctx.paths.dataDir), '.snapshot-'));
   let takenAt = '';
@@ -456,7 +456,7 @@ async function physicalBackup(ctx: InstanceContext, options: { database: string;
     const written = await writeHashed(options.file, (stream) => {
       const gz = parallelGzip();
       return Promise.all([run(['tar', '-cf', '-', '-C', staging, '.'], { timeoutMs: 6 * 60 * 60_000, stdout: gz }), pipeline(gz, stream)]);
-    });
+    }, options.seal);
     return {
       written,
       method: `physical snapshot (online base backup; no pg_dump ${server.major}+ on this machine)`,
