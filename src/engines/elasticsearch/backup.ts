@@ -100,7 +100,7 @@ export async function restoreSnapshot(c: EsConn, repo: string, snapshot: string,
     const disk = await diskState(c).catch(() => undefined);
     if (why?.decider === 'disk_threshold' || (disk && disk.status !== 'ok')) {
       const explanation = why?.decider === 'disk_threshold' ? why.explanation : disk?.detail;
-      throw new DbError(`Elasticsearch would not place the restored shards of ${to}: ${explanation}`, 'DISK_FULL', 'Free disk space on the volume of the data directory, or set the watermarks (free space left) with `portunix-db config set elasticsearch cluster.routing.allocation.disk.watermark.low VALUE` (and .high, .flood_stage).');
+      throw new DbError(`Elasticsearch would not place the restored shards of ${to}: ${explanation}`, 'DISK_FULL', 'Free disk space on the volume of the data directory, or raise the watermarks: `portunix-db config set elasticsearch cluster.routing.allocation.disk.watermark.low 97%` (and .high, .flood_stage).');
     }
     throw new DbError(`Restoring ${from} from the snapshot into ${to} failed on ${failed} shards${why ? `: ${why.explanation}` : ''}.`, 'BACKUP_CORRUPT', 'The snapshot is damaged; use another backup.');
   }
