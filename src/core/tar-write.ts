@@ -1,5 +1,14 @@
+import { DbError } from './errors.js';
 import { writeHashed, type Seal, type WrittenDigest } from './hashed-write.js';
 import { run } from './process/exec.js';
+import { findProgram } from './tls.js';
+
+/** The system tar, by path (an engine's ctx.exec would look for a bare name in its own bin/); `why` says what needs it. */
+export function systemTar(why: string): string {
+  const found = findProgram('tar');
+  if (!found) throw new DbError(`tar is not installed; ${why}.`, 'NOT_INSTALLED', 'Install tar (apt-get install tar; it ships with macOS and Windows 10+).');
+  return found;
+}
 
 /**
  * A directory's entries archived as tar.gz into a backup file, the archive streamed from tar's

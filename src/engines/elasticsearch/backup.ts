@@ -9,16 +9,10 @@ import { LONG_OPERATION_MS, nodeVersion, withEs, type EsConn } from './client.js
 import { seg, validateIdentifier } from './identifiers.js';
 import { diskState } from './inspect.js';
 import { repoRoot } from './instance.js';
-import { findProgram } from '../../core/tls.js';
 import type { Seal } from '../../core/hashed-write.js';
-import { writeTarGz } from '../../core/tar-write.js';
+import { systemTar, writeTarGz } from '../../core/tar-write.js';
 
-/** The system tar, by path (ctx.exec would look for a bare name in the distribution's bin/). */
-function tar(): string {
-  const found = findProgram('tar');
-  if (!found) throw new DbError('tar is not installed; Elasticsearch backups are snapshot repositories archived with tar.', 'NOT_INSTALLED', 'Install tar (apt-get install tar).');
-  return found;
-}
+const tar = () => systemTar('Elasticsearch backups are snapshot repositories archived with tar');
 
 /** The one "table" a backup's manifest lists per index: its documents. */
 export const DOCS = 'documents';

@@ -6,7 +6,7 @@ import { DbError } from '../../core/errors.js';
 import { sleep } from '../../core/process/supervisor.js';
 import { findProgram } from '../../core/tls.js';
 import type { Seal, WrittenDigest } from '../../core/hashed-write.js';
-import { writeTarGz } from '../../core/tar-write.js';
+import { systemTar, writeTarGz } from '../../core/tar-write.js';
 import { getSecretStore, secretKey } from '../../core/secrets.js';
 import { publicCertPath } from '../../core/tls.js';
 import type { BackupManifestView, BackupOutcome, InstanceContext, RestoreOutcome, TableFingerprint } from '../contract.js';
@@ -81,11 +81,7 @@ async function fingerprintRestored(ctx: InstanceContext, database: string): Prom
 
 // ---------- archives ----------
 
-function tarProgram(): string {
-  const tar = findProgram('tar');
-  if (!tar) throw new DbError('tar is not installed; InfluxDB backups are tar.gz archives of the portable backup.', 'NOT_INSTALLED', 'Install tar (it ships with every Linux, macOS and Windows 10+).');
-  return tar;
-}
+const tarProgram = () => systemTar('InfluxDB backups are tar.gz archives of the portable backup');
 
 async function privateTemp(label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `pdb-influx-${label}-`));
